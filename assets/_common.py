@@ -1,0 +1,22 @@
+"""Small helpers shared by the asset modules (partition date, table metadata)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import duckdb
+
+
+def as_of_date(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> dt.date:
+    """The run's as-of date is its partition key."""
+    return dt.date.fromisoformat(context.partition_key)
+
+
+def table_rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def preview(con: duckdb.DuckDBPyConnection, table: str, limit: int = 5, columns: str = "*") -> dg.MetadataValue:
+    """A markdown preview of the first rows (ordered for determinism) for the asset page."""
+    frame = con.execute(f"SELECT {columns} FROM {table} ORDER BY ALL LIMIT {limit}").df()
+    return dg.MetadataValue.md(frame.to_markdown(index=False) if len(frame) else "_(no rows)_")

@@ -1,0 +1,37 @@
+"""Golden record layer: CRM records of one person resolved into one customer; events re-keyed to it."""
+from __future__ import annotations
+
+import dagster as dg
+
+from assets._common import preview, table_rows
+from models.golden_record import resolve_golden_records
+from pipelines.partitions import as_of_partitions
+from pipelines.resources import NbaHome
+
+GOLDEN_KEYS = {
+    "golden_customers": "One row per person: the id of their earliest source record, merged contact fields, "
+                        "consent merged conservatively (a 'no' anywhere wins), do_not_contact if any record says so.",
+    "customer_crosswalk": "Every source (system, customer id) and the golden id it resolved to.",
+    "purchases": "Accepted purchases re-keyed to the golden id.",
+    "interactions": "Accepted interactions re-keyed to the golden id.",
+}
+
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec(["golden", name], group_name="golden", kinds={"duckdb"}, description=text,
+                        owners=["team:data-engineering"],
+                        deps=[["validated", "customers"], ["validated", "purchases"], ["validated", "interactions"]])
+           for name, text in GOLDEN_KEYS.items()],
+    partitions_def=as_of_partitions,
+)
+def golden_record(context: dg.AssetExecutionContext, nba: NbaHome):
+    """Resolve customers by normalised email / canonical phone (connected components) and re-key events."""
+    with nba.warehouse() as con:
+        result = resolve_golden_records(con)
+        for name in GOLDEN_KEYS:
+            metadata = {"dagster/row_count": table_rows(con, name), "preview": preview(con, name)}
+            if name == "golden_customers":
+                metadata |= {"source_records": result.source_records, "golden_customers": result.golden_customers,
+                             "merged_groups": result.merged_groups,
+                             "preview": preview(con, name, columns="customer_id, signup_date, region, segment, consent_email, consent_sms, consent_phone, consent_app, do_not_contact, n_source_records")}
+            yield dg.MaterializeResult(asset_key=["golden", name], metadata=metadata)

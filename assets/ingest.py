@@ -1,0 +1,39 @@
+"""Ingest layer: each extract in the landing folder loaded as-is (all text) into DuckDB with its lineage."""
+from __future__ import annotations
+
+import dagster as dg
+
+from assets._common import as_of_date, preview
+from models import ingest as ingest_model
+from pipelines.partitions import as_of_partitions
+from pipelines.resources import NbaHome
+
+EXTRACTS = ("customers", "purchases", "interactions")
+
+
+def build_raw_asset(extract: str) -> dg.AssetsDefinition:
+    """One raw asset per extract; the same code for all three."""
+
+    @dg.asset(
+        key=["raw", extract], group_name="raw", kinds={"duckdb", "csv"}, partitions_def=as_of_partitions,
+        owners=["team:data-engineering"],
+        description=(f"The `{extract}` extract exactly as delivered (every column as text), with its file, "
+                     "sha256, row count and load time in `ingest_log`. Raw files are never modified."),
+    )
+    def raw_extract(context: dg.AssetExecutionContext, nba: NbaHome) -> dg.MaterializeResult:
+        landing = nba.landing_for(as_of_date(context))
+        found = ingest_model.discover_extracts(landing)
+        with nba.warehouse() as con:
+            info = ingest_model.load_raw(con, extract, found.get(extract, []))
+            table = f"raw_{extract}"
+            return dg.MaterializeResult(metadata={
+                "dagster/row_count": info.rows,
+                "landing_folder": str(landing),
+                "files": dg.MetadataValue.json(info.as_metadata()),
+                "preview": preview(con, table, columns="* EXCLUDE (_source_file)"),
+            })
+
+    return raw_extract
+
+
+raw_assets = [build_raw_asset(extract) for extract in EXTRACTS]

@@ -1,0 +1,136 @@
+"""MLflow lifecycle: log a trained candidate, gate its promotion to the `champion` alias, load champions."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import mlflow
+import mlflow.pyfunc
+from mlflow.tracking import MlflowClient
+
+CHAMPION = "champion"
+PIP_REQUIREMENTS = ["xgboost-cpu==3.2.0", "scikit-learn", "pandas", "numpy"]
+
+
+def quiet_mlflow() -> None:
+    """Silence MLflow/alembic chatter so the nightly log stays readable."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for name in ("mlflow", "alembic", "alembic.runtime.migration", "mlflow.store.db.utils"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="mlflow")
+
+
+def configure_tracking(tracking_uri: str, artifact_root: Path | None = None) -> None:
+    """Point MLflow at the store (SQLite under HOME by default)."""
+    quiet_mlflow()
+    if tracking_uri.startswith("sqlite:///"):
+        Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    _artifact_root[0] = artifact_root
+
+
+_artifact_root: list[Path | None] = [None]
+
+
+def ensure_experiment(name: str) -> str:
+    """The experiment for one model, created with artifacts under HOME when tracking locally."""
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = _artifact_root[0].joinpath(name).as_uri() if _artifact_root[0] else None
+    return mlflow.create_experiment(name, artifact_location=location)
+
+
+class FittedModelAdapter(mlflow.pyfunc.PythonModel):
+    """Wraps a fitted project model (anything with predict(DataFrame) and feature_names) as a pyfunc."""
+
+    def __init__(self, fitted: Any):
+        self.fitted = fitted
+
+    def predict(self, context, model_input, params=None):  # noqa: D401 - MLflow signature
+        return self.fitted.predict(model_input)
+
+
+@dataclass
+class LoggedModel:
+    run_id: str
+    version: str
+    name: str
+
+
+def log_candidate(name: str, fitted: Any, *, params: dict, metrics: dict, tags: dict,
+                  artifacts: dict[str, bytes | str], input_example) -> LoggedModel:
+    """Log one training run (params, metrics, artifacts, feature list, fingerprints) and register a version."""
+    experiment_id = ensure_experiment(name)
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None and v == v})
+        mlflow.set_tags(tags)
+        with tempfile.TemporaryDirectory() as tmp:
+            for filename, content in artifacts.items():
+                path = Path(tmp) / filename
+                path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+                mlflow.log_artifact(str(path))
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=FittedModelAdapter(fitted), input_example=input_example,
+            registered_model_name=name, pip_requirements=PIP_REQUIREMENTS,
+        )
+    return LoggedModel(run_id=run.info.run_id, version=str(info.registered_model_version), name=name)
+
+
+def load_version(name: str, version: str) -> Any:
+    """The fitted project model stored as `name` version `version`."""
+    return mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model().fitted
+
+
+def champion_version(name: str) -> str | None:
+    """The version currently aliased `champion`, or None if there is none (or no such model)."""
+    client = MlflowClient()
+    try:
+        return str(client.get_model_version_by_alias(name, CHAMPION).version)
+    except mlflow.exceptions.MlflowException:
+        return None
+
+
+@dataclass
+class PromotionDecision:
+    promoted: bool
+    reason: str
+    candidate_version: str
+    champion_version: str | None
+    candidate_score: float
+    champion_score: float | None
+    baseline_score: float
+
+
+def gate_promotion(name: str, candidate: LoggedModel, *, candidate_score: float, baseline_score: float,
+                   score_champion: Callable[[Any], float], tolerance: float) -> PromotionDecision:
+    """Promote the candidate to champion only if it beats its baseline and is not worse than the champion.
+
+    Both are scored on the candidate's out-of-time evaluation set (`score_champion` re-scores the champion
+    there), higher is better, and `tolerance` is how much worse than the champion still counts as equal.
+    """
+    current = champion_version(name)
+    champion_score = score_champion(load_version(name, current)) if current else None
+    if candidate_score <= baseline_score:
+        promoted, reason = False, (f"candidate v{candidate.version} scores {candidate_score:.4f}, not above its "
+                                   f"baseline {baseline_score:.4f}")
+    elif champion_score is not None and candidate_score < champion_score - tolerance:
+        promoted, reason = False, (f"candidate v{candidate.version} scores {candidate_score:.4f}, worse than "
+                                   f"champion v{current} ({champion_score:.4f}) by more than {tolerance}")
+    else:
+        promoted = True
+        reason = (f"candidate v{candidate.version} scores {candidate_score:.4f} (baseline {baseline_score:.4f}"
+                  + (f", champion v{current} {champion_score:.4f})" if current else ", no previous champion)"))
+    if promoted:
+        MlflowClient().set_registered_model_alias(name, CHAMPION, candidate.version)
+    client = MlflowClient()
+    client.set_model_version_tag(name, candidate.version, "promotion", json.dumps({"promoted": promoted, "reason": reason}))
+    return PromotionDecision(promoted, reason, candidate.version, current, candidate_score, champion_score, baseline_score)

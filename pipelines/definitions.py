@@ -1,0 +1,21 @@
+"""The single Dagster Definitions of the project: every asset, check, job, schedule, sensor and resource."""
+import dagster as dg
+
+from assets import decisions, exports, features, golden_record, ingest, scoring, training, validation
+from pipelines.jobs import nightly_job
+from pipelines.resources import NbaHome
+from pipelines.schedules import nightly_schedule
+from pipelines.sensors import landing_sensor
+
+defs = dg.Definitions(
+    assets=[*ingest.raw_assets, *validation.validated_assets, golden_record.golden_record,
+            features.customer_features, *training.model_assets, scoring.customer_scores,
+            decisions.next_best_actions, exports.campaign_lists],
+    asset_checks=[*validation.checks, *training.checks, *scoring.checks, *exports.checks],
+    jobs=[nightly_job],
+    schedules=[nightly_schedule],
+    sensors=[landing_sensor],
+    resources={"nba": NbaHome(home_dir=dg.EnvVar("NBA_HOME"), landing_dir=dg.EnvVar("NBA_LANDING"),
+                              config_path=dg.EnvVar("NBA_CONFIG"),
+                              mlflow_tracking_uri=dg.EnvVar("NBA_MLFLOW_TRACKING_URI"))},
+)

@@ -1,0 +1,87 @@
+"""The one resource every asset uses: where this installation keeps its warehouse, models and exports."""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from pathlib import Path
+from typing import Iterator
+
+import dagster as dg
+import duckdb
+
+from pipelines import settings
+
+
+class NbaHome(dg.ConfigurableResource):
+    """An installation's HOME (warehouse, MLflow store, exports) plus its landing folder and config file.
+
+    `landing_dir` is either the folder holding tonight's extracts, or a root holding one dated
+    sub-folder per night (`<landing_dir>/<YYYY-MM-DD>/`), as the landing sensor expects.
+    """
+
+    home_dir: str
+    landing_dir: str = ""
+    config_path: str = ""
+    mlflow_tracking_uri: str = ""
+
+    @property
+    def home(self) -> Path:
+        return Path(self.home_dir).expanduser().resolve()
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.home / "warehouse" / "nba.duckdb"
+
+    @property
+    def exports_root(self) -> Path:
+        return settings.resolve_inside(self.home, self.config().get("paths", {}).get("exports", "exports"), "paths.exports")
+
+    @property
+    def gx_docs_dir(self) -> Path:
+        return self.home / "data_docs"
+
+    def tracking_uri(self) -> str:
+        """Remote MLflow when configured (NBA_MLFLOW_TRACKING_URI via the resource), else SQLite under HOME."""
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{self.home / 'mlflow' / 'mlflow.db'}"
+
+    def artifact_root(self) -> Path:
+        return self.home / "mlflow" / "artifacts"
+
+    def config(self) -> dict:
+        return settings.load_config(self.config_path or None)
+
+    def catalog_path(self) -> Path:
+        configured = self.config().get("paths", {}).get("action_catalog")
+        if not configured:
+            return settings.DEFAULT_CATALOG
+        base = Path(self.config_path).parent if self.config_path else Path.cwd()
+        return (base / configured).resolve()
+
+    def suppression_path(self) -> Path | None:
+        """Optional erasure / suppression list: config paths.suppression_list, else landing suppression.csv."""
+        configured = self.config().get("paths", {}).get("suppression_list")
+        if configured:
+            base = Path(self.config_path).parent if self.config_path else Path.cwd()
+            return (base / configured).resolve()
+        return None
+
+    def landing_for(self, as_of: dt.date) -> Path:
+        """The folder holding the extracts for `as_of`: a dated sub-folder if present, else the folder itself."""
+        if not self.landing_dir:
+            raise settings.ConfigError("no landing folder configured (nba run --landing DIR or NBA_LANDING)")
+        root = Path(self.landing_dir).expanduser().resolve()
+        dated = root / as_of.isoformat()
+        return dated if dated.is_dir() else root
+
+    @contextlib.contextmanager
+    def warehouse(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Open the DuckDB warehouse; each asset opens, writes in transactions and closes."""
+        self.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(self.warehouse_path), read_only=read_only)
+        try:
+            con.execute("SET preserve_insertion_order = true")
+            yield con
+        finally:
+            con.close()

@@ -1,0 +1,107 @@
+"""Run the nightly job in process for one as-of date, with progress lines and one clear failure message."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.lock import home_lock
+from pipelines.resources import NbaHome
+
+DAGSTER_YAML = """telemetry:
+  enabled: false
+"""
+
+
+def dagster_instance(home: Path) -> dg.DagsterInstance:
+    """The persistent Dagster instance under HOME, shared by `nba run` and `nba ui`."""
+    instance_dir = home / "dagster"
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    config = instance_dir / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML, encoding="utf-8")
+    return dg.DagsterInstance.from_config(str(instance_dir))
+
+
+class _ProgressHandler(logging.Handler):
+    """Prints one line per finished step (asset or check) with its wall time."""
+
+    def __init__(self, stream):
+        super().__init__(level=logging.DEBUG)
+        self.stream = stream
+        self.started: dict[str, float] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        event = getattr(record, "dagster_meta", {}).get("dagster_event")
+        if event is None:
+            return
+        step = event.step_key or ""
+        if event.event_type_value == "STEP_START":
+            self.started[step] = time.perf_counter()
+            print(f"  … {step}", file=self.stream, flush=True)
+        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
+            took = time.perf_counter() - self.started.get(step, time.perf_counter())
+            mark = "ok" if event.event_type_value == "STEP_SUCCESS" else "FAILED"
+            print(f"  {mark:6} {step} ({took:.1f} s)", file=self.stream, flush=True)
+
+
+@dg.logger(description="Short progress lines for the nba command line.")
+def progress_logger(init_context):
+    logger = logging.getLogger("nba.progress")
+    logger.handlers[:] = [_ProgressHandler(sys.stderr)]
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    return logger
+
+
+@dataclass
+class RunOutcome:
+    success: bool
+    run_id: str
+    message: str
+
+
+def failure_message(result: dg.ExecuteInProcessResult) -> str:
+    """One sentence naming the failed check or asset and the reason, from the run's events."""
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            data = event.event_specific_data
+            if not data.passed and data.severity == dg.AssetCheckSeverity.ERROR:
+                reason = data.metadata.get("reason")
+                why = f": {reason.value}" if reason is not None else ""
+                return (f"check '{data.check_name}' on {data.asset_key.to_user_string()} failed{why}; "
+                        "downstream assets were not run")
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            error = event.step_failure_data.error
+            cause = error
+            while cause.cause is not None and cause.cls_name.startswith("Dagster"):
+                cause = cause.cause
+            first_line = cause.message.strip().splitlines()[0] if cause.message.strip() else cause.cls_name
+            return f"step '{event.step_key}' failed: {first_line}"
+    return "the run failed (see the Dagster UI for the event log)"
+
+
+def run_nightly(home: Path, landing: Path, as_of: dt.date, config_path: Path | None,
+                tracking_uri: str = "") -> RunOutcome:
+    """Execute the nightly job for `as_of` under HOME's lock; the asset graph is the one the UI shows."""
+    from pipelines.definitions import defs
+    from pipelines.jobs import NIGHTLY_JOB
+
+    nba = NbaHome(home_dir=str(home), landing_dir=str(landing), config_path=str(config_path or ""),
+                  mlflow_tracking_uri=tracking_uri)
+    with home_lock(home, f"nba run --as-of {as_of}"):
+        instance = dagster_instance(home)
+        job = defs.resolve_job_def(NIGHTLY_JOB).with_logger_defs({"progress": progress_logger})
+        result = job.execute_in_process(
+            partition_key=as_of.isoformat(), instance=instance, resources={"nba": nba},
+            raise_on_error=False, run_config={"loggers": {"progress": {}}},
+        )
+    if result.success:
+        return RunOutcome(True, result.run_id, "")
+    return RunOutcome(False, result.run_id, failure_message(result))
