@@ -1,5 +1,4 @@
 """Small helpers shared by the asset modules (partition date, table metadata)."""
-from __future__ import annotations
 
 import datetime as dt
 
@@ -13,7 +12,7 @@ def as_of_date(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext
 
 
 def table_rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
-    return int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    return int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
 
 
 def preview(con: duckdb.DuckDBPyConnection, table: str, limit: int = 5, columns: str = "*") -> dg.MetadataValue:

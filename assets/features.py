@@ -1,5 +1,4 @@
 """Feature layer: point-in-time customer features as of the run date (events strictly before it)."""
-from __future__ import annotations
 
 import dagster as dg
 
@@ -24,7 +23,7 @@ def customer_features(context: dg.AssetExecutionContext, nba: NbaHome) -> dg.Mat
         stats = con.execute(
             "SELECT avg(purchases_365d), avg(spend_365d), avg(CASE WHEN days_since_last_purchase < 9999 "
             "THEN days_since_last_purchase END), sum(complaints_90d), sum(negative_notes_90d) FROM customer_features"
-        ).fetchone()
+        ).fetchall()[0]
         return dg.MaterializeResult(metadata={
             "dagster/row_count": table_rows(con, "customer_features"),
             "as_of": as_of.isoformat(),

@@ -1,5 +1,4 @@
 """Golden record layer: CRM records of one person resolved into one customer; events re-keyed to it."""
-from __future__ import annotations
 
 import dagster as dg
 

@@ -1,5 +1,4 @@
 """Ingest layer: each extract in the landing folder loaded as-is (all text) into DuckDB with its lineage."""
-from __future__ import annotations
 
 import dagster as dg
 
@@ -29,7 +28,7 @@ def build_raw_asset(extract: str) -> dg.AssetsDefinition:
             return dg.MaterializeResult(metadata={
                 "dagster/row_count": info.rows,
                 "landing_folder": str(landing),
-                "files": dg.MetadataValue.json(info.as_metadata()),
+                "files": dg.MetadataValue.json([f.__dict__ for f in info.files]),
                 "preview": preview(con, table, columns="* EXCLUDE (_source_file)"),
             })
 

@@ -24,6 +24,7 @@ def quiet_mlflow() -> None:
     for name in ("mlflow", "alembic", "alembic.runtime.migration", "mlflow.store.db.utils"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module="mlflow")
+    warnings.filterwarnings("ignore", message=".*type hints to the `predict` method.*")
 
 
 def configure_tracking(tracking_uri: str, artifact_root: Path | None = None) -> None:
@@ -48,14 +49,17 @@ def ensure_experiment(name: str) -> str:
     return mlflow.create_experiment(name, artifact_location=location)
 
 
-class FittedModelAdapter(mlflow.pyfunc.PythonModel):
-    """Wraps a fitted project model (anything with predict(DataFrame) and feature_names) as a pyfunc."""
+with warnings.catch_warnings():  # MLflow nags about type hints on predict; our models take DataFrames
+    warnings.simplefilter("ignore")
 
-    def __init__(self, fitted: Any):
-        self.fitted = fitted
+    class FittedModelAdapter(mlflow.pyfunc.PythonModel):
+        """Wraps a fitted project model (anything with predict(DataFrame) and feature_names) as a pyfunc."""
 
-    def predict(self, context, model_input, params=None):  # noqa: D401 - MLflow signature
-        return self.fitted.predict(model_input)
+        def __init__(self, fitted: Any):
+            self.fitted = fitted
+
+        def predict(self, context, model_input, params=None):  # noqa: D401 - MLflow signature
+            return self.fitted.predict(model_input)
 
 
 @dataclass
@@ -66,7 +70,7 @@ class LoggedModel:
 
 
 def log_candidate(name: str, fitted: Any, *, params: dict, metrics: dict, tags: dict,
-                  artifacts: dict[str, bytes | str], input_example) -> LoggedModel:
+                  artifacts: dict[str, bytes | str], input_example=None) -> LoggedModel:
     """Log one training run (params, metrics, artifacts, feature list, fingerprints) and register a version."""
     experiment_id = ensure_experiment(name)
     with mlflow.start_run(experiment_id=experiment_id) as run:
@@ -82,7 +86,45 @@ def log_candidate(name: str, fitted: Any, *, params: dict, metrics: dict, tags: 
             name="model", python_model=FittedModelAdapter(fitted), input_example=input_example,
             registered_model_name=name, pip_requirements=PIP_REQUIREMENTS,
         )
-    return LoggedModel(run_id=run.info.run_id, version=str(info.registered_model_version), name=name)
+    version = str(info.registered_model_version)
+    client = MlflowClient()
+    for key in ("trained_as_of", "as_of"):
+        if key in tags:
+            client.set_model_version_tag(name, version, "trained_as_of", str(tags[key]))
+            break
+    return LoggedModel(run_id=run.info.run_id, version=version, name=name)
+
+
+@dataclass
+class ChampionInfo:
+    version: str
+    trained_as_of: str
+    run_id: str
+
+
+def champion_info(name: str) -> ChampionInfo | None:
+    """The champion's version, the as-of date it was trained for, and its MLflow run id."""
+    client = MlflowClient()
+    try:
+        mv = client.get_model_version_by_alias(name, CHAMPION)
+    except mlflow.exceptions.MlflowException:
+        return None
+    return ChampionInfo(str(mv.version), mv.tags.get("trained_as_of", ""), mv.run_id or "")
+
+
+def reusable_champion(name: str, as_of: str, retrain_every_days: int) -> ChampionInfo | None:
+    """The champion, if tonight may score with it without retraining.
+
+    Only a champion trained for a date on or before `as_of` may be reused (a model trained later has seen
+    tonight's future — e.g. when backfilling), and only within the retraining cadence.
+    """
+    import datetime as dt
+
+    info = champion_info(name)
+    if info is None or not info.trained_as_of:
+        return None
+    age = (dt.date.fromisoformat(as_of) - dt.date.fromisoformat(info.trained_as_of)).days
+    return info if 0 <= age < retrain_every_days else None
 
 
 def load_version(name: str, version: str) -> Any:

@@ -74,7 +74,8 @@ def cmd_run(args) -> int:
               file=sys.stderr)
         return 1
     exports = home / "exports" / args.as_of.isoformat()
-    print(f"done in {took:.1f} s (run {outcome.run_id})\n  exports: {exports}\n  summary: {exports / 'run_summary.md'}"
+    summary = home / "exports" / f"run_summary_{args.as_of.isoformat()}.md"
+    print(f"done in {took:.1f} s (run {outcome.run_id})\n  exports: {exports}\n  summary: {summary}"
           f"\n  warehouse: {home / 'warehouse' / 'nba.duckdb'}\n  UI: nba ui --home {args.home}")
     return 0
 
@@ -143,5 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     return args.func(args)
 
 
+def entry_point() -> None:
+    """Console script: exit without interpreter teardown, which only makes DuckDB's bindings print leak noise."""
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry_point()

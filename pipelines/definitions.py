@@ -11,7 +11,6 @@ defs = dg.Definitions(
     assets=[*ingest.raw_assets, *validation.validated_assets, golden_record.golden_record,
             features.customer_features, *training.model_assets, scoring.customer_scores,
             decisions.next_best_actions, exports.campaign_lists],
-    asset_checks=[*validation.checks, *training.checks, *scoring.checks, *exports.checks],
     jobs=[nightly_job],
     schedules=[nightly_schedule],
     sensors=[landing_sensor],

@@ -83,7 +83,7 @@ def failure_message(result: dg.ExecuteInProcessResult) -> str:
             while cause.cause is not None and cause.cls_name.startswith("Dagster"):
                 cause = cause.cause
             first_line = cause.message.strip().splitlines()[0] if cause.message.strip() else cause.cls_name
-            return f"step '{event.step_key}' failed: {first_line}"
+            return f"step '{event.step_key}' failed: {first_line.rstrip('.')}"
     return "the run failed (see the Dagster UI for the event log)"
 
 
@@ -95,6 +95,8 @@ def run_nightly(home: Path, landing: Path, as_of: dt.date, config_path: Path | N
 
     nba = NbaHome(home_dir=str(home), landing_dir=str(landing), config_path=str(config_path or ""),
                   mlflow_tracking_uri=tracking_uri)
+    # GX disposes its DuckDB engine after the cursor is closed; SQLAlchemy logs that harmless rollback.
+    logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
     with home_lock(home, f"nba run --as-of {as_of}"):
         instance = dagster_instance(home)
         job = defs.resolve_job_def(NIGHTLY_JOB).with_logger_defs({"progress": progress_logger})

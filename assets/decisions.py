@@ -1,0 +1,72 @@
+"""Decision layer: tonight's ranked next-best actions per customer and the full decision audit."""
+
+import json
+
+import dagster as dg
+import pandas as pd
+
+from assets._common import as_of_date, table_rows
+from assets.scoring import load_selected
+from assets.training import image_md
+from models.catalog import load_catalog
+from models.charts import plot_actions_by_segment
+from models.decisions import decide
+from models.explain import explain_customers
+from models.features import FEATURE_COLUMNS
+from models.suppression import load_suppressed_ids
+from pipelines.partitions import as_of_partitions
+from pipelines.resources import NbaHome
+
+
+def call_list_reasons(nba: NbaHome, nba_rows: pd.DataFrame, features: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Reason phrases from the churn model's own contributions, only for tonight's call list (it is small)."""
+    called = nba_rows.loc[nba_rows["chosen"] & (nba_rows["channel"] == "phone"), "customer_id"]
+    subset = features[features["customer_id"].isin(set(called))]
+    if subset.empty:
+        return pd.DataFrame({"customer_id": pd.Series(dtype=str), "reasons": pd.Series(dtype=object)})
+    churn_model = load_selected(nba)["churn"][1]
+    return explain_customers(churn_model, subset.reset_index(drop=True), lang)
+
+
+@dg.asset(
+    key=["decisions", "next_best_actions"], group_name="decisions", kinds={"python", "duckdb"},
+    partitions_def=as_of_partitions, owners=["team:marketing-science"],
+    deps=[["scores", "customer_scores"], ["golden", "golden_customers"], ["features", "customer_features"]],
+    description="Per customer the top-k feasible actions by expected incremental value (uplift × value at stake − "
+                "costs), 'no action' always a candidate, consent / do-not-contact / erasure absolute, frequency caps, "
+                "universal holdout and exploration, call capacity and offer budget solved globally. Also "
+                "`decision_audit` (every customer × action × channel) and `customer_reasons`.",
+)
+def next_best_actions(context: dg.AssetExecutionContext, nba: NbaHome) -> dg.MaterializeResult:
+    as_of, config = as_of_date(context), nba.config()
+    catalog = load_catalog(nba.catalog_path(), set(FEATURE_COLUMNS))
+    with nba.warehouse() as con:
+        customers = con.execute("SELECT * FROM golden_customers ORDER BY customer_id").df()
+        features = con.execute("SELECT * FROM customer_features ORDER BY customer_id").df()
+        scores = con.execute("SELECT * FROM customer_scores ORDER BY customer_id").df()
+        responses = con.execute("SELECT * FROM action_response ORDER BY customer_id, action_id").df()
+        versions = {t: str(v) for t, v in con.execute("SELECT target, version FROM model_selection ORDER BY target").fetchall()}
+        suppressed = load_suppressed_ids(con, nba.suppression_path())
+    result = decide(customers, features, scores, responses, catalog, config, as_of=as_of,
+                    suppressed_ids=suppressed, model_versions=versions)
+    reasons = call_list_reasons(nba, result.next_best_actions, features, config.get("language", "en"))
+    with nba.warehouse() as con:
+        for name, frame in (("next_best_actions", result.next_best_actions), ("decision_audit", result.decision_audit)):
+            con.register("frame_df", frame)
+            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM frame_df")
+            con.unregister("frame_df")
+        con.register("reasons_df", reasons)
+        con.execute("CREATE OR REPLACE TABLE customer_reasons AS SELECT customer_id, CAST(reasons AS VARCHAR[]) AS reasons FROM reasons_df")
+        by_segment = con.execute(
+            "SELECT coalesce(g.segment, '(none)') AS segment, n.action_id, count(*) AS n FROM next_best_actions n "
+            "JOIN golden_customers g USING (customer_id) WHERE n.chosen GROUP BY ALL ORDER BY ALL").df()
+        rows = table_rows(con, "next_best_actions")
+    chart = by_segment.pivot(index="segment", columns="action_id", values="n").fillna(0)
+    summary = result.summary
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": rows,
+        "policy_version": catalog.version,
+        "suppressed_customers": len(suppressed),
+        "summary": dg.MetadataValue.json(json.loads(json.dumps(summary, default=str))),
+        "actions_by_segment": image_md({"Chosen actions by segment": plot_actions_by_segment(chart)}) if len(chart) else "none",
+    })

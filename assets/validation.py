@@ -1,0 +1,75 @@
+"""Validation layer: each raw extract typed by its contract; bad rows quarantined; the GX suite as a blocking check.
+
+The quarantine split and the Great Expectations suite come from the same suite file
+(data_contracts/suites/<extract>.json). The check runs GX on the typed rows and passes when the
+extract-level expectations hold and GX's unexpected counts per rule equal what was quarantined.
+"""
+
+import dagster as dg
+
+from assets._common import as_of_date, preview
+from data_contracts import load_contract, load_suite
+from data_contracts.gx_adapter import validate_table
+from models.staging import stage_extract
+from pipelines.partitions import as_of_partitions
+from pipelines.resources import NbaHome
+
+EXTRACTS = ("customers", "purchases", "interactions")
+
+
+def suite_check(extract: str, suite: dict, stage, gx_result) -> dg.AssetCheckResult:
+    """Blocking check: extract-level expectations pass and GX agrees with the quarantine, rule by rule."""
+    rule_level = {e["meta"]["rule"] for e in suite["expectations"] if (e.get("meta") or {}).get("rule")}
+    extract_failures = [o for o in gx_result.expectations if not o.success and o.rule not in rule_level]
+    disagree = {rule: (n, stage.violations_by_rule.get(rule, 0)) for rule, n in gx_result.unexpected_by_rule().items()
+                if n != stage.violations_by_rule.get(rule, 0)}
+    reconciled = stage.rows_in == stage.rows_accepted + stage.rows_quarantined
+    passed = not extract_failures and not disagree and reconciled
+    reason = ("suite holds; row-level breaches are quarantined" if passed else
+              "; ".join([*(f"{o.expectation_type} on {o.column} failed" for o in extract_failures),
+                         *(f"rule {r}: GX {a} vs quarantine {b}" for r, (a, b) in disagree.items()),
+                         *([] if reconciled else ["rows in != accepted + quarantined"])]))
+    table = "\n".join(["| expectation | column | rule | unexpected | % |", "|---|---|---|---|---|"] + [
+        f"| {o.expectation_type} | {o.column or ''} | {o.rule or ''} | {o.unexpected_count} | {o.unexpected_percent:.3f} |"
+        for o in gx_result.expectations])
+    return dg.AssetCheckResult(
+        check_name="gx_suite", asset_key=["validated", extract], passed=passed, severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"reason": reason, "suite": suite.get("name", extract), "expectations": dg.MetadataValue.md(table),
+                  "rows_in": stage.rows_in, "rows_accepted": stage.rows_accepted,
+                  "rows_quarantined": stage.rows_quarantined},
+    )
+
+
+def build_validated_asset(extract: str) -> dg.AssetsDefinition:
+    key = ["validated", extract]
+    deps = [["raw", extract]] + ([["validated", "customers"]] if extract != "customers" else [])
+
+    @dg.asset(
+        key=key, group_name="validated", kinds={"duckdb", "great_expectations"}, partitions_def=as_of_partitions,
+        owners=["team:data-engineering"], deps=deps,
+        description=(f"`stg_{extract}`: the {extract} extract typed by data_contracts/extracts/{extract}.yaml with its "
+                     "defaults; rows breaking a row rule are in `quarantine` with the rule, never downstream. "
+                     "A missing required column, an empty extract or too many bad rows stop the run here."),
+        check_specs=[dg.AssetCheckSpec("gx_suite", asset=key, blocking=True,
+                                       description=f"Great Expectations suite data_contracts/suites/{extract}.json")],
+    )
+    def validated(context: dg.AssetExecutionContext, nba: NbaHome):
+        config = nba.config()["ingest"]
+        contract, suite = load_contract(extract), load_suite(extract)
+        with nba.warehouse() as con:
+            stage = stage_extract(con, extract, contract, suite, as_of_date(context),
+                                  max_bad_row_share=float(config["max_bad_row_share"]),
+                                  max_future_days=int(config["max_future_days"]))
+            gx_result = validate_table(con, stage.typed_table, suite, parameters=stage.suite_parameters)
+            yield dg.MaterializeResult(metadata={
+                "dagster/row_count": stage.rows_accepted, "rows_in": stage.rows_in,
+                "rows_accepted": stage.rows_accepted, "rows_quarantined": stage.rows_quarantined,
+                "quarantined_by_rule": dg.MetadataValue.json(stage.quarantined_by_rule),
+                "preview": preview(con, stage.table, columns="* EXCLUDE (_source_row)"),
+            })
+        yield suite_check(extract, suite, stage, gx_result)
+
+    return validated
+
+
+validated_assets = [build_validated_asset(extract) for extract in EXTRACTS]

@@ -1,0 +1,32 @@
+"""Charts people would rather look at than read: score distributions, actions by segment (PNG bytes)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from models.evaluation import _figure, _png
+
+
+def plot_score_distributions(scores: pd.DataFrame) -> bytes:
+    """One histogram per score column, each scaled to its own range, on shared axes."""
+    fig, ax = _figure()
+    for column in scores.columns:
+        values = scores[column].to_numpy(dtype=float)
+        top = np.nanquantile(values, 0.99) if len(values) else 1.0
+        scaled = np.clip(values / top, 0, 1) if top > 0 else values
+        ax.hist(scaled, bins=30, histtype="step", label=f"{column} (÷ p99 = {top:.3g})")
+    ax.set_xlabel("score relative to its 99th percentile")
+    ax.set_ylabel("customers")
+    return _png(fig, ax)
+
+
+def plot_actions_by_segment(counts: pd.DataFrame) -> bytes:
+    """Stacked bars: chosen actions (columns) per segment (index)."""
+    fig, ax = _figure()
+    bottom = np.zeros(len(counts))
+    for column in counts.columns:
+        ax.bar(counts.index.astype(str), counts[column].to_numpy(), bottom=bottom, label=str(column))
+        bottom += counts[column].to_numpy()
+    ax.set_ylabel("customers")
+    ax.tick_params(axis="x", rotation=30)
+    return _png(fig, ax)

@@ -1,0 +1,43 @@
+"""The night's run summary (markdown): what came in, what the models did, what was decided and what it cost."""
+from __future__ import annotations
+
+import pandas as pd
+
+OFFER_TEXT = {"en": "{pct}% off", "es": "{pct}% de descuento", "pt": "{pct}% de desconto"}
+
+
+def offer_text(offer_cost_share: float, lang: str) -> str:
+    """Human text of a catalog offer (empty when the action carries none)."""
+    if not offer_cost_share:
+        return ""
+    return OFFER_TEXT.get(lang, OFFER_TEXT["en"]).format(pct=round(offer_cost_share * 100))
+
+
+def _table(frame: pd.DataFrame) -> str:
+    return frame.to_markdown(index=False) if len(frame) else "_(none)_"
+
+
+def render_run_summary(as_of: str, run_id: str, intake: pd.DataFrame, models: pd.DataFrame,
+                       actions: pd.DataFrame, summary: dict) -> str:
+    """Markdown for analysts and managers: intake reconciliation, models, actions, value, control, constraints."""
+    costs = summary.get("constraint_costs", {})
+    lines = [
+        f"# Nightly NBA run — as of {as_of}", "", f"Run `{run_id}`.", "",
+        "## Intake (rows in = accepted + quarantined)", "", _table(intake), "",
+        "## Models scoring tonight", "", _table(models), "",
+        "## Actions chosen (by action and channel)", "", _table(actions), "",
+        "## Value and control", "",
+        f"- Expected incremental value of tonight's plan: {summary.get('total_expected_value', 0):,.2f}",
+        f"- Universal holdout (no action, recorded): {summary.get('holdout_size', 0):,} customers",
+        f"- Exploration (random eligible action, probability recorded): {summary.get('exploration_size', 0):,} customers",
+        f"- Calls used: {summary.get('calls_used', 0):,} of {summary.get('capacity_calls', 0):,}; expected offer spend "
+        f"{summary.get('offer_spend_expected', 0):,.2f} of {summary.get('offer_budget', 0):,.2f}",
+        "", "## What the constraints cost (value left on the table)", "",
+    ]
+    lines += [f"- {name}: {value:,.2f}" for name, value in sorted(costs.items())] or ["- none binding"]
+    lines.append(f"- one more call slot is worth about {summary.get('shadow_price_call', 0):,.2f} tonight "
+                 f"(shadow price); one more unit of offer budget {summary.get('shadow_price_budget_unit', 0):,.4f}")
+    solver = summary.get("solver", {})
+    if solver:
+        lines.append(f"- solver: {solver.get('method')}, gap to the dual bound {solver.get('gap', 0):.2e}")
+    return "\n".join(lines) + "\n"
