@@ -19,3 +19,15 @@ def preview(con: duckdb.DuckDBPyConnection, table: str, limit: int = 5, columns:
     """A markdown preview of the first rows (ordered for determinism) for the asset page."""
     frame = con.execute(f"SELECT {columns} FROM {table} ORDER BY ALL LIMIT {limit}").df()
     return dg.MetadataValue.md(frame.to_markdown(index=False) if len(frame) else "_(no rows)_")
+
+
+def write_frame(con: duckdb.DuckDBPyConnection, table: str, frame) -> None:
+    """Replace `table` with a pandas frame; categorical columns become VARCHAR (not DuckDB ENUMs)."""
+    categorical = [c for c in frame.columns if str(frame[c].dtype) == "category"]
+    casts = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in categorical)
+    select = f"SELECT * REPLACE ({casts}) FROM _frame" if categorical else "SELECT * FROM _frame"
+    con.register("_frame", frame)
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS {select}")
+    finally:
+        con.unregister("_frame")

@@ -5,27 +5,34 @@ import json
 import dagster as dg
 import pandas as pd
 
-from assets._common import as_of_date, table_rows
+from assets._common import as_of_date, table_rows, write_frame
 from assets.scoring import load_selected
 from assets.training import image_md
 from models.catalog import load_catalog
 from models.charts import plot_actions_by_segment
 from models.decisions import decide
 from models.explain import explain_customers
+from models.explain_decision import policy_reason
 from models.features import FEATURE_COLUMNS
 from models.suppression import load_suppressed_ids
 from pipelines.partitions import as_of_partitions
 from pipelines.resources import NbaHome
 
 
-def call_list_reasons(nba: NbaHome, nba_rows: pd.DataFrame, features: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """Reason phrases from the churn model's own contributions, only for tonight's call list (it is small)."""
-    called = nba_rows.loc[nba_rows["chosen"] & (nba_rows["channel"] == "phone"), "customer_id"]
-    subset = features[features["customer_id"].isin(set(called))]
+def call_list_reasons(nba: NbaHome, nba_rows: pd.DataFrame, features: pd.DataFrame, catalog, lang: str) -> pd.DataFrame:
+    """For tonight's call list only (it is small): two reasons from the churn model's own per-feature
+    contributions plus the policy reason (why this action, what it is worth)."""
+    called = nba_rows.loc[nba_rows["chosen"] & (nba_rows["channel"] == "phone")].set_index("customer_id")
+    subset = features[features["customer_id"].isin(set(called.index))]
     if subset.empty:
         return pd.DataFrame({"customer_id": pd.Series(dtype=str), "reasons": pd.Series(dtype=object)})
     churn_model = load_selected(nba)["churn"][1]
-    return explain_customers(churn_model, subset.reset_index(drop=True), lang)
+    reasons = explain_customers(churn_model, subset.reset_index(drop=True), lang, max_reasons=2)
+    reasons["reasons"] = [
+        [*model_reasons, policy_reason(called.at[cid, "action_id"], float(called.at[cid, "expected_value"]), catalog,
+                                       lang, is_exploration=bool(called.at[cid, "is_exploration"]))]
+        for cid, model_reasons in zip(reasons["customer_id"], reasons["reasons"])]
+    return reasons
 
 
 @dg.asset(
@@ -49,14 +56,11 @@ def next_best_actions(context: dg.AssetExecutionContext, nba: NbaHome) -> dg.Mat
         suppressed = load_suppressed_ids(con, nba.suppression_path())
     result = decide(customers, features, scores, responses, catalog, config, as_of=as_of,
                     suppressed_ids=suppressed, model_versions=versions)
-    reasons = call_list_reasons(nba, result.next_best_actions, features, config.get("language", "en"))
+    reasons = call_list_reasons(nba, result.next_best_actions, features, catalog, config["language"])
     with nba.warehouse() as con:
-        for name, frame in (("next_best_actions", result.next_best_actions), ("decision_audit", result.decision_audit)):
-            con.register("frame_df", frame)
-            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM frame_df")
-            con.unregister("frame_df")
-        con.register("reasons_df", reasons)
-        con.execute("CREATE OR REPLACE TABLE customer_reasons AS SELECT customer_id, CAST(reasons AS VARCHAR[]) AS reasons FROM reasons_df")
+        write_frame(con, "next_best_actions", result.next_best_actions)
+        write_frame(con, "decision_audit", result.decision_audit)
+        write_frame(con, "customer_reasons", reasons)
         by_segment = con.execute(
             "SELECT coalesce(g.segment, '(none)') AS segment, n.action_id, count(*) AS n FROM next_best_actions n "
             "JOIN golden_customers g USING (customer_id) WHERE n.chosen GROUP BY ALL ORDER BY ALL").df()

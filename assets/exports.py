@@ -48,7 +48,7 @@ def write_text_atomically(path: Path, text: str) -> None:
 )
 def campaign_lists(context: dg.AssetExecutionContext, nba: NbaHome) -> dg.MaterializeResult:
     as_of, config = as_of_date(context), nba.config()
-    lang = config.get("language", "en")
+    lang = config["language"]
     catalog = load_catalog(nba.catalog_path(), set(FEATURE_COLUMNS))
     with nba.warehouse() as con:
         night = read_night(con)

@@ -87,7 +87,7 @@ def build_model_asset(target: str, description: str) -> dg.AssetsDefinition:
             return
         with nba.warehouse() as con:
             run = train_target_model(con, as_of, target, training, seed=int(config["seed"]),
-                                     n_threads=int(config["xgboost_threads"]))
+                                     n_threads=int(config["xgboost_threads"]), params=training["xgboost_params"] or None)
         model = run.model
         metric = PRIMARY_METRIC[model.kind]
         plots = plot_target_report(model.report, target)
@@ -153,7 +153,7 @@ def response_model(context: dg.AssetExecutionContext, nba: NbaHome):
     priors = {a.id: a.prior_uplift for a in catalog.actions}
     with nba.warehouse() as con:
         models = train_response_models(con, as_of, priors, training, seed=int(config["seed"]),
-                                       n_threads=int(config["xgboost_threads"]))
+                                       n_threads=int(config["xgboost_threads"]), params=training["xgboost_params"] or None)
     charts = {"Qini curves (held-out campaign date)": plot_qini(models.report)} if models.report else {}
     logged = registry.log_candidate(
         model_name("response"), models, params={"learned_actions": sorted(models.learners), "prior_actions": sorted(models.priors)},

@@ -2,8 +2,9 @@
 
 Training data: for each of the last `response_max_campaign_dates` campaign dates d before T, the
 customers contacted on d (`campaign` rows) and the randomised no-contact control (`campaign_control`
-rows), with features built at d (events strictly before d: point in time). Label: a positive outcome
-(`accepted`/`converted`) for contacted rows, `converted` for control rows.
+rows), with features built at d (events strictly before d: point in time). Label: `converted` in both
+arms. `accepted` is not counted: a control customer cannot accept an offer they never received, so
+counting it would credit every contacted arm with responses the control can never show.
 
 Per action with at least `response_min_contacts` rows in each arm: two shallow XGBoost classifiers,
 one per arm, each calibrated on a seeded quarter of its rows; uplift = p_treated - p_control.
@@ -73,8 +74,7 @@ def build_response_frame(con: duckdb.DuckDBPyConnection, as_of: date, max_campai
 def _response_rows_at(con, day: date, tables: dict, lexicon) -> pd.DataFrame:
     arms = con.execute(f"""
         SELECT customer_id, action_id, CAST(type = 'campaign' AS INTEGER) AS treated,
-               MAX(CASE WHEN type = 'campaign' AND outcome IN ('accepted', 'converted') THEN 1
-                        WHEN type = 'campaign_control' AND outcome = 'converted' THEN 1 ELSE 0 END) AS label
+               MAX(CASE WHEN outcome = 'converted' THEN 1 ELSE 0 END) AS label
         FROM {tables['interactions']}
         WHERE type IN ('campaign', 'campaign_control') AND CAST(interaction_ts AS DATE) = ?
           AND customer_id IS NOT NULL AND action_id IS NOT NULL

@@ -136,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=cmd_ui)
 
+    from pipelines import cli_tools
+    cli_tools.add_commands(sub, _date)
     return parser
 
 

@@ -22,13 +22,21 @@ def merge_config(base: dict, override: dict, _path: str = "") -> dict:
     merged = copy.deepcopy(base)
     for key, value in override.items():
         where = f"{_path}{key}"
-        if key not in base and not where.startswith(("decisions.levers", "decisions.action_volume_caps", "paths")):
+        if key not in base and not _free_form(_path):
             raise ConfigError(f"unknown configuration key '{where}'")
         if isinstance(value, dict) and isinstance(base.get(key), dict):
             merged[key] = merge_config(base[key], value, f"{where}.")
         else:
             merged[key] = value
     return merged
+
+
+FREE_FORM_SECTIONS = ("decisions.levers.", "decisions.action_volume_caps.", "training.xgboost_params.", "paths.")
+
+
+def _free_form(path: str) -> bool:
+    """Sections whose keys are the user's own (action ids, XGBoost parameters, file paths)."""
+    return path.startswith(FREE_FORM_SECTIONS)
 
 
 def load_config(path: str | Path | None = None) -> dict:

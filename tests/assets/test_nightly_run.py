@@ -1,0 +1,62 @@
+"""The whole asset graph materialised on a small generated world, checked on content, not existence."""
+import csv
+import json
+
+import pandas as pd
+
+from tests.conftest import AS_OF, query
+
+
+def test_every_input_row_is_accepted_or_quarantined(nightly_home):
+    for extract in ("customers", "purchases", "interactions"):
+        rows_in = query(nightly_home, f"SELECT sum(rows) FROM ingest_log WHERE extract = '{extract}'")[0][0]
+        raw = query(nightly_home, f"SELECT count(*) FROM raw_{extract}")[0][0]
+        accepted = query(nightly_home, f"SELECT count(*) FROM stg_{extract}")[0][0]
+        quarantined = query(nightly_home, f"SELECT count(*) FROM quarantine WHERE extract = '{extract}'")[0][0]
+        assert rows_in == raw == accepted + quarantined, extract
+    assert query(nightly_home, "SELECT count(*) FROM quarantine")[0][0] > 0  # the generator plants dirty rows
+
+
+def test_no_quarantined_row_reaches_downstream_tables(nightly_home):
+    leaked = query(nightly_home, """
+        SELECT count(*) FROM quarantine q JOIN raw_purchases r ON r._source_row = q.source_row
+        JOIN purchases p ON p.order_id = r.order_id AND CAST(p.amount AS VARCHAR) = r.amount
+        WHERE q.extract = 'purchases' AND q.rule NOT LIKE 'duplicate_exact%'""")[0][0]
+    assert leaked == 0
+    unknown = query(nightly_home, "SELECT count(*) FROM purchases WHERE customer_id NOT IN (SELECT customer_id FROM golden_customers)")[0][0]
+    assert unknown == 0
+
+
+def test_scores_cover_every_golden_customer_once(nightly_home):
+    golden = query(nightly_home, "SELECT count(*) FROM golden_customers WHERE signup_date < DATE '2026-11-01'")[0][0]
+    scored, distinct = query(nightly_home, "SELECT count(*), count(DISTINCT customer_id) FROM customer_scores")[0]
+    assert scored == distinct == golden
+    low, high = query(nightly_home, "SELECT min(churn_probability), max(churn_probability) FROM customer_scores")[0]
+    assert 0.0 <= low < high <= 1.0
+
+
+def test_exports_respect_consent_capacity_and_holdout(nightly_home):
+    folder = nightly_home / "exports" / AS_OF.isoformat()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    customers = pd.DataFrame(query(nightly_home, "SELECT customer_id, consent_email, consent_sms, consent_phone, consent_app, do_not_contact FROM golden_customers"),
+                             columns=["customer_id", "email", "sms", "phone", "app", "dnc"]).set_index("customer_id")
+    for name, channel in (("email", "email"), ("sms", "sms"), ("app", "app"), ("call_center", "phone")):
+        with open(folder / f"{name}.csv", newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        assert len(rows) == manifest["files"][f"{name}.csv"]["rows"] if "files" in manifest else True
+        for row in rows:
+            person = customers.loc[row["customer_id"]]
+            assert bool(person[channel]) and not bool(person["dnc"]), (name, row["customer_id"])
+    calls = query(nightly_home, "SELECT count(*) FROM next_best_actions WHERE chosen AND channel = 'phone'")[0][0]
+    assert calls <= 25
+    holdout_contacted = query(nightly_home, "SELECT count(*) FROM next_best_actions WHERE is_holdout AND chosen AND action_id <> 'no_action'")[0][0]
+    assert holdout_contacted == 0
+
+
+def test_model_selection_and_audit_are_recorded(nightly_home):
+    targets = {r[0] for r in query(nightly_home, "SELECT target FROM model_selection")}
+    assert targets == {"churn", "upsell", "clv", "response"}
+    audited = query(nightly_home, "SELECT count(DISTINCT customer_id) FROM decision_audit")[0][0]
+    assert audited == query(nightly_home, "SELECT count(*) FROM customer_scores")[0][0]
+    summary = (nightly_home / "exports" / f"run_summary_{AS_OF.isoformat()}.md").read_text()
+    assert "rows_in" in summary and "Universal holdout" in summary
