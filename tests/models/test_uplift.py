@@ -131,7 +131,8 @@ def test_response_frame_has_arms_labels_and_features_as_of_each_campaign_date(ca
     assert sorted(frame["campaign_date"].unique()) == [date(2026, 10, 1), date(2026, 11, 2)]
     october = frame[frame["campaign_date"] == date(2026, 10, 1)].set_index("customer_id")
     assert october["treated"].to_dict() == {"C0001": 1, "C0002": 1, "C0003": 0, "C0004": 0}
-    assert october["label"].to_dict() == {"C0001": 1, "C0002": 0, "C0003": 1, "C0004": 0}
+    # "accepted" is not a conversion: only `converted` counts, in both arms alike
+    assert october["label"].to_dict() == {"C0001": 0, "C0002": 0, "C0003": 1, "C0004": 0}
     assert october.loc["C0001", "spend_30d"] < 10000  # the purchase on the campaign day itself is not a feature
     november = frame[frame["campaign_date"] == date(2026, 11, 2)].set_index("customer_id")
     assert november.loc["C0001", "spend_365d"] >= 10000 and november.loc["C0001", "campaign_accepts_365d"] >= 1
