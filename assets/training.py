@@ -125,8 +125,9 @@ def build_model_asset(target: str, description: str) -> dg.AssetsDefinition:
 
 def input_fingerprint(nba: NbaHome) -> str:
     """sha256s of tonight's input files, as logged by ingest (data lineage of the training run)."""
-    with nba.warehouse(read_only=False) as con:
-        rows = con.execute("SELECT extract, file, sha256 FROM ingest_log ORDER BY extract, file").fetchall()
+    with nba.warehouse() as con:
+        rows = con.execute("SELECT extract, file, sha256 FROM ingest_log WHERE (extract, loaded_at) IN "
+                           "(SELECT (extract, max(loaded_at)) FROM ingest_log GROUP BY extract) ORDER BY ALL").fetchall()
     return json.dumps([list(r) for r in rows])[:5000]
 
 

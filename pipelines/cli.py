@@ -136,8 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=cmd_ui)
 
-    from pipelines import cli_tools
+    from pipelines import bench, cli_tools
     cli_tools.add_commands(sub, _date)
+    bench.add_commands(sub)
     return parser
 
 

@@ -82,6 +82,8 @@ class NbaHome(dg.ConfigurableResource):
         con = duckdb.connect(str(self.warehouse_path), read_only=read_only)
         try:
             con.execute("SET preserve_insertion_order = true")
+            con.execute(f"SET memory_limit = '{self.config()['warehouse']['memory_limit']}'")
+            con.execute(f"SET threads = {int(self.config()['warehouse']['threads'])}")
             yield con
         finally:
             con.close()

@@ -9,7 +9,8 @@ from tests.conftest import AS_OF, query
 
 def test_every_input_row_is_accepted_or_quarantined(nightly_home):
     for extract in ("customers", "purchases", "interactions"):
-        rows_in = query(nightly_home, f"SELECT sum(rows) FROM ingest_log WHERE extract = '{extract}'")[0][0]
+        rows_in = query(nightly_home, f"SELECT sum(rows) FROM ingest_log WHERE extract = '{extract}' AND loaded_at = "
+                                      f"(SELECT max(loaded_at) FROM ingest_log WHERE extract = '{extract}')")[0][0]
         raw = query(nightly_home, f"SELECT count(*) FROM raw_{extract}")[0][0]
         accepted = query(nightly_home, f"SELECT count(*) FROM stg_{extract}")[0][0]
         quarantined = query(nightly_home, f"SELECT count(*) FROM quarantine WHERE extract = '{extract}'")[0][0]
