@@ -25,11 +25,11 @@ def read_night(con) -> dict[str, pd.DataFrame]:
         "scores": con.execute("SELECT * FROM customer_scores ORDER BY customer_id").df(),
         "reasons": con.execute("SELECT * FROM customer_reasons ORDER BY customer_id").df(),
         "intake": con.execute(
-            "SELECT extract, rows_in, rows_in - quarantined AS accepted, quarantined FROM (SELECT e.extract, "
-            "(SELECT count(*) FROM raw_customers) AS c, (SELECT count(*) FROM raw_purchases) AS p, "
-            "(SELECT count(*) FROM raw_interactions) AS i, CASE e.extract WHEN 'customers' THEN c WHEN 'purchases' "
-            "THEN p ELSE i END AS rows_in, (SELECT count(*) FROM quarantine q WHERE q.extract = e.extract) AS quarantined "
-            "FROM (VALUES ('customers'), ('purchases'), ('interactions')) e(extract)) ORDER BY extract").df(),
+            "SELECT r.extract, r.rows_in, r.rows_in - coalesce(q.n, 0) AS accepted, coalesce(q.n, 0) AS quarantined FROM ("
+            "SELECT 'customers' AS extract, count(*) AS rows_in FROM raw_customers UNION ALL "
+            "SELECT 'purchases', count(*) FROM raw_purchases UNION ALL "
+            "SELECT 'interactions', count(*) FROM raw_interactions) r "
+            "LEFT JOIN (SELECT extract, count(*) AS n FROM quarantine GROUP BY extract) q USING (extract) ORDER BY 1").df(),
         "models": con.execute("SELECT target, version, trained_as_of, reason FROM model_selection ORDER BY target").df(),
     }
 

@@ -18,8 +18,10 @@ of a night are compared with them directly, next to the same simple rules the tr
 
 Rows: (model, metric, population, n, value, baseline, baseline_value, truth_value). `truth_value` is
 the metric with the truth itself as the score: the ceiling of a ranking metric, the target of a level.
-Populations: `scored` (every scored customer found in the truth) and, when features are given,
-`active` (purchases_365d >= 1: the churn / upsell training population of models/labels.py).
+Populations: `scored` (every scored customer found in the truth); when features are given, `active`
+(purchases_365d >= 1: the churn / upsell training population of models/labels.py) for churn and CLV;
+when eligible (customer, action) pairs are given (decision_audit rows with `eligible`), `eligible` for
+uplift: the customers the decision engine could actually give that action to.
 """
 from __future__ import annotations
 
@@ -46,12 +48,13 @@ _REQUIRED = {
 
 def evaluate_models_against_truth(scores: pd.DataFrame, responses: pd.DataFrame, customers_truth: pd.DataFrame,
                                   action_truth: pd.DataFrame, features: pd.DataFrame | None = None, *,
-                                  seed: int = 0) -> pd.DataFrame:
+                                  eligible: pd.DataFrame | None = None, seed: int = 0) -> pd.DataFrame:
     """Churn, CLV and per-action uplift scores of one night vs the generator's truth, next to baselines.
 
     `scores` is customer_scores, `responses` action_response, the truths are the generator's CSVs and
     `features` (optional) customer_features of the same night, needed for the rule baselines and the
-    `active` population. `seed` draws the simulated churn outcomes.
+    `active` population; `eligible` (optional) (customer_id, action_id) pairs for the `eligible` uplift
+    population. `seed` draws the simulated churn outcomes.
     """
     for name, frame in (("scores", scores), ("responses", responses), ("customers_truth", customers_truth),
                         ("action_truth", action_truth)):
@@ -67,7 +70,7 @@ def evaluate_models_against_truth(scores: pd.DataFrame, responses: pd.DataFrame,
     for population, mask in populations.items():
         rows += _churn_rows(joined[mask], outcome[mask.to_numpy()], population, features is not None)
         rows += _clv_rows(joined[mask], population, features is not None)
-    rows += _uplift_rows(responses, action_truth, set(joined["customer_id"]))
+    rows += _uplift_rows(responses, action_truth, set(joined["customer_id"]), eligible)
     return pd.DataFrame(rows, columns=TRUTH_COLUMNS)
 
 
@@ -125,25 +128,39 @@ def _clv_rows(frame: pd.DataFrame, population: str, with_baseline: bool) -> list
             for metric in ("spearman", "top_decile_revenue_capture", "mae", "total_percent_error")]
 
 
-def _uplift_rows(responses: pd.DataFrame, action_truth: pd.DataFrame, customer_ids: set) -> list[dict]:
-    """Per action: predicted vs true uplift over the scored customers found in the truth."""
+def _uplift_rows(responses: pd.DataFrame, action_truth: pd.DataFrame, customer_ids: set,
+                 eligible: pd.DataFrame | None) -> list[dict]:
+    """Per action (and population): predicted vs true uplift over the scored customers found in the truth."""
     truth = action_truth.assign(true_uplift=action_truth["p_treated"] - action_truth["p_control"])
     truth = truth.rename(columns={"person_id": "customer_id"})[["customer_id", "action_id", "true_uplift"]]
     merged = responses[responses["customer_id"].isin(customer_ids)].merge(
         truth, on=["customer_id", "action_id"], how="inner", validate="one_to_one")
+    merged = merged.sort_values(["action_id", "customer_id"], kind="mergesort")
+    populations = {"scored": merged}
+    if eligible is not None:
+        _require(eligible, "eligible", ("customer_id", "action_id"))
+        pairs = eligible[["customer_id", "action_id"]].drop_duplicates()
+        populations["eligible"] = merged.merge(pairs, on=["customer_id", "action_id"], how="inner")
     rows = []
-    for action_id, part in merged.sort_values(["action_id", "customer_id"], kind="mergesort").groupby("action_id"):
+    for action_id, part in merged.groupby("action_id"):
         sources = sorted(part["source"].astype(str).unique())
         model = f"response/{action_id}" + ("" if sources == ["model"] else f" ({'/'.join(sources)})")
-        predicted, true = part["uplift"].to_numpy(float), part["true_uplift"].to_numpy(float)
-        mean_true, n = float(true.mean()), len(part)
-        rows += [
-            _row(model, "spearman_true_uplift", "scored", n, _spearman(predicted, true), CONSTANT_BASELINE, 0.0, 1.0),
-            _row(model, "true_uplift_top_decile", "scored", n, _top_decile_mean(true, predicted), CONSTANT_BASELINE,
-                 mean_true, _top_decile_mean(true, true)),
-            _row(model, "mean_uplift", "scored", n, float(predicted.mean()), "", math.nan, mean_true),
-        ]
+        for population, frame in populations.items():
+            rows += _uplift_metrics(frame[frame["action_id"] == action_id], model, population)
     return rows
+
+
+def _uplift_metrics(part: pd.DataFrame, model: str, population: str) -> list[dict]:
+    predicted, true, n = part["uplift"].to_numpy(float), part["true_uplift"].to_numpy(float), len(part)
+    mean_true = float(true.mean()) if n else math.nan
+    return [
+        _row(model, "spearman_true_uplift", population, n, _spearman(predicted, true), CONSTANT_BASELINE, 0.0,
+             _spearman(true, true)),
+        _row(model, "true_uplift_top_decile", population, n, _top_decile_mean(true, predicted), CONSTANT_BASELINE,
+             mean_true, _top_decile_mean(true, true)),
+        _row(model, "mean_uplift", population, n, float(predicted.mean()) if n else math.nan, "", math.nan,
+             mean_true),
+    ]
 
 
 def _above_median(truth: np.ndarray) -> np.ndarray:

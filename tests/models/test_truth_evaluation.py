@@ -89,7 +89,7 @@ def test_baselines_are_scored_from_the_features_and_active_restricts_to_recent_b
     # recency was built from the true probability, spend is independent of it: the rule ranks it partly
     assert 0.3 < value(table, "churn", "spearman_true_probability", "baseline_value", "active") < 0.95
     flat_spend = evaluate_models_against_truth(**{**world, "features": world["features"].assign(spend_365d=1.0)})
-    assert value(flat_spend, "churn", "spearman_true_probability", "baseline_value", "active") == pytest.approx(1.0)
+    assert value(flat_spend, "churn", "spearman_true_probability", "baseline_value", "active") == pytest.approx(1.0, abs=1e-4)
     names = table.set_index(["model", "metric", "population"])["baseline"]
     assert names[("churn", "auc_simulated_outcome", "active")] == "rfm rule"
     assert names[("clv", "spearman", "scored")] == "past spend 365d"
@@ -123,6 +123,19 @@ def test_a_prior_action_is_labelled_and_does_not_rank():
     assert math.isnan(value(table, "response/winback (prior)", "spearman_true_uplift"))
     assert math.isnan(value(table, "response/winback (prior)", "true_uplift_top_decile"))
     assert value(table, "response/winback (prior)", "mean_uplift") == pytest.approx(0.01)
+
+
+def test_eligible_pairs_add_an_eligible_population_per_action():
+    world = make_world()
+    responses = world["responses"]
+    eligible = responses[(responses["action_id"] == "winback") & (responses["customer_id"] < "C01000")]
+    table = evaluate_models_against_truth(**world, eligible=eligible[["customer_id", "action_id"]])
+    assert value(table, "response/winback", "mean_uplift", "n", "eligible") == 1000
+    assert value(table, "response/winback", "mean_uplift", "truth_value", "eligible") == pytest.approx(
+        eligible["uplift"].mean())
+    assert value(table, "response/retention_offer", "mean_uplift", "n", "eligible") == 0
+    assert math.isnan(value(table, "response/retention_offer", "spearman_true_uplift", population="eligible"))
+    assert value(table, "response/winback", "spearman_true_uplift", "n") == N
 
 
 def test_customers_missing_from_the_truth_are_counted_and_left_out():
