@@ -12,6 +12,8 @@ Conventions a rule writer can rely on:
 - purchases / spend / discount / category / unit-price features use completed orders; an order with
   status 'returned' counts only in returns_365d (and in return_rate_365d = returns / all orders);
 - interactions_<channel>_90d count customer-side interactions (campaign contacts excluded);
+  visits_*, complaints_*, support_contacts_* count types 'visit', 'complaint', 'support';
+  negative_notes_90d counts notes models/text_signals.py reads as negative (any type);
   contacts_<channel>_7d/30d and campaign_* count outbound campaign contacts (type 'campaign');
 - spend_trend_90d = (spend_90d - spend of the 90 days before) / (their sum), in [-1, 1], 0 if both 0;
 - a unit price is amount / quantity (a missing or non-positive quantity counts as 1);
@@ -29,11 +31,11 @@ import duckdb
 from models.text_signals import Lexicon, load_lexicon, negative_note_sql
 
 NEVER_DAYS = 9999
+OUTCOME_SETTLE_DAYS = 14  # a campaign's conversion is known only this long after the contact
 NO_RATING = -1
 WINDOWS_DAYS = (30, 90, 365)
 INTERACTION_CHANNELS = ("web", "app", "store", "chat", "email", "sms", "phone")
 CONTACT_CHANNELS = ("email", "sms", "phone", "app")
-CAMPAIGN_TYPES = ("campaign", "campaign_control")
 
 FEATURE_COLUMNS: tuple[str, ...] = (
     "tenure_days",
@@ -99,7 +101,7 @@ def _purchase_aggregates(since: dict[int, str]) -> str:
     windows = [
         f"count(*) FILTER ({bought} AND ts >= {since[w]}) AS purchases_{w}d, "
         f"{_money_sum(f'{bought} AND ts >= {since[w]}')} AS spend_{w}d"
-        for w in (30, 90, 365)
+        for w in WINDOWS_DAYS
     ]
     y = f"{bought} AND ts >= {since[365]}"
     return ",\n".join([
@@ -119,7 +121,7 @@ def _purchase_aggregates(since: dict[int, str]) -> str:
 def _interaction_aggregates(since: dict[int, str]) -> str:
     """Per-customer conditional aggregates over interactions (one scan)."""
     campaign = "type = 'campaign'"
-    inbound = f"type NOT IN ({', '.join(repr(t) for t in CAMPAIGN_TYPES)})"
+    inbound = "type NOT IN ('campaign', 'campaign_control')"
     by_channel = [
         f"count(*) FILTER ({inbound} AND channel = '{c}' AND ts >= {since[90]}) AS interactions_{c}_90d"
         for c in INTERACTION_CHANNELS
@@ -139,7 +141,10 @@ def _interaction_aggregates(since: dict[int, str]) -> str:
         # Latest answer; two answers at the same instant resolve to the higher score, in any row order.
         "max({'ts': ts, 'nps': nps}) FILTER (nps IS NOT NULL).nps AS last_nps",
         f"count(*) FILTER ({campaign} AND ts >= {since[180]}) AS campaign_contacts_180d",
-        f"count(*) FILTER ({campaign} AND outcome IN ('accepted', 'converted') AND ts >= {since[365]}) AS campaign_accepts_365d",
+        # A contact's conversion is written on the contact row, but may happen days after it: only
+        # contacts older than OUTCOME_SETTLE_DAYS count, so no outcome from on/after as-of leaks in.
+        f"count(*) FILTER ({campaign} AND outcome IN ('accepted', 'converted') AND ts >= {since[365]} "
+        f"AND ts < {since[OUTCOME_SETTLE_DAYS]}) AS campaign_accepts_365d",
         f"count(*) FILTER ({campaign} AND outcome = 'declined' AND ts >= {since[365]}) AS campaign_declines_365d",
         f"max(ts) FILTER ({campaign} AND outcome = 'declined') AS last_decline_ts",
         *contacts,
@@ -147,7 +152,7 @@ def _interaction_aggregates(since: dict[int, str]) -> str:
 
 
 def _feature_expressions(as_of: date) -> dict[str, str]:
-    """Final SELECT expression per feature over base b, purchase aggregates pa, interaction aggregates ia."""
+    """Final SELECT expression per feature over the joined base, purchase and interaction aggregates."""
     counts = [f"purchases_{w}d" for w in WINDOWS_DAYS] + ["purchases_total", "returns_365d", "discount_orders_365d"]
     counts += [f"interactions_{c}_90d" for c in INTERACTION_CHANNELS]
     counts += ["visits_30d", "complaints_30d", "complaints_90d", "negative_notes_90d", "support_contacts_90d",
@@ -194,7 +199,7 @@ def _as_date(as_of) -> date:
 def build_features_sql(con: duckdb.DuckDBPyConnection, as_of: date, out_table: str, *, customers: str,
                        purchases: str, interactions: str, population: str | None, lexicon: Lexicon) -> str:
     """The CREATE TABLE statement build_features runs (exposed for inspection and EXPLAIN)."""
-    since = {d: f"TIMESTAMP '{as_of - timedelta(days=d)}'" for d in (7, 30, 90, 180, 365)}
+    since = {d: f"TIMESTAMP '{as_of - timedelta(days=d)}'" for d in (7, 30, 90, 180, 365, OUTCOME_SETTLE_DAYS)}
     cutoff = f"TIMESTAMP '{as_of}'"
     in_population = f" AND customer_id IN (SELECT customer_id FROM {population})" if population else ""
     # Restricting events to the population pays off only for a subset; else the final join drops extras.

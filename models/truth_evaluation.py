@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from models.evaluation import FREQUENCY, lift_by_decile, past_spend_baseline, ranking_metrics, regressor_metrics, rfm_score
+from models.evaluation import (FREQUENCY, lift_by_decile, past_spend_baseline, ranking_metrics, regressor_metrics,
+                               rfm_score)
 
 TRUTH_COLUMNS = ["model", "metric", "population", "n", "value", "baseline", "baseline_value", "truth_value"]
 CLV_HORIZON_DAYS = 365  # expected_revenue_365d

@@ -6,8 +6,10 @@ rows), with features built at d (events strictly before d: point in time). Label
 arms. `accepted` is not counted: a control customer cannot accept an offer they never received, so
 counting it would credit every contacted arm with responses the control can never show.
 
-Per action with at least `response_min_contacts` rows in each arm: two shallow XGBoost classifiers,
-one per arm, each calibrated on a seeded quarter of its rows; uplift = p_treated - p_control.
+Per action with at least `response_min_contacts` contacted rows: a shallow XGBoost classifier on that
+action's contacted rows and one control classifier shared by all actions (the randomised no-contact
+rows of every campaign, pooled), each calibrated on a seeded quarter of its rows;
+uplift = p_treated - p_control.
 Otherwise the documented prior: p_control = the action's control conversion rate shrunk towards the
 pooled control rate of all actions (with `response_min_contacts` pseudo-rows; 0 without any control
 history), p_treated = p_control + the catalog's `prior_uplift`.
@@ -87,28 +89,36 @@ def _response_rows_at(con, day: date, tables: dict, lexicon) -> pd.DataFrame:
 
 def fit_response_models(frame: pd.DataFrame, prior_uplift: Mapping[str, float], min_contacts: int, *,
                         params: Mapping | None = None, seed: int = 0, n_threads: int = 2) -> ResponseModels:
-    """Fit a T-learner for every catalog action with enough history in both arms, a prior for the rest."""
+    """Fit a T-learner for every catalog action with enough contacted history, a prior for the rest.
+
+    The control arm is pooled over actions: a control customer was not contacted, whichever action
+    was withheld, so one control model learns P(convert | x, no contact) from every control row
+    (several times the rows of any single action's control, which is what small histories lack).
+    """
     features = [c for c in frame.columns if c not in RESPONSE_META]
     dates = sorted(frame["campaign_date"].unique())
     held_out = dates[-1] if len(dates) >= 2 else None
     train = frame[frame["campaign_date"] != held_out] if held_out is not None else frame
     models = ResponseModels(features, {}, {}, notes=_history_notes(dates, held_out))
     pooled = _control_rate(train)
-    for action_id in sorted(prior_uplift):
+    all_control = train[train["treated"] == 0]
+    control_model = (_fit_arm(all_control, features, params, [seed, 0, 0], n_threads)
+                     if len(all_control) >= min_contacts and all_control["label"].nunique() == 2 else None)
+    if control_model is not None:
+        models.notes.append(f"control arm pooled over actions: {len(all_control)} rows")
+    for i, action_id in enumerate(sorted(prior_uplift)):
         rows = train[train["action_id"] == action_id]
         n_treated, n_control = int(rows["treated"].sum()), int((rows["treated"] == 0).sum())
-        if min(n_treated, n_control) >= min_contacts:
-            models.learners[action_id] = tuple(
-                _fit_arm(rows[rows["treated"] == arm], features, params, [seed, zlib.crc32(action_id.encode()), arm],
-                         n_threads)
-                for arm in (1, 0))
+        if control_model is not None and n_treated >= min_contacts:
+            models.learners[action_id] = (
+                _fit_arm(rows[rows["treated"] == 1], features, params, [seed, i, 1], n_threads), control_model)
             continue
         control = rows[rows["treated"] == 0]
         p_control = (control["label"].sum() + min_contacts * pooled) / (len(control) + min_contacts)
         p_treated = min(1.0, max(0.0, p_control + prior_uplift[action_id]))
         models.priors[action_id] = (float(p_treated), float(p_control))
-        models.notes.append(f"{action_id}: prior ({n_treated} contacted, {n_control} control rows; "
-                            f"needs {min_contacts} in each arm)")
+        models.notes.append(f"{action_id}: prior ({n_treated} contacted rows, {len(all_control)} pooled control "
+                            f"rows; needs {min_contacts} of each)")
     if held_out is not None:
         _evaluate_on(models, frame[frame["campaign_date"] == held_out])
     return models

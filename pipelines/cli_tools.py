@@ -58,6 +58,7 @@ def cmd_evaluate(args) -> int:
     """Tonight's plan vs baselines on the generator's ground truth."""
     from models.policy_evaluation import evaluate_policies, true_option_values
     from models.suppression import load_suppressed_ids
+    from models.truth_evaluation import evaluate_models_against_truth
     from pipelines.resources import NbaHome
     from pipelines.settings import load_config
 
@@ -70,7 +71,11 @@ def cmd_evaluate(args) -> int:
     night = _night(con, None)
     customers = con.execute("SELECT * FROM golden_customers").df()
     plan = con.execute("SELECT * FROM next_best_actions").df()
-    scores = con.execute("SELECT customer_id, churn_probability FROM customer_scores").df()
+    scores = con.execute("SELECT * FROM customer_scores").df()
+    responses = con.execute("SELECT * FROM action_response").df()
+    features = con.execute("SELECT customer_id, days_since_last_purchase, purchases_365d, spend_365d "
+                           "FROM customer_features").df()
+    eligible = con.execute("SELECT DISTINCT customer_id, action_id FROM decision_audit WHERE eligible").df()
     con.close()
     nba = NbaHome(home_dir=args.home, config_path=args.config or "")
     with nba.warehouse(read_only=True) as con:
@@ -83,6 +88,10 @@ def cmd_evaluate(args) -> int:
     result["plan_minus_policy"] = plan_value - result["true_incremental_value"]
     print(f"true expected incremental value, night of {night} ({int(result['contacts'].iloc[0]):,} contacts per policy):")
     print(result.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+    quality = evaluate_models_against_truth(scores, responses, customers_truth, action_truth, features,
+                                            eligible=eligible, seed=int(config["seed"]))
+    print(f"\nmodel quality against the truth, night of {night} (truth_value = the truth as its own score):")
+    print(quality.to_string(index=False, float_format=lambda v: f"{v:,.4f}"))
     return 0
 
 

@@ -54,10 +54,11 @@ def test_a_perfect_score_matches_the_truth_on_every_metric():
         assert value(table, "churn", "mae_true_probability", population=population) == pytest.approx(0.0)
         assert value(table, "clv", "spearman", population=population) == pytest.approx(1.0)
         assert value(table, "clv", "total_percent_error", population=population) == pytest.approx(0.0)
-    assert value(table, "churn", "auc_simulated_outcome") == value(table, "churn", "auc_simulated_outcome", "truth_value")
-    assert 0.6 < value(table, "churn", "auc_simulated_outcome", "truth_value") < 0.9  # the noisy outcome's ceiling
-    assert value(table, "clv", "top_decile_revenue_capture") == value(table, "clv", "top_decile_revenue_capture",
-                                                                       "truth_value")
+    ceiling = value(table, "churn", "auc_simulated_outcome", "truth_value")
+    assert value(table, "churn", "auc_simulated_outcome") == ceiling
+    assert 0.6 < ceiling < 0.9  # a Bernoulli draw of the truth: even the truth cannot rank it perfectly
+    capture = value(table, "clv", "top_decile_revenue_capture")
+    assert capture == value(table, "clv", "top_decile_revenue_capture", "truth_value")
     for action in ACTIONS:
         model = f"response/{action}"
         assert value(table, model, "spearman_true_uplift") == pytest.approx(1.0)
@@ -89,7 +90,8 @@ def test_baselines_are_scored_from_the_features_and_active_restricts_to_recent_b
     # recency was built from the true probability, spend is independent of it: the rule ranks it partly
     assert 0.3 < value(table, "churn", "spearman_true_probability", "baseline_value", "active") < 0.95
     flat_spend = evaluate_models_against_truth(**{**world, "features": world["features"].assign(spend_365d=1.0)})
-    assert value(flat_spend, "churn", "spearman_true_probability", "baseline_value", "active") == pytest.approx(1.0, abs=1e-4)
+    flat_rule = value(flat_spend, "churn", "spearman_true_probability", "baseline_value", "active")
+    assert flat_rule == pytest.approx(1.0, abs=1e-4)  # recency is rounded: a few ties
     names = table.set_index(["model", "metric", "population"])["baseline"]
     assert names[("churn", "auc_simulated_outcome", "active")] == "rfm rule"
     assert names[("clv", "spearman", "scored")] == "past spend 365d"
