@@ -8,6 +8,7 @@ when no valid model exists, so lists are never exported from an untrained model.
 
 import base64
 import json
+import sys
 
 import dagster as dg
 import pandas as pd
@@ -18,7 +19,7 @@ from models.catalog import load_catalog
 from models.features import FEATURE_COLUMNS
 from models.train import primary_score, train_target_model
 from models.evaluation import PRIMARY_METRIC, plot_qini, plot_target_report
-from models.uplift import train_response_models
+from models.uplift import build_response_frame, fit_response_models
 from pipelines.partitions import as_of_partitions
 from pipelines.resources import NbaHome
 
@@ -152,14 +153,41 @@ def response_model(context: dg.AssetExecutionContext, nba: NbaHome):
         return
     catalog = load_catalog(nba.catalog_path(), set(FEATURE_COLUMNS))
     priors = {a.id: a.prior_uplift for a in catalog.actions}
+    seed, threads = int(config["seed"]), int(config["xgboost_threads"])
     with nba.warehouse() as con:
-        models = train_response_models(con, as_of, priors, training, seed=int(config["seed"]),
-                                       n_threads=int(config["xgboost_threads"]), params=training["xgboost_params"] or None)
+        frame = build_response_frame(con, as_of, int(training["response_max_campaign_dates"]))
+    models = fit_response_models(frame, priors, int(training["response_min_contacts"]),
+                                 params=training["xgboost_params"] or None, seed=seed, n_threads=threads)
+    logged, decision, chosen = log_and_gate_response(nba, models, as_of.isoformat(), training)
+    fallback = None
+    if chosen is None and models.learners:
+        # The learned uplift does not beat random targeting and no valid champion exists: use the
+        # documented per-action priors rather than stop the night.
+        models = fit_response_models(frame, priors, sys.maxsize, seed=seed, n_threads=threads)
+        models.notes.append(f"learned candidate v{logged.version} rejected ({decision.reason}); priors used instead")
+        fallback = decision.reason
+        logged, decision, chosen = log_and_gate_response(nba, models, as_of.isoformat(), training)
+    if chosen is not None:
+        record_selection(nba, "response", *chosen)
     charts = {"Qini curves (held-out campaign date)": plot_qini(models.report)} if models.report else {}
+    yield dg.MaterializeResult(metadata={
+        "trained": True, "candidate_version": logged.version, "promoted": decision.promoted, "gate": decision.reason,
+        **({"rejected_learned_candidate": fallback} if fallback else {}),
+        "mlflow_run_id": logged.run_id, "learned_actions": dg.MetadataValue.json(sorted(models.learners)),
+        "prior_actions": dg.MetadataValue.json(sorted(models.priors)),
+        "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in models.notes)),
+        **{k: float(v) for k, v in models.metrics.items()}, **({"charts": image_md(charts)} if charts else {})})
+    yield dg.AssetCheckResult(check_name="promotion_gate", passed=chosen is not None,
+                              metadata={"reason": decision.reason})
+
+
+def log_and_gate_response(nba: NbaHome, models, as_of: str, training: dict):
+    """Log a response-model candidate and gate it: learned uplift must beat random targeting (Qini > 0)."""
+    charts = {"qini.png": plot_qini(models.report)} if models.report else {}
     logged = registry.log_candidate(
         model_name("response"), models, params={"learned_actions": sorted(models.learners), "prior_actions": sorted(models.priors)},
-        metrics=models.metrics, tags={"trained_as_of": as_of.isoformat(), "input_sha256": input_fingerprint(nba)},
-        artifacts={"notes.txt": "\n".join(models.notes), **{"qini.png": png for png in charts.values()}},
+        metrics=models.metrics, tags={"trained_as_of": as_of, "input_sha256": input_fingerprint(nba)},
+        artifacts={"notes.txt": "\n".join(models.notes), **charts},
     )
     learned = bool(models.learners)  # priors only: nothing to rank against random, the documented fallback
     decision = registry.gate_promotion(
@@ -168,17 +196,7 @@ def response_model(context: dg.AssetExecutionContext, nba: NbaHome):
         score_champion=lambda champion: float(champion.metrics.get("qini_mean", 0.0)),
         tolerance=float(training["promotion_tolerance"]),
     )
-    chosen = select_tonight("response", as_of.isoformat(), decision, logged)
-    if chosen is not None:
-        record_selection(nba, "response", *chosen)
-    yield dg.MaterializeResult(metadata={
-        "trained": True, "candidate_version": logged.version, "promoted": decision.promoted, "gate": decision.reason,
-        "mlflow_run_id": logged.run_id, "learned_actions": dg.MetadataValue.json(sorted(models.learners)),
-        "prior_actions": dg.MetadataValue.json(sorted(models.priors)),
-        "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in models.notes)),
-        **{k: float(v) for k, v in models.metrics.items()}, **({"charts": image_md(charts)} if charts else {})})
-    yield dg.AssetCheckResult(check_name="promotion_gate", passed=chosen is not None,
-                              metadata={"reason": decision.reason})
+    return logged, decision, select_tonight("response", as_of, decision, logged)
 
 
 model_assets = [*(build_model_asset(t, d) for t, d in TARGETS.items()), response_model]
