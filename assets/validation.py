@@ -9,6 +9,7 @@ import dagster as dg
 
 from assets._common import as_of_date, preview
 from data_contracts import load_contract, load_suite
+from data_contracts.data_docs import build_data_docs
 from data_contracts.gx_adapter import validate_table
 from models.staging import stage_extract
 from pipelines.partitions import as_of_partitions
@@ -61,11 +62,14 @@ def build_validated_asset(extract: str) -> dg.AssetsDefinition:
                                   max_bad_row_share=float(config["max_bad_row_share"]),
                                   max_future_days=int(config["max_future_days"]))
             gx_result = validate_table(con, stage.typed_table, suite, parameters=stage.suite_parameters)
+            docs = build_data_docs(nba.gx_docs_dir, as_of_date(context), [(suite, gx_result)],
+                                   parameters=stage.suite_parameters)
             yield dg.MaterializeResult(metadata={
                 "dagster/row_count": stage.rows_accepted, "rows_in": stage.rows_in,
                 "rows_accepted": stage.rows_accepted, "rows_quarantined": stage.rows_quarantined,
                 "quarantined_by_rule": dg.MetadataValue.json(stage.quarantined_by_rule),
                 "preview": preview(con, stage.table, columns="* EXCLUDE (_source_row)"),
+                "data_docs": dg.MetadataValue.path(str(docs)),
             })
         yield suite_check(extract, suite, stage, gx_result)
 

@@ -161,8 +161,10 @@ def _feature_expressions(as_of: date) -> dict[str, str]:
     amounts = [f"spend_{w}d" for w in WINDOWS_DAYS] + ["spend_total"]
     expr = {c: f"coalesce({c}, 0)" for c in counts}
     expr |= {a: f"coalesce({a}, 0.0)" for a in amounts}
-    per_category = "list_transform(list_distinct(categories_365d), lambda k: len(list_filter(categories_365d, lambda x: x = k)))"
-    reachable = "coalesce({consent}, false) AND {field} IS NOT NULL AND trim({field}) <> '' AND NOT coalesce(do_not_contact, false)"
+    per_category = ("list_transform(list_distinct(categories_365d), "
+                    "lambda k: len(list_filter(categories_365d, lambda x: x = k)))")
+    reachable = ("coalesce({consent}, false) AND {field} IS NOT NULL AND trim({field}) <> '' "
+                 "AND NOT coalesce(do_not_contact, false)")
     expr |= {
         "tenure_days": f"date_diff('day', signup_date, DATE '{as_of}')",
         "days_since_last_purchase": _days_since("last_purchase_ts", as_of),

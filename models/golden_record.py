@@ -118,8 +118,10 @@ def _propagate_labels(con: duckdb.DuckDBPyConnection) -> int:
         # Labels only decrease, so an unchanged sum means no label changed.
         con.execute("""
             CREATE OR REPLACE TEMP TABLE _gr_next AS
-            WITH key_min AS (SELECT k.key, min(l.label) AS label FROM _gr_keys k JOIN _gr_labels l USING (node_id) GROUP BY k.key),
-                 node_min AS (SELECT k.node_id, min(m.label) AS label FROM _gr_keys k JOIN key_min m USING (key) GROUP BY k.node_id)
+            WITH key_min AS (SELECT k.key, min(l.label) AS label
+                             FROM _gr_keys k JOIN _gr_labels l USING (node_id) GROUP BY k.key),
+                 node_min AS (SELECT k.node_id, min(m.label) AS label
+                              FROM _gr_keys k JOIN key_min m USING (key) GROUP BY k.node_id)
             SELECT n.node_id, least(n.label, j.label) AS label
             FROM node_min n JOIN _gr_labels j ON j.node_id = n.label;
             DROP TABLE _gr_labels;
@@ -155,16 +157,19 @@ def _write_golden_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _rekey_events(con: duckdb.DuckDBPyConnection, source: str, target: str) -> None:
-    """Copy an stg event table with customer_id mapped to the golden id (unknown ids kept as they are).
+    """Copy an stg event table with customer_id mapped to the golden id (other ids kept as they are).
 
-    No ORDER BY: sorting 20M interactions costs minutes on 2 cores; readers aggregate or sort themselves.
+    Only merged ids go into the join (a small hash table). No ORDER BY: sorting 20M interactions
+    takes minutes on 2 cores; readers aggregate or sort themselves.
     """
     columns = {r[0] for r in con.execute(f"DESCRIBE {source}").fetchall()}
     exclude = "EXCLUDE (_source_row) " if "_source_row" in columns else ""
     con.execute(f"""
         CREATE OR REPLACE TABLE {target} AS
         SELECT e.* {exclude}REPLACE (coalesce(m.golden_id, e.customer_id) AS customer_id)
-        FROM {source} e LEFT JOIN (SELECT DISTINCT customer_id, golden_id FROM _gr_resolved) m USING (customer_id)""")
+        FROM {source} e LEFT JOIN (
+            SELECT DISTINCT source_customer_id AS customer_id, golden_id FROM customer_crosswalk
+            WHERE source_customer_id <> golden_id) m USING (customer_id)""")
 
 
 def resolve_golden_records(con: duckdb.DuckDBPyConnection, *, max_customers_per_key: int = 10) -> GoldenResult:

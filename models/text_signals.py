@@ -41,7 +41,7 @@ class Lexicon:
 
 
 def fold_text(text: str) -> str:
-    """Lower-case, strip accents and unify apostrophes, like the SQL side does for notes."""
+    """Lower-case and strip accents as the SQL side does; apostrophe variants become '."""
     decomposed = unicodedata.normalize("NFKD", text.lower())
     folded = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return folded.translate({ord(ch): "'" for ch in _APOSTROPHES})
@@ -78,18 +78,19 @@ def load_lexicon(path: str | Path | None = None) -> Lexicon:
 def _entries(data: dict, key: str, path: Path, phrase: bool = False) -> tuple[str, ...]:
     """Flatten a list or a {language: list} mapping into unique folded entries, validating each."""
     groups = data[key]
-    items = [x for group in groups.values() for x in (group or [])] if isinstance(groups, dict) else groups
-    if not isinstance(items, list) or not items:
+    lists = list(groups.values()) if isinstance(groups, dict) else [groups]
+    if not all(isinstance(g, list) for g in lists) or not any(lists):
         raise ValueError(f"Lexicon file {path}: '{key}' must be a non-empty list or a mapping of lists.")
     entries: list[str] = []
-    for item in items:
+    for item in (x for g in lists for x in g):
         if not isinstance(item, str):
             raise ValueError(f"Lexicon file {path}: entry {item!r} in '{key}' is not text (quote words like \"no\").")
         folded = " ".join(fold_text(item).split())
         tokens = folded.split(" ") if phrase else [folded]
         if not all(_ENTRY.match(t) for t in tokens) or (phrase and len(tokens) < 2):
             kind = "two or more words/stems" if phrase else "one word or stem"
-            raise ValueError(f"Lexicon file {path}: entry {item!r} in '{key}' must be {kind} (letters, digits, ' and a final *).")
+            raise ValueError(
+                f"Lexicon file {path}: entry {item!r} in '{key}' must be {kind} (letters, digits, ' and a final *).")
         if folded not in entries:
             entries.append(folded)
     return tuple(entries)

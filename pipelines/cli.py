@@ -101,6 +101,7 @@ def cmd_ui(args) -> int:
     env = ui_environment(home, str(Path(args.landing).resolve()) if args.landing else "", args.config or "")
     proc = subprocess.Popen(command, env=env, restore_signals=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    signal.signal(signal.SIGTERM, lambda *_: proc.terminate())  # stopping `nba ui` stops `dagster dev`
     try:
         return proc.wait()
     except KeyboardInterrupt:

@@ -181,3 +181,14 @@ def test_population_restricts_rows_and_bad_inputs_are_named():
     con.execute("CREATE TABLE no_ts AS SELECT 'G1' AS customer_id")
     with pytest.raises(ValueError, match="no_ts.*order_ts"):
         build_features(con, AS_OF, "f", purchases="no_ts")
+
+
+def test_a_custom_lexicon_file_drives_negative_notes(tmp_path):
+    con = _con()
+    con.execute("INSERT INTO interactions VALUES ('L1', 'G2', '2024-12-20 10:00', 'chat', 'inquiry', NULL, NULL, 'meh', NULL, NULL)")
+    build_features(con, AS_OF, "f")
+    assert _rows(con)["G2"]["negative_notes_90d"] == 0
+    lexicon = tmp_path / "lex.yaml"
+    lexicon.write_text('negators: ["no"]\nnegative: [meh]\nnegative_phrases: [cold soup]\npositive: [tasty]\n')
+    build_features(con, AS_OF, "f", lexicon=lexicon)
+    assert _rows(con)["G2"]["negative_notes_90d"] == 1
