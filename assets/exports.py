@@ -1,6 +1,8 @@
 """Export layer: per-channel campaign lists and the call-center list, published atomically per night."""
 
 import datetime as dt
+import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -8,12 +10,14 @@ import dagster as dg
 import pandas as pd
 
 from assets._common import as_of_date
+from assets.training import input_fingerprint
 from models.catalog import load_catalog
 from models.exports import ComplianceInputs, build_export_lists, write_export_set
 from models.features import FEATURE_COLUMNS
 from models.run_summary import offer_text, render_run_summary
 from models.suppression import load_suppressed_ids
 from pipelines.partitions import as_of_partitions
+from pipelines.settings import config_fingerprint
 from pipelines.resources import NbaHome
 
 
@@ -32,6 +36,13 @@ def read_night(con) -> dict[str, pd.DataFrame]:
             "LEFT JOIN (SELECT extract, count(*) AS n FROM quarantine GROUP BY extract) q USING (extract) ORDER BY 1").df(),
         "models": con.execute("SELECT target, version, trained_as_of, reason FROM model_selection ORDER BY target").df(),
     }
+
+
+def campaign_id(nba: NbaHome, as_of: dt.date, config: dict, policy_version: str) -> str:
+    """A deterministic id for tonight's lists: the same inputs, config and catalog give the same id,
+    so a rerun of a night writes byte-identical lists (the Dagster run id is in the run summary)."""
+    basis = json.dumps([input_fingerprint(nba), config_fingerprint(config), policy_version])
+    return f"nba-{as_of.isoformat()}-{hashlib.sha256(basis.encode()).hexdigest()[:12]}"
 
 
 def write_text_atomically(path: Path, text: str) -> None:
@@ -58,7 +69,7 @@ def campaign_lists(context: dg.AssetExecutionContext, nba: NbaHome) -> dg.Materi
     actions = {a.id: {"name": a.names, "type": a.type, "script_hint": a.script_hints,
                       "offer": {l: offer_text(a.offer_cost_share, l) for l in ("en", "es", "pt")}} for a in catalog.actions}
     versions = {t: v for t, v in zip(night["models"]["target"], night["models"]["version"])}
-    run_info = {"run_id": context.run_id, "as_of": as_of, "policy_version": catalog.version, "model_versions": versions,
+    run_info = {"run_id": campaign_id(nba, as_of, config, catalog.version), "as_of": as_of, "policy_version": catalog.version, "model_versions": versions,
                 "control_group_share": float(config["decisions"]["holdout_share"]),
                 "valid_until": as_of + dt.timedelta(days=int(config["decisions"]["valid_for_days"]))}
     reasons = {cid: list(r) for cid, r in zip(night["reasons"]["customer_id"], night["reasons"]["reasons"])}
@@ -71,7 +82,7 @@ def campaign_lists(context: dg.AssetExecutionContext, nba: NbaHome) -> dg.Materi
                  .reset_index(name="customers"))
     summary = context.instance.get_latest_materialization_event(dg.AssetKey(["decisions", "next_best_actions"]))
     decision_summary = summary.asset_materialization.metadata["summary"].value if summary else {}
-    markdown = render_run_summary(as_of.isoformat(), context.run_id, night["intake"], night["models"], by_action, decision_summary)
+    markdown = render_run_summary(as_of.isoformat(), f"{context.run_id} (campaign id {run_info['run_id']})", night["intake"], night["models"], by_action, decision_summary)
     write_text_atomically(nba.exports_root / f"run_summary_{as_of.isoformat()}.md", markdown)
     return dg.MaterializeResult(metadata={
         "export_folder": dg.MetadataValue.path(str(folder)),
