@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import mlflow
 import mlflow.pyfunc
+import pandas as pd
 from mlflow.tracking import MlflowClient
 
 CHAMPION = "champion"
@@ -24,7 +25,6 @@ def quiet_mlflow() -> None:
     for name in ("mlflow", "alembic", "alembic.runtime.migration", "mlflow.store.db.utils"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module="mlflow")
-    warnings.filterwarnings("ignore", message=".*type hints to the `predict` method.*")
 
 
 def configure_tracking(tracking_uri: str, artifact_root: Path | None = None) -> None:
@@ -49,17 +49,14 @@ def ensure_experiment(name: str) -> str:
     return mlflow.create_experiment(name, artifact_location=location)
 
 
-with warnings.catch_warnings():  # MLflow nags about type hints on predict; our models take DataFrames
-    warnings.simplefilter("ignore")
+class FittedModelAdapter(mlflow.pyfunc.PythonModel):
+    """Wraps a fitted project model (anything with predict(DataFrame) and feature_names) as a pyfunc."""
 
-    class FittedModelAdapter(mlflow.pyfunc.PythonModel):
-        """Wraps a fitted project model (anything with predict(DataFrame) and feature_names) as a pyfunc."""
+    def __init__(self, fitted: Any):
+        self.fitted = fitted
 
-        def __init__(self, fitted: Any):
-            self.fitted = fitted
-
-        def predict(self, context, model_input, params=None):  # noqa: D401 - MLflow signature
-            return self.fitted.predict(model_input)
+    def predict(self, context, model_input: pd.DataFrame, params=None):  # noqa: D401 - MLflow signature
+        return self.fitted.predict(model_input)
 
 
 @dataclass
