@@ -38,7 +38,8 @@ def call_list_reasons(nba: NbaHome, nba_rows: pd.DataFrame, features: pd.DataFra
 @dg.asset(
     key=["decisions", "next_best_actions"], group_name="decisions", kinds={"python", "duckdb"},
     partitions_def=as_of_partitions, owners=["team:marketing-science"],
-    deps=[["scores", "customer_scores"], ["golden", "golden_customers"], ["features", "customer_features"]],
+    deps=[["scores", "customer_scores"], ["golden", "golden_customers"], ["features", "customer_features"],
+          ["sharded", "customer_scores"], ["sharded", "customer_features"]],
     description="Per customer the top-k feasible actions by expected incremental value (uplift × value at stake − "
                 "costs), 'no action' always a candidate, consent / do-not-contact / erasure absolute, frequency caps, "
                 "universal holdout and exploration, call capacity and offer budget solved globally. Also "

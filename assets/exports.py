@@ -38,10 +38,11 @@ def read_night(con) -> dict[str, pd.DataFrame]:
     }
 
 
-def campaign_id(nba: NbaHome, as_of: dt.date, config: dict, policy_version: str) -> str:
-    """A deterministic id for tonight's lists: the same inputs, config and catalog give the same id,
+def campaign_id(nba: NbaHome, as_of: dt.date, config: dict, policy_version: str, model_versions: dict) -> str:
+    """A deterministic id for tonight's lists: the same inputs, config, catalog and models give the same id,
     so a rerun of a night writes byte-identical lists (the Dagster run id is in the run summary)."""
-    basis = json.dumps([input_fingerprint(nba), config_fingerprint(config), policy_version])
+    basis = json.dumps([input_fingerprint(nba), config_fingerprint(config), policy_version,
+                        sorted(model_versions.items())])
     return f"nba-{as_of.isoformat()}-{hashlib.sha256(basis.encode()).hexdigest()[:12]}"
 
 
@@ -69,7 +70,7 @@ def campaign_lists(context: dg.AssetExecutionContext, nba: NbaHome) -> dg.Materi
     actions = {a.id: {"name": a.names, "type": a.type, "script_hint": a.script_hints,
                       "offer": {l: offer_text(a.offer_cost_share, l) for l in ("en", "es", "pt")}} for a in catalog.actions}
     versions = {t: v for t, v in zip(night["models"]["target"], night["models"]["version"])}
-    run_info = {"run_id": campaign_id(nba, as_of, config, catalog.version), "as_of": as_of, "policy_version": catalog.version, "model_versions": versions,
+    run_info = {"run_id": campaign_id(nba, as_of, config, catalog.version, versions), "as_of": as_of, "policy_version": catalog.version, "model_versions": versions,
                 "control_group_share": float(config["decisions"]["holdout_share"]),
                 "valid_until": as_of + dt.timedelta(days=int(config["decisions"]["valid_for_days"]))}
     reasons = {cid: list(r) for cid, r in zip(night["reasons"]["customer_id"], night["reasons"]["reasons"])}

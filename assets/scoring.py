@@ -20,9 +20,23 @@ HISTORY_TABLE = "score_history"  # the last scored night, kept for tomorrow's dr
 def load_selected(nba: NbaHome) -> dict[str, tuple[str, object]]:
     """target -> (version, fitted model) for the versions the model assets selected tonight."""
     registry.configure_tracking(nba.tracking_uri(), nba.artifact_root())
-    with nba.warehouse() as con:
+    with nba.warehouse(read_only=True) as con:
         rows = con.execute(f"SELECT target, model_name, version FROM {SELECTION_TABLE}").fetchall()
     return {target: (version, registry.load_version(name, version)) for target, name, version in rows}
+
+
+def score_customers(selected: dict, features: pd.DataFrame, as_of) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`customer_scores` rows (scores and model versions) and `action_response` rows for these customers."""
+    from models.uplift import score_responses
+
+    scores = pd.DataFrame({"customer_id": features["customer_id"]})
+    for target, column in (("churn", "churn_probability"), ("upsell", "upsell_probability"), ("clv", "clv")):
+        version, model = selected[target]
+        scores[column] = np.clip(np.asarray(model.predict(features), dtype=float), 0, None)
+        scores[f"{target}_model_version"] = version
+    scores["response_model_version"] = selected["response"][0]
+    scores["as_of"] = as_of
+    return scores, score_responses(selected["response"][1], features)
 
 
 @dg.asset(
@@ -36,20 +50,11 @@ def load_selected(nba: NbaHome) -> dict[str, tuple[str, object]]:
                                    description="Population stability of scores and main features vs the previous night (WARN).")],
 )
 def customer_scores(context: dg.AssetExecutionContext, nba: NbaHome):
-    from models.uplift import score_responses
-
     as_of = as_of_date(context)
     selected = load_selected(nba)
     with nba.warehouse() as con:
         features = con.execute("SELECT * FROM customer_features ORDER BY customer_id").df()
-        scores = pd.DataFrame({"customer_id": features["customer_id"]})
-        for target, column in (("churn", "churn_probability"), ("upsell", "upsell_probability"), ("clv", "clv")):
-            version, model = selected[target]
-            scores[column] = np.clip(np.asarray(model.predict(features), dtype=float), 0, None)
-            scores[f"{target}_model_version"] = version
-        scores["response_model_version"] = selected["response"][0]
-        scores["as_of"] = as_of
-        responses = score_responses(selected["response"][1], features)
+        scores, responses = score_customers(selected, features, as_of)
         con.register("scores_df", scores)
         con.register("responses_df", responses)
         con.execute("CREATE OR REPLACE TABLE customer_scores AS SELECT * FROM scores_df")

@@ -29,6 +29,9 @@ TARGETS = {
     "clv": "Expected net revenue over the CLV horizon (default 365 days), XGBoost Tweedie.",
 }
 SELECTION_TABLE = "model_selection"
+# Training reads the golden tables directly (features at past cut-offs), not only tonight's features.
+TRAINING_INPUTS = [["golden", "golden_customers"], ["golden", "purchases"], ["golden", "interactions"],
+                   ["features", "customer_features"]]
 
 
 def model_name(target: str) -> str:
@@ -70,7 +73,7 @@ def build_model_asset(target: str, description: str) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=key, group_name="models", kinds={"xgboost", "mlflow"}, partitions_def=as_of_partitions,
-        owners=["team:data-science"], description=description, deps=[["features", "customer_features"]],
+        owners=["team:data-science"], description=description, deps=TRAINING_INPUTS,
         check_specs=[dg.AssetCheckSpec("promotion_gate", asset=key, blocking=True,
                                        description="A valid model scores tonight: the champion, or a candidate that passed the gate.")],
     )
@@ -134,7 +137,7 @@ def input_fingerprint(nba: NbaHome) -> str:
 
 @dg.asset(
     key=["models", "response_model"], group_name="models", kinds={"xgboost", "mlflow"},
-    partitions_def=as_of_partitions, owners=["team:data-science"], deps=[["features", "customer_features"]],
+    partitions_def=as_of_partitions, owners=["team:data-science"], deps=TRAINING_INPUTS,
     description="Per action, P(positive outcome | contacted) and P(… | not contacted) from randomised campaign "
                 "history (T-learner); actions with too little history use the catalog prior.",
     check_specs=[dg.AssetCheckSpec("promotion_gate", asset=["models", "response_model"], blocking=True,

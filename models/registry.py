@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -27,14 +28,31 @@ def quiet_mlflow() -> None:
     warnings.filterwarnings("ignore", module="mlflow")
 
 
+class TrackingStoreError(RuntimeError):
+    """The MLflow store cannot be opened or reached."""
+
+
 def configure_tracking(tracking_uri: str, artifact_root: Path | None = None) -> None:
-    """Point MLflow at the store (SQLite under HOME by default)."""
+    """Point MLflow at the store (SQLite under HOME by default) and check that it can be read."""
     quiet_mlflow()
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")  # a down server fails in seconds, not minutes
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     if tracking_uri.startswith("sqlite:///"):
         Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     _artifact_root[0] = artifact_root
+    check_tracking_store(tracking_uri)
+
+
+def check_tracking_store(tracking_uri: str) -> None:
+    """Raise one sentence naming the store when it cannot be read (a corrupt SQLite file, a server that is down)."""
+    try:
+        MlflowClient(tracking_uri, tracking_uri).search_registered_models(max_results=1)
+    except Exception as exc:  # SQLAlchemy, requests and MLflow errors alike mean the store is unusable
+        shown = re.sub(r"//[^/@]*@", "//", tracking_uri)  # never print credentials
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise TrackingStoreError(f"MLflow store {shown} cannot be used: {reason}") from None
 
 
 _artifact_root: list[Path | None] = [None]

@@ -46,8 +46,10 @@ def cmd_generate(args) -> int:
 
 def cmd_run(args) -> int:
     """Run the whole nightly job for one as-of date through Dagster, in process."""
+    from models.registry import TrackingStoreError
     from pipelines.lock import HomeBusyError
     from pipelines.runner import run_nightly
+    from pipelines.sharding import run_sharded
     from pipelines.settings import ConfigError, load_config
 
     landing = Path(args.landing)
@@ -63,11 +65,15 @@ def cmd_run(args) -> int:
     print(f"nightly run as of {args.as_of} — landing {landing}, home {home}", flush=True)
     started = time.perf_counter()
     try:
-        outcome = run_nightly(home, landing.resolve(), args.as_of, Path(args.config).resolve() if args.config else None,
+        runner = run_sharded if args.sharded else run_nightly
+        outcome = runner(home, landing.resolve(), args.as_of, Path(args.config).resolve() if args.config else None,
                               tracking_uri=os.environ.get("NBA_MLFLOW_TRACKING_URI", ""))
     except HomeBusyError as exc:
         print(f"nba run: {exc}", file=sys.stderr)
         return 3
+    except TrackingStoreError as exc:
+        print(f"nba run: {exc}; nothing was run and earlier exports are unchanged", file=sys.stderr)
+        return 1
     took = time.perf_counter() - started
     if not outcome.success:
         print(f"nba run: FAILED after {took:.1f} s — {outcome.message}. Exports of earlier nights are unchanged.",
@@ -127,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--as-of", dest="as_of", type=_date, required=True, help="decision date YYYY-MM-DD; only events before it count")
     run.add_argument("--home", required=True, help="folder for the warehouse, MLflow store and exports")
     run.add_argument("--config", help="YAML file overriding keys of pipelines/config/default.yaml")
+    run.add_argument("--sharded", action="store_true",
+                     help="compute features and scores per customer shard in parallel processes (docs/kubernetes.md)")
     run.set_defaults(func=cmd_run)
 
     ui = sub.add_parser("ui", help="open the Dagster UI on a home")

@@ -4,6 +4,6 @@ import dagster as dg
 NIGHTLY_JOB = "nightly_nba"
 
 nightly_job = dg.define_asset_job(
-    NIGHTLY_JOB, selection=dg.AssetSelection.all(),
+    NIGHTLY_JOB, selection=dg.AssetSelection.all() - dg.AssetSelection.groups("sharded"),
     description="Ingest, validate, resolve, featurise, train (on cadence), score, decide and export for one as-of date.",
 )

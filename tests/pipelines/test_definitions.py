@@ -8,7 +8,7 @@ import dagster as dg
 from pipelines.definitions import defs
 from pipelines.sensors import READY_MARKER, ready_landing_dates
 
-LAYERS = {"raw", "validated", "golden", "features", "models", "scores", "decisions", "exports"}
+LAYERS = {"raw", "validated", "golden", "features", "models", "scores", "decisions", "exports", "sharded"}
 
 
 def test_every_asset_sits_in_its_layer_with_a_description_and_kinds():
