@@ -49,14 +49,18 @@ def next_best_actions(context: dg.AssetExecutionContext, nba: NbaHome) -> dg.Mat
     as_of, config = as_of_date(context), nba.config()
     catalog = load_catalog(nba.catalog_path(), set(FEATURE_COLUMNS))
     with nba.warehouse() as con:
-        customers = con.execute("SELECT * FROM golden_customers ORDER BY customer_id").df()
+        # Only the columns the decision reads: at 1M customers every string column costs hundreds of MB.
+        customers = con.execute("SELECT customer_id, do_not_contact, consent_email, consent_sms, consent_phone, "
+                                "consent_app FROM golden_customers ORDER BY customer_id").df()
         features = con.execute("SELECT * FROM customer_features ORDER BY customer_id").df()
-        scores = con.execute("SELECT * FROM customer_scores ORDER BY customer_id").df()
-        responses = con.execute("SELECT * FROM action_response ORDER BY customer_id, action_id").df()
+        scores = con.execute("SELECT customer_id, clv, upsell_probability FROM customer_scores ORDER BY customer_id").df()
+        responses = con.execute("SELECT customer_id, action_id, p_treated, uplift FROM action_response "
+                                "ORDER BY customer_id, action_id").df()
         versions = {t: str(v) for t, v in con.execute("SELECT target, version FROM model_selection ORDER BY target").fetchall()}
         suppressed = load_suppressed_ids(con, nba.suppression_path())
     result = decide(customers, features, scores, responses, catalog, config, as_of=as_of,
                     suppressed_ids=suppressed, model_versions=versions)
+    del customers, scores, responses
     reasons = call_list_reasons(nba, result.next_best_actions, features, catalog, config["language"])
     with nba.warehouse() as con:
         write_frame(con, "next_best_actions", result.next_best_actions)
