@@ -267,7 +267,8 @@ def stage_of(step: dict) -> str:
 
 
 def summarise_steps(steps: list[dict], sampler: TreeSampler, ended_at: float) -> list[dict]:
-    """Per step: stage, wall seconds, rows in/out, rows per second and peak RSS of the process tree."""
+    """Per step: stage, wall seconds, rows in/out, rows per second, peak RSS of the process tree and the
+    numeric metadata of each asset it materialized (row counts, model metrics: what to diff between runs)."""
     rows_of = {key: meta["dagster/row_count"] for s in steps for key, meta in s["assets"].items()
                if "dagster/row_count" in meta}
     summary = []
@@ -284,7 +285,8 @@ def summarise_steps(steps: list[dict], sampler: TreeSampler, ended_at: float) ->
         summary.append({"step": step["step"], "stage": stage, "status": step["status"], "seconds": seconds,
                         "rows_in": rows_in, "rows_out": rows_out,
                         "rows_per_second": processed / seconds if processed and seconds > 0 else None,
-                        "peak_rss_bytes": sampler.peak(step["start"], end), "assets": sorted(step["assets"])})
+                        "peak_rss_bytes": sampler.peak(step["start"], end),
+                        "assets": {key: step["assets"][key] for key in sorted(step["assets"])}})
     return summary
 
 
@@ -326,6 +328,21 @@ def _version(package: str) -> str | None:
         return version(package)
     except PackageNotFoundError:
         return None
+
+
+def describe_code() -> dict:
+    """The commit the run used and how many files differed from it (the tree may change under a long bench)."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": git("rev-parse", "HEAD"), "modified_files": None if status is None else len(status.splitlines())}
 
 
 def load_average() -> list[float]:
@@ -387,7 +404,8 @@ def format_report(report: dict) -> str:
 def _context_lines(report: dict) -> list[str]:
     m, gen = report["machine"], report["generation"]
     return [f"nba bench - {report['customers']:,} customers, seed {report['seed']}, as of {report['as_of']}, "
-            f"started {report['started_at']}",
+            f"started {report['started_at']}, code {(report['code']['commit'] or '?')[:10]}"
+            f" ({report['code']['modified_files']} modified files)",
             f"machine: {m['nproc']} CPUs ({m['cpu_model']}), {m['memory_total_bytes'] / GB:.1f} GB RAM; load average "
             f"(1/5/15 min) at start {m['load_average_start']}, before the run {m['load_average_before_run']}, "
             f"at end {m['load_average_end']}",
@@ -464,7 +482,8 @@ def cmd_bench(args) -> int:
         return 2
     json_path = Path(args.json or f"bench_runs/{started:%Y%m%d-%H%M%S}-{args.customers}.json")
     report = {"customers": args.customers, "seed": args.seed, "as_of": AS_OF.isoformat(),
-              "started_at": started.isoformat(timespec="seconds"), "config": args.config, "work_dir": str(work)}
+              "started_at": started.isoformat(timespec="seconds"), "config": args.config, "work_dir": str(work),
+              "code": describe_code()}
     report["machine"] = describe_machine() | {"load_average_start": load_average()}
     try:
         print(f"nba bench: generating {args.customers:,} customers into {landing}", flush=True)

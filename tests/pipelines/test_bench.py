@@ -47,9 +47,11 @@ def test_steps_get_stage_rows_throughput_and_their_own_memory_peak():
         {"step": "raw__purchases", "start": 100.0, "end": 102.0, "status": "ok",
          "assets": {"raw/purchases": {"dagster/row_count": 1000}}},
         {"step": "validated__purchases", "start": 102.0, "end": 106.0, "status": "ok",
-         "assets": {"validated/purchases": {"dagster/row_count": 990, "rows_in": 1000, "rows_quarantined": 10}}},
+         "assets": {"validated/purchases": {"dagster/row_count": 990, "rows_in": 1000,
+                                            "rows_quarantined": 10}}},
         {"step": "golden_record", "start": 106.0, "end": 107.0, "status": "ok",
-         "assets": {"golden/golden_customers": {"dagster/row_count": 5}, "golden/purchases": {"dagster/row_count": 990}}},
+         "assets": {"golden/golden_customers": {"dagster/row_count": 5},
+                    "golden/purchases": {"dagster/row_count": 990}}},
         {"step": "exports__campaign_lists", "start": 107.0, "end": None, "status": "failed", "assets": {}},
     ]
     sampler = _FakeSampler([(101.0, 10), (103.0, 50), (105.0, 40), (106.5, 20), (108.0, 70)])
@@ -71,7 +73,8 @@ def _report(customers, wall, peak_gb=1.0, ratio=2.0, success=True):
 
 
 def test_targets_are_judged_only_where_they_apply():
-    status = {t["target"]: t["status"] for t in bench.evaluate_targets(_report(1_000_000, 700.0, 5.0, 3.5), _report(100_000, 80.0))}
+    targets = bench.evaluate_targets(_report(1_000_000, 700.0, 5.0, 3.5), _report(100_000, 80.0))
+    status = {t["target"]: t["status"] for t in targets}
     assert status == {"100k customers: nightly run <= 90 s": "n/a", "1M customers: nightly run <= 10 min": "missed",
                       "1M customers: peak RSS <= 6 GB": "met", "time(1M) <= 10 x time(100k)": "met",
                       "ingest+validate+features <= 3 x floor": "missed"}
