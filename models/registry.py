@@ -1,6 +1,7 @@
 """MLflow lifecycle: log a trained candidate, gate its promotion to the `champion` alias, load champions."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -133,8 +134,6 @@ def reusable_champion(name: str, as_of: str, retrain_every_days: int) -> Champio
     Only a champion trained for a date on or before `as_of` may be reused (a model trained later has seen
     tonight's future — e.g. when backfilling), and only within the retraining cadence.
     """
-    import datetime as dt
-
     info = champion_info(name)
     if info is None or not info.trained_as_of:
         return None
@@ -149,11 +148,8 @@ def load_version(name: str, version: str) -> Any:
 
 def champion_version(name: str) -> str | None:
     """The version currently aliased `champion`, or None if there is none (or no such model)."""
-    client = MlflowClient()
-    try:
-        return str(client.get_model_version_by_alias(name, CHAMPION).version)
-    except mlflow.exceptions.MlflowException:
-        return None
+    info = champion_info(name)
+    return info.version if info else None
 
 
 @dataclass

@@ -191,14 +191,3 @@ def score_responses(models: ResponseModels, features: pd.DataFrame) -> pd.DataFr
                                    "p_treated": p_treated, "p_control": p_control,
                                    "uplift": np.asarray(p_treated) - np.asarray(p_control), "source": source}))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=RESPONSE_COLUMNS)
-
-
-def train_response_models(con: duckdb.DuckDBPyConnection, as_of: date, prior_uplift: Mapping[str, float],
-                          training: Mapping, *, seed: int, n_threads: int, params: Mapping | None = None,
-                          customers: str = "golden_customers", purchases: str = "purchases",
-                          interactions: str = "interactions", lexicon=None) -> ResponseModels:
-    """Build the campaign-history frame before `as_of` and fit response models (config: `training:`)."""
-    frame = build_response_frame(con, as_of, int(training["response_max_campaign_dates"]), customers=customers,
-                                 purchases=purchases, interactions=interactions, lexicon=lexicon)
-    return fit_response_models(frame, prior_uplift, int(training["response_min_contacts"]), params=params,
-                               seed=seed, n_threads=n_threads)

@@ -76,10 +76,8 @@ def cmd_evaluate(args) -> int:
     features = con.execute("SELECT customer_id, days_since_last_purchase, purchases_365d, spend_365d "
                            "FROM customer_features").df()
     eligible = con.execute("SELECT DISTINCT customer_id, action_id FROM decision_audit WHERE eligible").df()
+    suppressed = load_suppressed_ids(con, NbaHome(home_dir=args.home, config_path=args.config or "").suppression_path())
     con.close()
-    nba = NbaHome(home_dir=args.home, config_path=args.config or "")
-    with nba.warehouse(read_only=True) as con:
-        suppressed = load_suppressed_ids(con, nba.suppression_path())
     catalog = _catalog(args.config)
     options = true_option_values(catalog, customers, action_truth, customers_truth, suppressed)
     result = evaluate_policies(plan, options, scores, int(config["decisions"]["capacity_calls_per_night"]),

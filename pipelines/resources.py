@@ -79,11 +79,12 @@ class NbaHome(dg.ConfigurableResource):
     def warehouse(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """Open the DuckDB warehouse; each asset opens, writes in transactions and closes."""
         self.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+        limits = self.config()["warehouse"]
         con = duckdb.connect(str(self.warehouse_path), read_only=read_only)
         try:
             con.execute("SET preserve_insertion_order = true")
-            con.execute(f"SET memory_limit = '{self.config()['warehouse']['memory_limit']}'")
-            con.execute(f"SET threads = {int(self.config()['warehouse']['threads'])}")
+            con.execute(f"SET memory_limit = '{limits['memory_limit']}'")
+            con.execute(f"SET threads = {int(limits['threads'])}")
             yield con
         finally:
             con.close()
