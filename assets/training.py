@@ -90,8 +90,10 @@ def build_model_asset(target: str, description: str) -> dg.AssetsDefinition:
             yield gate_check(target, True, reason, {"model_version": reuse.version})
             return
         with nba.warehouse() as con:
+            # Keyed by the run: churn and upsell share a sample built in this run, never an older one.
             run = train_target_model(con, as_of, target, training, seed=int(config["seed"]),
-                                     n_threads=int(config["xgboost_threads"]), params=training["xgboost_params"] or None)
+                                     n_threads=int(config["xgboost_threads"]), params=training["xgboost_params"] or None,
+                                     snapshot_key=context.run_id)
         model = run.model
         metric = PRIMARY_METRIC[model.kind]
         plots = plot_target_report(model.report, target)
@@ -139,7 +141,8 @@ def input_fingerprint(nba: NbaHome) -> str:
     key=["models", "response_model"], group_name="models", kinds={"xgboost", "mlflow"},
     partitions_def=as_of_partitions, owners=["team:data-science"], deps=TRAINING_INPUTS,
     description="Per action, P(positive outcome | contacted) and P(… | not contacted) from randomised campaign "
-                "history (T-learner); actions with too little history use the catalog prior.",
+                "history (T-learner, its uplift calibrated on held-out campaign dates); actions with too little "
+                "history use the catalog prior.",
     check_specs=[dg.AssetCheckSpec("promotion_gate", asset=["models", "response_model"], blocking=True,
                                    description="A valid response model scores tonight.")],
 )
@@ -164,11 +167,10 @@ def response_model(context: dg.AssetExecutionContext, nba: NbaHome):
     logged, decision, chosen = log_and_gate_response(nba, models, as_of.isoformat(), training)
     fallback = None
     if chosen is None and models.learners:
-        # The learned uplift does not beat random targeting and no valid champion exists: use the
-        # documented per-action priors rather than stop the night.
-        models = fit_response_models(frame, priors, sys.maxsize, seed=seed, n_threads=threads)
-        models.notes.append(f"learned candidate v{logged.version} rejected ({decision.reason}); priors used instead")
+        # The learned ranking does not beat random targeting on the held-out dates and no valid champion
+        # exists: keep each learned action's measured (randomised) effect for everybody, drop the ranking.
         fallback = decision.reason
+        models = models.without_ranking(f"candidate v{logged.version} rejected: {decision.reason}")
         logged, decision, chosen = log_and_gate_response(nba, models, as_of.isoformat(), training)
     if chosen is not None:
         record_selection(nba, "response", *chosen)
@@ -185,17 +187,18 @@ def response_model(context: dg.AssetExecutionContext, nba: NbaHome):
 
 
 def log_and_gate_response(nba: NbaHome, models, as_of: str, training: dict):
-    """Log a response-model candidate and gate it: learned uplift must beat random targeting (Qini > 0)."""
+    """Log a response-model candidate and gate it: a learned ranking must beat random targeting (Qini > 0)."""
     charts = {"qini.png": plot_qini(models.report)} if models.report else {}
     logged = registry.log_candidate(
         model_name("response"), models, params={"learned_actions": sorted(models.learners), "prior_actions": sorted(models.priors)},
         metrics=models.metrics, tags={"trained_as_of": as_of, "input_sha256": input_fingerprint(nba)},
         artifacts={"notes.txt": "\n".join(models.notes), **charts},
     )
-    learned = bool(models.learners)  # priors only: nothing to rank against random, the documented fallback
+    # Without a ranking (measured effects or priors only) there is nothing to compare with random targeting.
+    ranked = any(e.slope > 0 for e in models.effects.values())
     decision = registry.gate_promotion(
         model_name("response"), logged, candidate_score=float(models.metrics.get("qini_mean", 0.0)),
-        baseline_score=0.0 if learned else -1.0,
+        baseline_score=0.0 if ranked else -1.0,
         score_champion=lambda champion: float(champion.metrics.get("qini_mean", 0.0)),
         tolerance=float(training["promotion_tolerance"]),
     )

@@ -193,8 +193,12 @@ def primary_score(model: Any, evaluation: pd.DataFrame, target: str) -> float:
 
 def train_target_model(con: duckdb.DuckDBPyConnection, as_of: date, target: str, training: Mapping, *, seed: int,
                        n_threads: int, params: Mapping | None = None, customers: str = "golden_customers",
-                       purchases: str = "purchases", interactions: str = "interactions", lexicon=None) -> TrainingRun:
-    """Plan cut-offs for `as_of`, build the point-in-time frame and fit the model (config: `training:`)."""
+                       purchases: str = "purchases", interactions: str = "interactions", lexicon=None,
+                       snapshot_key: str | None = None) -> TrainingRun:
+    """Plan cut-offs for `as_of`, build the point-in-time frame and fit the model (config: `training:`).
+
+    `snapshot_key` lets churn and upsell share their training sample (see build_training_frame).
+    """
     horizon = int(training[HORIZON_KEY[validate_target(target)]])
     plan = plan_cutoffs(as_of, find_history_start(con, as_of, purchases), horizon, int(training["n_cutoffs"]),
                         int(training["cutoff_spacing_days"]), int(training["min_history_days"]),
@@ -202,7 +206,8 @@ def train_target_model(con: duckdb.DuckDBPyConnection, as_of: date, target: str,
     frame = build_training_frame(con, plan.cutoffs, plan.horizon_days, target,
                                  int(training["max_training_rows_per_cutoff"]), seed,
                                  label_scale=plan.label_scale if target == "clv" else 1.0, customers=customers,
-                                 purchases=purchases, interactions=interactions, lexicon=lexicon)
+                                 purchases=purchases, interactions=interactions, lexicon=lexicon,
+                                 snapshot_key=snapshot_key)
     horizon_days = plan.requested_horizon_days if target == "clv" else plan.horizon_days  # CLV labels are scaled
     model, evaluation = fit_target_model(frame, target, horizon_days=horizon_days, params=params, seed=seed,
                                          n_threads=n_threads, notes=plan.notes)

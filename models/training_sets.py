@@ -104,21 +104,41 @@ def sample_stratified(labels: pd.DataFrame, strata: pd.Series, max_rows: int, se
     return labels[keep]
 
 
+# Targets whose population is the active customers at a cut-off: with the same horizon they share one
+# stratified sample per cut-off (stratified on both labels), so its features are built once for both.
+SHARED_SAMPLE_TARGETS = ("churn", "upsell")
+SNAPSHOT_PREFIX = "_train_snapshot_"
+
+
 def build_training_frame(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], horizon_days: int, target: str,
                          max_rows_per_cutoff: int, seed: int, *, label_scale: float = 1.0,
                          customers: str = "golden_customers", purchases: str = "purchases",
-                         interactions: str = "interactions", lexicon=None) -> pd.DataFrame:
+                         interactions: str = "interactions", lexicon=None,
+                         snapshot_key: str | None = None) -> pd.DataFrame:
     """Rows (customer_id, cutoff, <features>, label) for every cut-off, sampled to `max_rows_per_cutoff`.
 
-    Labels are computed first, the population is sampled (stratified on the label; on label > 0 for CLV),
-    and features are built only for the sampled customers, so a 1M-customer night stays fast.
+    Labels are computed first, the population is sampled (stratified on the label; on label > 0 for CLV;
+    on the churn and upsell labels together for those two) and features are built only for the sampled
+    customers, so a 1M-customer night stays fast. With `snapshot_key` (e.g. the Dagster run id) the
+    churn / upsell sample with its features and both labels is kept per cut-off in a warehouse table
+    `_train_snapshot_<cutoff>_<horizon>` tagged with the key: the second of the two targets trained
+    under the same key reads it instead of building the same features again. Tables under another key
+    are dropped, never read.
     """
     validate_target(target)
     lexicon = read_lexicon_once(lexicon)
-    frames = [_frame_at_cutoff(con, c, horizon_days, target, max_rows_per_cutoff, seed, label_scale,
-                               dict(customers=customers, purchases=purchases, interactions=interactions),
-                               lexicon)
-              for c in sorted(cutoffs)]
+    tables = dict(customers=customers, purchases=purchases, interactions=interactions)
+    frames = []
+    for cutoff in sorted(cutoffs):
+        if target in SHARED_SAMPLE_TARGETS:
+            frame = _shared_frame_at_cutoff(con, cutoff, horizon_days, max_rows_per_cutoff, seed, tables, lexicon,
+                                            snapshot_key)
+            frame = frame.drop(columns=[f"label_{t}" for t in SHARED_SAMPLE_TARGETS if t != target])
+            frame = frame.rename(columns={f"label_{target}": "label"})
+        else:
+            frame = _frame_at_cutoff(con, cutoff, horizon_days, target, max_rows_per_cutoff, seed, label_scale,
+                                     tables, lexicon)
+        frames.append(frame)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(META_COLUMNS))
 
 
@@ -127,10 +147,51 @@ def _frame_at_cutoff(con, cutoff, horizon_days, target, max_rows, seed, label_sc
                           customers=tables["customers"], scale=label_scale)
     strata = labels["label"] > 0 if target == "clv" else labels["label"]
     sample = sample_stratified(labels, strata, max_rows, _cutoff_seed(seed, cutoff))
-    frame, columns = build_population_features(con, cutoff, sample["customer_id"], tables, lexicon, tag=target)
+    return _with_features(con, cutoff, sample, tables, lexicon, target)
+
+
+def _shared_frame_at_cutoff(con, cutoff, horizon_days, max_rows, seed, tables, lexicon, snapshot_key):
+    """(customer_id, cutoff, <features>, label_churn, label_upsell) of the shared sample at `cutoff`."""
+    table = f"{SNAPSHOT_PREFIX}{cutoff:%Y%m%d}_{int(horizon_days)}"
+    if snapshot_key is not None:
+        _drop_other_snapshots(con, snapshot_key)
+        if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]).fetchall()[0][0]:
+            frame = con.execute(f"SELECT * EXCLUDE (snapshot_key) FROM {table} ORDER BY customer_id").df()
+            frame["cutoff"] = cutoff  # a python date, as in a freshly built frame
+            return frame
+    labels = None
+    for target in SHARED_SAMPLE_TARGETS:
+        part = build_labels(con, target, cutoff, horizon_days, purchases=tables["purchases"],
+                            customers=tables["customers"]).rename(columns={"label": f"label_{target}"})
+        labels = part if labels is None else labels.merge(part, on="customer_id", how="inner", validate="one_to_one")
+    strata = labels[[f"label_{t}" for t in SHARED_SAMPLE_TARGETS]].astype(str).agg("/".join, axis=1)
+    sample = sample_stratified(labels, strata, max_rows, _cutoff_seed(seed, cutoff))
+    frame = _with_features(con, cutoff, sample, tables, lexicon, "shared")
+    if snapshot_key is not None:
+        con.register("_snapshot_df", frame)
+        try:
+            con.execute(f"CREATE TABLE {table} AS SELECT *, CAST(? AS VARCHAR) AS snapshot_key FROM _snapshot_df",
+                        [snapshot_key])
+        finally:
+            con.unregister("_snapshot_df")
+    return frame
+
+
+def _drop_other_snapshots(con: duckdb.DuckDBPyConnection, snapshot_key: str) -> None:
+    """Drop snapshot tables written under another key (an earlier run): they are never reused."""
+    for (name,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, ?)",
+                               [SNAPSHOT_PREFIX]).fetchall():
+        keys = con.execute(f"SELECT DISTINCT snapshot_key FROM {name}").fetchall()
+        if keys != [(snapshot_key,)]:
+            con.execute(f"DROP TABLE {name}")
+
+
+def _with_features(con, cutoff, sample: pd.DataFrame, tables: dict, lexicon, tag: str) -> pd.DataFrame:
+    """`sample` (customer_id, label column(s)) with the features at `cutoff`, as training rows."""
+    frame, columns = build_population_features(con, cutoff, sample["customer_id"], tables, lexicon, tag=tag)
     frame = frame.merge(sample, on="customer_id", how="inner", validate="one_to_one")
     frame.insert(1, "cutoff", cutoff)
-    return frame[["customer_id", "cutoff", *columns, "label"]]
+    return frame[["customer_id", "cutoff", *columns, *[c for c in sample.columns if c != "customer_id"]]]
 
 
 def build_population_features(con: duckdb.DuckDBPyConnection, as_of: date, customer_ids: pd.Series, tables: dict,

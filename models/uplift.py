@@ -1,28 +1,40 @@
-"""Response and uplift per action from randomised campaign history (a T-learner per action).
+"""Response and uplift per action from randomised campaign history (a T-learner per action, its
+uplift calibrated on held-out campaign dates).
 
-Training data: for each of the last `response_max_campaign_dates` campaign dates d before T, the
-customers contacted on d (`campaign` rows) and the randomised no-contact control (`campaign_control`
-rows), with features built at d (events strictly before d: point in time). Label: `converted` in both
-arms. `accepted` is not counted: a control customer cannot accept an offer they never received, so
-counting it would credit every contacted arm with responses the control can never show.
+Training data: for each of the last `response_max_campaign_dates` campaign dates d whose outcomes have
+settled (d + OUTCOME_SETTLE_DAYS <= T: a contact's conversion is written on its row but may happen days
+after it, so a younger contact's label would read the future), the customers contacted on d
+(`campaign` rows) and the randomised no-contact control (`campaign_control` rows), with features built
+at d (events strictly before d: point in time). Label: `converted` in both arms. `accepted` is not
+counted: a control customer cannot accept an offer they never received, so counting it would credit
+every contacted arm with responses the control can never show.
 
 The control arm is NOT pooled across actions: each campaign measures its own conversion event (an
 order, a survey answer, ...), so control conversion rates differ by action (measured on the demo
 world: 2 % for the survey, 12 % for the retention offer) and only the same action's control is a
 valid counterfactual.
 
-Per action with at least `response_min_contacts` rows in each arm: two shallow XGBoost classifiers,
-one per arm, each calibrated on a seeded quarter of its rows; uplift = p_treated - p_control.
-Otherwise the documented prior: p_control = the action's control conversion rate shrunk towards the
-pooled control rate of all actions (with `response_min_contacts` pseudo-rows; 0 without any control
-history), p_treated = p_control + the catalog's `prior_uplift`.
-The latest campaign date is held out to measure Qini / uplift@k when there are at least two dates.
+Per action with at least `response_min_contacts` rows in each arm:
+- two shallow, strongly regularised XGBoost classifiers, one per arm, each calibrated on a seeded
+  quarter of its rows, fitted on the older dates; tau(x) = p_treated(x) - p_control(x);
+- the latest quarter of the dates (at least one) is held out: Qini / uplift@k there judge the ranking;
+- the uplift the decision engine uses is `ate + slope * (tau(x) - mean_tau)`: `ate` is the randomised
+  difference in means over all dates (date-stratified), `mean_tau` the learners' mean on the training
+  rows, and `slope` says how much of the learners' spread is real. It is the regression slope of the
+  transformed outcome Y* = Y (T - e) / (e (1 - e)) (E[Y* | x] = true uplift; e = the date's contacted
+  share) on the centred tau over the held-out rows, clipped to [0, 1]: the least-squares calibration
+  of the learners' spread. A learner whose ranking does not hold up on later dates gets a slope near
+  0: every customer gets about the action's measured effect, not noise. Two separately
+  calibrated arms also disagree on the level by more than the effect; the level comes from `ate`.
+Actions with too little history use the documented prior: p_control = the action's control conversion
+rate shrunk towards the pooled control rate of all actions (with `response_min_contacts` pseudo-rows;
+0 without any control history), p_treated = p_control + the catalog's `prior_uplift`.
 """
 from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Mapping
 
 import duckdb
@@ -30,18 +42,30 @@ import numpy as np
 import pandas as pd
 
 from models.evaluation import qini_curve, uplift_metrics
+from models.features import OUTCOME_SETTLE_DAYS
 from models.train import BoostedModel, fit_calibrated_classifier
 from models.training_sets import build_population_features, read_lexicon_once
 
 RESPONSE_META = ("customer_id", "campaign_date", "action_id", "treated", "label")
-RESPONSE_PARAMS = {"max_depth": 3, "eta": 0.1, "min_child_weight": 10, "num_boost_round": 100}
+# Effects are a few points on base rates of 2-15 %: shallow trees with large leaves, few rounds.
+RESPONSE_PARAMS = {"max_depth": 2, "eta": 0.1, "min_child_weight": 50, "num_boost_round": 60}
 CALIBRATION_SHARE = 0.25
+HOLDOUT_SHARE = 0.25  # of the campaign dates (the latest ones, at least one) held out
 RESPONSE_COLUMNS = ["customer_id", "action_id", "p_treated", "p_control", "uplift", "source"]
+
+
+@dataclass(frozen=True)
+class ActionEffect:
+    """A learned action's uplift = ate + slope * (tau(x) - mean_tau); see the module docstring."""
+
+    ate: float
+    mean_tau: float
+    slope: float
 
 
 @dataclass
 class ResponseModels:
-    """Per action either a T-learner (treated, control) or a prior (p_treated, p_control)."""
+    """Per action either a T-learner (treated, control) with its effect calibration, or a prior."""
 
     feature_names: list[str]
     learners: dict[str, tuple[BoostedModel, BoostedModel]]
@@ -49,21 +73,33 @@ class ResponseModels:
     metrics: dict[str, float] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)  # qini curves per evaluated action
     notes: list[str] = field(default_factory=list)
-    # Per learned action: randomised ATE minus the learners' mean predicted uplift on the same rows.
-    level_shift: dict[str, float] = field(default_factory=dict)
+    effects: dict[str, ActionEffect] = field(default_factory=dict)
 
     @property
     def action_ids(self) -> list[str]:
         return sorted([*self.learners, *self.priors])
 
+    def without_ranking(self, reason: str) -> "ResponseModels":
+        """The same models with every learned action at its measured average effect (slope 0)."""
+        effects = {a: ActionEffect(e.ate, e.mean_tau, 0.0) for a, e in self.effects.items()}
+        return ResponseModels(self.feature_names, self.learners, self.priors,
+                              {**self.metrics, "qini_mean": 0.0, **{f"uplift_slope_{a}": 0.0 for a in effects}},
+                              self.report,
+                              [*self.notes, f"ranking dropped ({reason}): every learned action at its measured effect"],
+                              effects)
+
 
 def find_campaign_dates(con: duckdb.DuckDBPyConnection, as_of: date, max_dates: int,
                         interactions: str = "interactions") -> list[date]:
-    """The last `max_dates` dates (oldest first) with campaign or control rows before `as_of`."""
+    """The last `max_dates` campaign dates (oldest first) whose outcomes have settled by `as_of`.
+
+    A date d qualifies when it has campaign or control rows and d + OUTCOME_SETTLE_DAYS <= as_of.
+    """
+    settled = as_of - timedelta(days=OUTCOME_SETTLE_DAYS)
     rows = con.execute(f"""
         SELECT DISTINCT CAST(interaction_ts AS DATE) AS d FROM {interactions}
         WHERE type IN ('campaign', 'campaign_control') AND interaction_ts < ? ORDER BY d DESC LIMIT ?""",
-                       [as_of, int(max_dates)]).fetchall()
+                       [settled + timedelta(days=1), int(max_dates)]).fetchall()
     return sorted(r[0] for r in rows)
 
 
@@ -97,19 +133,22 @@ def fit_response_models(frame: pd.DataFrame, prior_uplift: Mapping[str, float], 
     """Fit a T-learner for every catalog action with enough history in both arms, a prior for the rest."""
     features = [c for c in frame.columns if c not in RESPONSE_META]
     dates = sorted(frame["campaign_date"].unique())
-    held_out = dates[-1] if len(dates) >= 2 else None
-    train = frame[frame["campaign_date"] != held_out] if held_out is not None else frame
+    held_out = dates[len(dates) - max(1, round(len(dates) * HOLDOUT_SHARE)):] if len(dates) >= 2 else []
+    train = frame[~frame["campaign_date"].isin(held_out)]
     models = ResponseModels(features, {}, {}, notes=_history_notes(dates, held_out))
     pooled = _control_rate(train)
     for action_id in sorted(prior_uplift):
         rows = train[train["action_id"] == action_id]
         n_treated, n_control = int(rows["treated"].sum()), int((rows["treated"] == 0).sum())
         if min(n_treated, n_control) >= min_contacts:
-            models.learners[action_id] = tuple(
+            treated, control = (
                 _fit_arm(rows[rows["treated"] == arm], features, params, [seed, zlib.crc32(action_id.encode()), arm],
                          n_threads)
                 for arm in (1, 0))
-            models.level_shift[action_id] = _level_shift(rows, *models.learners[action_id])
+            models.learners[action_id] = (treated, control)
+            all_rows = frame[frame["action_id"] == action_id]
+            models.effects[action_id] = ActionEffect(
+                _stratified_ate(all_rows), float(np.mean(treated.predict(rows) - control.predict(rows))), 1.0)
             continue
         control = rows[rows["treated"] == 0]
         p_control = (control["label"].sum() + min_contacts * pooled) / (len(control) + min_contacts)
@@ -117,22 +156,42 @@ def fit_response_models(frame: pd.DataFrame, prior_uplift: Mapping[str, float], 
         models.priors[action_id] = (float(p_treated), float(p_control))
         models.notes.append(f"{action_id}: prior ({n_treated} contacted, {n_control} control rows; "
                             f"needs {min_contacts} in each arm)")
-    if held_out is not None:
-        _evaluate_on(models, frame[frame["campaign_date"] == held_out])
+    if held_out:
+        _evaluate_on(models, frame[frame["campaign_date"].isin(held_out)])
+    else:
+        models.effects = {a: ActionEffect(e.ate, e.mean_tau, 0.0) for a, e in models.effects.items()}
     return models
 
 
-def _level_shift(rows: pd.DataFrame, treated: BoostedModel, control: BoostedModel) -> float:
-    """How far the learners' mean uplift on the action's randomised rows is from the randomised ATE.
+def _stratified_ate(rows: pd.DataFrame) -> float:
+    """Difference in conversion, contacted minus control, within each date, weighted by the date's rows.
 
-    Two separately fitted (and calibrated) arms can disagree on the level of the uplift by more than
-    the uplift itself; the difference in means of a randomised experiment cannot. Scoring keeps the
-    learners' ranking within the action and takes its level from the experiment, so actions compare
-    with each other on unbiased effects.
+    Dates lacking an arm are skipped; the contacted share and the base rate may change between dates,
+    and a pooled difference in means would then mix them.
     """
-    ate = rows.loc[rows["treated"] == 1, "label"].mean() - rows.loc[rows["treated"] == 0, "label"].mean()
-    predicted = float(np.mean(treated.predict(rows) - control.predict(rows)))
-    return float(ate - predicted)
+    by_date = rows.groupby(["campaign_date", "treated"])["label"].agg(["mean", "size"]).unstack("treated")
+    by_date = by_date.dropna()
+    if by_date.empty:
+        return 0.0
+    effect = by_date[("mean", 1)] - by_date[("mean", 0)]
+    weight = by_date[("size", 1)] + by_date[("size", 0)]
+    return float(np.average(effect, weights=weight))
+
+
+def calibration_slope(y: np.ndarray, treated: np.ndarray, propensity: np.ndarray, tau: np.ndarray) -> tuple[float, float]:
+    """(slope, standard error) of the transformed outcome on the centred predicted uplift.
+
+    Y* = y (t - e) / (e (1 - e)) has E[Y* | x] = the true uplift in a randomised experiment, so the
+    slope is ~1 for a learner whose spread is real and ~0 for noise. Sandwich (heteroskedastic) error.
+    """
+    y_star = y * (treated - propensity) / (propensity * (1 - propensity))
+    centred = tau - tau.mean()
+    spread = float(np.sum(centred ** 2))
+    if spread <= 0:
+        return 0.0, float("inf")
+    slope = float(np.sum(centred * (y_star - y_star.mean())) / spread)
+    residual = y_star - y_star.mean() - slope * centred
+    return slope, float(np.sqrt(np.sum(centred ** 2 * residual ** 2)) / spread)
 
 
 def _fit_arm(rows: pd.DataFrame, features, params, seed: list[int], n_threads: int) -> BoostedModel:
@@ -148,26 +207,37 @@ def _control_rate(frame: pd.DataFrame) -> float:
     return float(control["label"].mean()) if len(control) else 0.0
 
 
-def _history_notes(dates: list, held_out) -> list[str]:
+def _history_notes(dates: list, held_out: list) -> list[str]:
     if not dates:
-        return ["no campaign history before the as-of date: every action uses its prior"]
-    if held_out is None:
-        return [f"one campaign date ({dates[0]}): nothing held out, uplift not evaluated"]
-    return [f"trained on campaign dates {dates[0]}..{dates[-2]}, evaluated on {held_out}"]
+        return ["no campaign history with settled outcomes before the as-of date: every action uses its prior"]
+    if not held_out:
+        return [f"one campaign date ({dates[0]}): nothing held out, uplift not evaluated, no ranking used"]
+    return [f"trained on campaign dates {dates[0]}..{dates[-len(held_out) - 1]}, "
+            f"evaluated on {held_out[0]}..{held_out[-1]} ({len(held_out)} date(s))"]
 
 
 def _evaluate_on(models: ResponseModels, held_out: pd.DataFrame) -> None:
-    """Qini and uplift@k of each learned action on the held-out date (metrics named `<metric>_<action>`)."""
+    """Per learned action on the held-out dates: Qini and uplift@k (metrics `<metric>_<action>`), and the
+    calibration slope of its uplift (`uplift_slope_<action>`, clipped to [0, 1])."""
     qinis = []
     for action_id, (treated, control) in sorted(models.learners.items()):
         rows = held_out[held_out["action_id"] == action_id]
+        effect = models.effects[action_id]
         if rows["treated"].nunique() < 2:
-            models.notes.append(f"{action_id}: held-out date lacks one arm, not evaluated")
+            models.notes.append(f"{action_id}: held-out dates lack one arm, not evaluated, no ranking used")
+            models.effects[action_id] = ActionEffect(effect.ate, effect.mean_tau, 0.0)
             continue
         uplift = treated.predict(rows) - control.predict(rows)
         y, t = rows["label"].to_numpy(), rows["treated"].to_numpy()
         for name, value in uplift_metrics(y, t, uplift).items():
             models.metrics[f"{name}_{action_id}"] = value
+        propensity = rows.groupby("campaign_date")["treated"].transform("mean").to_numpy()
+        slope, se = calibration_slope(y.astype(float), t.astype(float), propensity, uplift)
+        models.effects[action_id] = ActionEffect(effect.ate, effect.mean_tau, float(np.clip(slope, 0.0, 1.0)))
+        models.metrics[f"uplift_slope_{action_id}"] = models.effects[action_id].slope
+        models.metrics[f"ate_{action_id}"] = effect.ate
+        models.notes.append(f"{action_id}: measured effect {effect.ate:+.4f}; held-out slope {slope:.2f} "
+                            f"(se {se:.2f}) -> {models.effects[action_id].slope:.2f}")
         models.report[action_id] = qini_curve(y, t, uplift)
         qinis.append(models.metrics[f"qini_{action_id}"])
     if qinis:
@@ -181,8 +251,10 @@ def score_responses(models: ResponseModels, features: pd.DataFrame) -> pd.DataFr
         if action_id in models.learners:
             treated, control = models.learners[action_id]
             p_control = control.predict(features)
-            shift = getattr(models, "level_shift", {}).get(action_id, 0.0)
-            p_treated = np.clip(treated.predict(features) + shift, 0.0, 1.0)
+            # A model pickled before effects existed scores with its raw learners.
+            effect = getattr(models, "effects", {}).get(action_id, ActionEffect(0.0, 0.0, 1.0))
+            tau = treated.predict(features) - p_control
+            p_treated = np.clip(p_control + effect.ate + effect.slope * (tau - effect.mean_tau), 0.0, 1.0)
             source = "model"
         else:
             p_treated, p_control = (np.full(len(features), p) for p in models.priors[action_id])

@@ -294,3 +294,29 @@ def test_training_frame_ignores_everything_dated_on_or_after_T(warehouse):
     for target, frame in before.items():
         pd.testing.assert_frame_equal(frame, build_training_frame(warehouse, plan.cutoffs, plan.horizon_days,
                                                                   target, 120, seed=5))
+
+
+def test_churn_and_upsell_share_one_sample_and_its_features_per_cutoff_under_a_snapshot_key(warehouse, monkeypatch):
+    cutoffs = [date(2026, 5, 1), date(2026, 7, 1)]
+    fresh = {t: build_training_frame(warehouse, cutoffs, 90, t, 40, seed=3) for t in ("churn", "upsell")}
+    built = []
+    real = training_sets.build_features
+    monkeypatch.setattr(training_sets, "build_features", lambda con, as_of, out, **kw: built.append(as_of) or
+                        real(con, as_of, out, **kw))
+    keyed = {t: build_training_frame(warehouse, cutoffs, 90, t, 40, seed=3, snapshot_key="run-1")
+             for t in ("churn", "upsell")}
+    assert built == cutoffs  # features built once per cut-off for both targets
+    for target in ("churn", "upsell"):
+        pd.testing.assert_frame_equal(keyed[target], fresh[target])  # reading the snapshot changes nothing
+    assert fresh["churn"]["customer_id"].tolist() == fresh["upsell"]["customer_id"].tolist()
+    for cutoff in cutoffs:  # the shared sample keeps both labels' shares (stratified on the pair)
+        labels = {t: build_labels(warehouse, t, cutoff, 90)["label"].mean() for t in ("churn", "upsell")}
+        for target, share in labels.items():
+            rows = fresh[target][fresh[target]["cutoff"] == cutoff]
+            assert len(rows) == 40 and rows["label"].mean() == pytest.approx(share, abs=0.05)
+    build_training_frame(warehouse, cutoffs, 90, "churn", 40, seed=3, snapshot_key="run-2")
+    assert built == cutoffs * 2  # another run's snapshot is never read ...
+    keys = {r[0] for r in warehouse.execute("SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, "
+                                            "'_train_snapshot_')").fetchall()}
+    assert len(keys) == 2 and all(warehouse.execute(f"SELECT DISTINCT snapshot_key FROM {k}").fetchall() == [("run-2",)]
+                                  for k in keys)  # ... and is dropped

@@ -143,3 +143,59 @@ def test_response_frame_ignores_campaigns_and_events_on_or_after_T(campaign_ware
     before = build_response_frame(campaign_warehouse, T, 6)
     shake_future(campaign_warehouse)
     pd.testing.assert_frame_equal(build_response_frame(campaign_warehouse, T, 6), before)
+
+
+def test_campaigns_whose_outcomes_have_not_settled_are_not_training_dates(campaign_warehouse):
+    from models.features import OUTCOME_SETTLE_DAYS
+    # 2026-11-02 + 14 days = 2026-11-16: settled for T = 2026-11-23, not for an as-of of 2026-11-15
+    assert find_campaign_dates(campaign_warehouse, date(2026, 11, 2) + timedelta(days=OUTCOME_SETTLE_DAYS), 6)[-1] \
+        == date(2026, 11, 2)
+    young = date(2026, 11, 2) + timedelta(days=OUTCOME_SETTLE_DAYS - 1)
+    assert find_campaign_dates(campaign_warehouse, young, 6) == [date(2026, 10, 1)]
+    assert sorted(build_response_frame(campaign_warehouse, young, 6)["campaign_date"].unique()) == [date(2026, 10, 1)]
+
+
+def _experiment(n, tau, seed, control_share=0.3):
+    rng = np.random.default_rng(seed)
+    treated = (rng.random(n) >= control_share).astype(float)
+    p = 0.1 + tau * treated
+    return (rng.random(n) < p).astype(float), treated, np.full(n, 1 - control_share)
+
+
+def test_calibration_slope_is_about_one_for_a_real_ranking_and_about_zero_for_noise():
+    from models.uplift import calibration_slope
+    rng = np.random.default_rng(4)
+    true_tau = rng.uniform(0.0, 0.3, 40_000)
+    y, t, e = _experiment(40_000, true_tau, seed=5)
+    slope, se = calibration_slope(y, t, e, true_tau)
+    assert slope == pytest.approx(1.0, abs=3 * se) and se < 0.2
+    assert calibration_slope(y, t, e, 10 * true_tau)[0] == pytest.approx(slope / 10)  # an overstated spread
+    noise = rng.uniform(0.0, 0.3, 40_000)  # a "ranking" unrelated to the outcome
+    slopes = [calibration_slope(*_experiment(40_000, true_tau, seed=s), noise) for s in range(6, 16)]
+    assert abs(np.median([s for s, _ in slopes])) < 0.2 and all(abs(s) < 4 * se for s, se in slopes)
+
+
+def test_a_ranking_that_does_not_hold_up_on_later_dates_gives_everyone_the_measured_effect():
+    """Arms whose conversion does not depend on the features: the learners fit noise; the held-out
+    slope drops it and every customer gets the action's randomised difference in means."""
+    rng = np.random.default_rng(11)
+    parts = []
+    for day in DATES:
+        n = 3000
+        treated = rng.integers(0, 2, n)
+        parts.append(pd.DataFrame({
+            "customer_id": [f"N-{day}-{i}" for i in range(n)], "campaign_date": day, "action_id": "retention_offer",
+            "treated": treated, "label": (rng.random(n) < 0.10 + 0.05 * treated).astype(int),
+            "complaints_30d": rng.integers(0, 3, n).astype(float), "spend_365d": rng.gamma(2, 100, n)}))
+    history = pd.concat(parts, ignore_index=True)
+    models = fit_response_models(history, {"retention_offer": 0.0}, 200, seed=2, n_threads=1)
+    effect = models.effects["retention_offer"]
+    by_date = history.groupby(["campaign_date", "treated"])["label"].mean().unstack()
+    assert effect.ate == pytest.approx(float((by_date[1] - by_date[0]).mean()), abs=1e-3)
+    uplift = score_responses(models, _population(400))["uplift"]
+    if effect.slope == 0.0:
+        assert np.allclose(uplift, effect.ate)
+    assert uplift.std() < 0.01 and uplift.mean() == pytest.approx(0.05, abs=0.02)
+    flat = models.without_ranking("test")
+    assert np.allclose(score_responses(flat, _population(400))["uplift"], effect.ate)
+    assert flat.metrics["qini_mean"] == 0.0 and any(n.startswith("ranking dropped (test)") for n in flat.notes)
