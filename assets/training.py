@@ -99,7 +99,7 @@ def build_model_asset(target: str, description: str) -> dg.AssetsDefinition:
         plots = plot_target_report(model.report, target)
         logged = registry.log_candidate(
             model_name(target), model,
-            params={"target": target, "horizon_days": model.horizon_days, "cutoffs": [c.isoformat() for c in run.plan.cutoffs],
+            params={"target": target, "horizon_days": model.horizon_days, "cutoffs": [c.isoformat() for c in run.cutoffs],
                     "n_training_rows": run.n_training_rows, "seed": config["seed"]},
             metrics=model.metrics, tags={"trained_as_of": as_of.isoformat(), "input_sha256": input_fingerprint(nba)},
             artifacts={"features.json": json.dumps(model.feature_names), "notes.txt": "\n".join(model.notes),
@@ -115,8 +115,9 @@ def build_model_asset(target: str, description: str) -> dg.AssetsDefinition:
         chosen = select_tonight(target, as_of.isoformat(), decision, logged)
         metadata = {"trained": True, "candidate_version": logged.version, "promoted": decision.promoted,
                     "mlflow_run_id": logged.run_id, "gate": decision.reason,
-                    "cutoffs": dg.MetadataValue.json([c.isoformat() for c in run.plan.cutoffs]),
+                    "cutoffs": dg.MetadataValue.json([c.isoformat() for c in run.cutoffs]),
                     "horizon_days": model.horizon_days, "training_rows": run.n_training_rows,
+                    "calibration_cutoff": run.calibration_cutoff.isoformat() if run.calibration_cutoff else "rolling",
                     "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in model.notes)),
                     **{k: float(v) for k, v in model.metrics.items()}, "charts": image_md(plots)}
         if chosen is not None:

@@ -22,7 +22,7 @@ from models.evaluation import (PRIMARY_METRIC, calibration_curve, classifier_met
                                past_spend_baseline, ranking_metrics, regressor_metrics, rfm_score)
 from models.labels import validate_target
 from models.training_sets import (CutoffPlan, build_training_frame, feature_columns_of, find_history_start,
-                                  plan_cutoffs)
+                                  plan_cutoffs, seasonal_cutoff)
 
 KIND = {"churn": "classifier", "upsell": "classifier", "clv": "regressor"}
 HORIZON_KEY = {"churn": "churn_horizon_days", "upsell": "upsell_horizon_days", "clv": "clv_horizon_days"}
@@ -79,6 +79,12 @@ class TrainingRun:
     plan: CutoffPlan
     evaluation_frame: pd.DataFrame
     n_training_rows: int
+    calibration_cutoff: date | None = None  # the seasonal cut-off, when used
+
+    @property
+    def cutoffs(self) -> list[date]:
+        """Every cut-off the frame was built at (the plan's and the seasonal one)."""
+        return sorted([*self.plan.cutoffs, *([self.calibration_cutoff] if self.calibration_cutoff else [])])
 
 
 def to_dmatrix(X: pd.DataFrame, feature_names: Sequence[str], label=None, n_threads: int = 2) -> xgb.DMatrix:
@@ -124,13 +130,21 @@ def fit_calibrated_classifier(train: pd.DataFrame, calibration: pd.DataFrame, fe
     return BoostedModel(booster, features, fit_calibrator(raw, calibration["label"].astype(int)), n_threads)
 
 
-def split_out_of_time(frame: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[str]]:
+def split_out_of_time(frame: pd.DataFrame, seed: int, calibration_cutoff: date | None = None
+                      ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[str]]:
     """(train, calibration, evaluation, notes): earlier cut-offs / the next one / the latest one.
 
-    With fewer than three cut-offs the calibration (and with one, the training) rows come from a
-    seeded customer split of the older cut-off, noted as in-time.
+    With a `calibration_cutoff` in the frame (the same season a year back) and at least two other
+    cut-offs, that cut-off calibrates, the latest other one evaluates and the rest train. With fewer
+    than three cut-offs the calibration (and with one, the training) rows come from a seeded customer
+    split of the older cut-off, noted as in-time.
     """
     cutoffs = sorted(frame["cutoff"].unique())
+    others = [c for c in cutoffs if c != calibration_cutoff]
+    if calibration_cutoff in cutoffs and len(others) >= 2:
+        return (frame[frame["cutoff"].isin(others[:-1])], frame[frame["cutoff"] == calibration_cutoff],
+                frame[frame["cutoff"] == others[-1]],
+                [f"calibrated on cut-off {calibration_cutoff}: the season of tonight's horizon, a year earlier"])
     latest = frame[frame["cutoff"] == cutoffs[-1]]
     if len(cutoffs) >= 3:
         return (frame[frame["cutoff"] < cutoffs[-2]], frame[frame["cutoff"] == cutoffs[-2]], latest, [])
@@ -148,13 +162,17 @@ def split_out_of_time(frame: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.
 
 
 def fit_target_model(frame: pd.DataFrame, target: str, *, horizon_days: int, params: Mapping | None = None,
-                     seed: int = 0, n_threads: int = 2, notes: Sequence[str] = ()) -> tuple[TargetModel, pd.DataFrame]:
-    """Fit, calibrate and evaluate a model for `target` on a training frame; returns (model, evaluation rows)."""
+                     seed: int = 0, n_threads: int = 2, notes: Sequence[str] = (),
+                     calibration_cutoff: date | None = None) -> tuple[TargetModel, pd.DataFrame]:
+    """Fit, calibrate and evaluate a model for `target` on a training frame; returns (model, evaluation rows).
+
+    `calibration_cutoff`: see split_out_of_time (a regressor trains on it like on any other cut-off).
+    """
     validate_target(target)
     if frame.empty:
         raise ValueError(f"no training rows for target '{target}': the population is empty at every cut-off")
     features = feature_columns_of(frame)
-    train, calibration, evaluation, split_notes = split_out_of_time(frame, seed)
+    train, calibration, evaluation, split_notes = split_out_of_time(frame, seed, calibration_cutoff)
     if KIND[target] == "regressor":
         train = pd.concat([train, calibration])
         booster = train_regressor(train[features], train["label"], params, seed, n_threads)
@@ -200,15 +218,19 @@ def train_target_model(con: duckdb.DuckDBPyConnection, as_of: date, target: str,
     `snapshot_key` lets churn and upsell share their training sample (see build_training_frame).
     """
     horizon = int(training[HORIZON_KEY[validate_target(target)]])
-    plan = plan_cutoffs(as_of, find_history_start(con, as_of, purchases), horizon, int(training["n_cutoffs"]),
+    history_start = find_history_start(con, as_of, purchases)
+    plan = plan_cutoffs(as_of, history_start, horizon, int(training["n_cutoffs"]),
                         int(training["cutoff_spacing_days"]), int(training["min_history_days"]),
                         bool(training["horizon_fallback"]))
-    frame = build_training_frame(con, plan.cutoffs, plan.horizon_days, target,
+    seasonal = None
+    if KIND[target] == "classifier" and bool(training.get("seasonal_calibration", True)):
+        seasonal = seasonal_cutoff(plan, history_start, int(training["min_history_days"]))
+    frame = build_training_frame(con, [*plan.cutoffs, *([seasonal] if seasonal else [])], plan.horizon_days, target,
                                  int(training["max_training_rows_per_cutoff"]), seed,
                                  label_scale=plan.label_scale if target == "clv" else 1.0, customers=customers,
                                  purchases=purchases, interactions=interactions, lexicon=lexicon,
                                  snapshot_key=snapshot_key)
     horizon_days = plan.requested_horizon_days if target == "clv" else plan.horizon_days  # CLV labels are scaled
     model, evaluation = fit_target_model(frame, target, horizon_days=horizon_days, params=params, seed=seed,
-                                         n_threads=n_threads, notes=plan.notes)
-    return TrainingRun(model, plan, evaluation.reset_index(drop=True), len(frame))
+                                         n_threads=n_threads, notes=plan.notes, calibration_cutoff=seasonal)
+    return TrainingRun(model, plan, evaluation.reset_index(drop=True), len(frame), seasonal)

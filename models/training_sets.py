@@ -74,6 +74,18 @@ def plan_cutoffs(as_of: date, history_start: date, horizon_days: int, n_cutoffs:
     return CutoffPlan(as_of, tuple(sorted(fitting)), longest, horizon_days, tuple(notes))
 
 
+def seasonal_cutoff(plan: CutoffPlan, history_start: date, min_history_days: int) -> date | None:
+    """The cut-off a year before the as-of date, if the history supports it and it is not planned already.
+
+    Its label window [T - 365, T - 365 + h) covers the calendar weeks tonight's scores are for, so a
+    classifier calibrated there gets the level of the season right (purchase rates differ by season).
+    """
+    cutoff = plan.as_of - timedelta(days=365)
+    if plan.horizon_days > 365 or cutoff in plan.cutoffs or cutoff - timedelta(days=min_history_days) < history_start:
+        return None
+    return cutoff
+
+
 def _fitting_cutoffs(as_of, history_start, horizon_days, n_cutoffs, spacing_days, min_history_days) -> list[date]:
     cutoffs = [as_of - timedelta(days=horizon_days + k * spacing_days) for k in range(n_cutoffs)]
     return [c for c in cutoffs if c - timedelta(days=min_history_days) >= history_start]

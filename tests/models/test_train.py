@@ -110,6 +110,31 @@ def test_out_of_time_split_trains_on_earlier_cutoffs_calibrates_on_the_next_and_
     assert notes == []
 
 
+def test_a_seasonal_cutoff_calibrates_the_rest_train_and_the_latest_still_evaluates():
+    seasonal = date(2025, 4, 1)
+    frame = pd.concat([_frame(50), _frame(50, cutoffs=(seasonal,))], ignore_index=True)
+    train, calibration, evaluation, notes = split_out_of_time(frame, seed=0, calibration_cutoff=seasonal)
+    assert sorted(train["cutoff"].unique()) == [date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)]
+    assert set(calibration["cutoff"]) == {seasonal} and set(evaluation["cutoff"]) == {date(2026, 4, 1)}
+    assert "a year earlier" in notes[0]
+    # with a single other cut-off the seasonal one is just another cut-off
+    few = pd.concat([_frame(50, cutoffs=(date(2026, 1, 1),)), _frame(50, cutoffs=(seasonal,))], ignore_index=True)
+    assert split_out_of_time(few, seed=0, calibration_cutoff=seasonal)[1]["cutoff"].nunique() == 1
+
+
+@pytest.mark.parametrize("history_days, expected", [(600, T - timedelta(days=365)), (400, None)])
+def test_classifiers_calibrate_on_the_same_season_a_year_back_when_the_history_allows(history_days, expected):
+    con = duckdb.connect()
+    make_warehouse(con, n_customers=150, history_days=history_days)
+    run = train_target_model(con, T, "churn", TRAINING, seed=9, n_threads=THREADS, params=FAST)
+    assert run.calibration_cutoff == expected
+    assert (expected in run.cutoffs) == (expected is not None) and expected not in run.plan.cutoffs
+    off = train_target_model(con, T, "churn", {**TRAINING, "seasonal_calibration": False}, seed=9, n_threads=THREADS,
+                             params=FAST)
+    assert off.calibration_cutoff is None and off.cutoffs == list(off.plan.cutoffs)
+    assert train_target_model(con, T, "clv", TRAINING, seed=9, n_threads=THREADS, params=FAST).calibration_cutoff is None
+
+
 def test_a_single_cutoff_is_split_by_customer_and_noted():
     frame = _frame(200, cutoffs=(date(2026, 1, 1),))
     train, calibration, evaluation, notes = split_out_of_time(frame, seed=0)
