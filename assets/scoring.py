@@ -27,12 +27,13 @@ def load_selected(nba: NbaHome) -> dict[str, tuple[str, object]]:
 
 def score_customers(selected: dict, features: pd.DataFrame, as_of) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`customer_scores` rows (scores and model versions) and `action_response` rows for these customers."""
+    from models.train import SharedMatrices
     from models.uplift import score_responses
 
-    scores = pd.DataFrame({"customer_id": features["customer_id"]})
+    scores, matrices = pd.DataFrame({"customer_id": features["customer_id"]}), SharedMatrices(features)
     for target, column in (("churn", "churn_probability"), ("upsell", "upsell_probability"), ("clv", "clv")):
         version, model = selected[target]
-        scores[column] = np.clip(np.asarray(model.predict(features), dtype=float), 0, None)
+        scores[column] = np.clip(np.asarray(model.predict(matrices.of(model)), dtype=float), 0, None)
         scores[f"{target}_model_version"] = version
     scores["response_model_version"] = selected["response"][0]
     scores["as_of"] = as_of

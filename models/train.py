@@ -42,11 +42,19 @@ class BoostedModel:
     calibrator: Calibrator | None
     n_threads: int
 
-    def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
-        """Uncalibrated booster output (probability or expected revenue)."""
+    def predict_raw(self, X: pd.DataFrame | xgb.DMatrix) -> np.ndarray:
+        """Uncalibrated booster output (probability or expected revenue).
+
+        `X` may be a DMatrix from `to_dmatrix(frame, model.feature_names)`, so that several models with
+        the same features score a million rows without converting the frame once per model.
+        """
+        if isinstance(X, xgb.DMatrix):
+            if list(X.feature_names or []) != list(self.feature_names):
+                raise ValueError("the DMatrix was built for other feature columns than this model's")
+            return self.booster.predict(X)
         return self.booster.predict(to_dmatrix(X, self.feature_names, n_threads=self.n_threads))
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
+    def predict(self, X: pd.DataFrame | xgb.DMatrix) -> np.ndarray:
         """Calibrated probability (classifiers) or the booster's prediction (regressors)."""
         raw = self.predict_raw(X)
         return self.calibrator.apply(raw) if self.calibrator is not None else raw.astype(float)
@@ -99,6 +107,20 @@ def to_dmatrix(X: pd.DataFrame, feature_names: Sequence[str], label=None, n_thre
         except (TypeError, ValueError) as exc:
             raise ValueError(f"feature column '{column}' is not numeric ({X[column].dtype})") from exc
     return xgb.DMatrix(values, label=label, feature_names=list(feature_names), nthread=n_threads)
+
+
+class SharedMatrices:
+    """One DMatrix per feature list over a frame, built on first use and shared by every model that
+    scores the frame (converting 1M rows x 52 columns costs ~1.3 s; the nightly scoring runs 17 models)."""
+
+    def __init__(self, frame: pd.DataFrame, n_threads: int = 2):
+        self.frame, self.n_threads, self._built = frame, n_threads, {}
+
+    def of(self, model: BoostedModel) -> xgb.DMatrix:
+        key = tuple(model.feature_names)
+        if key not in self._built:
+            self._built[key] = to_dmatrix(self.frame, list(key), n_threads=self.n_threads)
+        return self._built[key]
 
 
 def train_classifier(X: pd.DataFrame, y: Sequence[int], params: Mapping | None = None, seed: int = 0,

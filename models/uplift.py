@@ -43,7 +43,7 @@ import pandas as pd
 
 from models.evaluation import qini_curve, uplift_metrics
 from models.features import OUTCOME_SETTLE_DAYS
-from models.train import BoostedModel, fit_calibrated_classifier
+from models.train import BoostedModel, SharedMatrices, fit_calibrated_classifier
 from models.training_sets import build_population_features, read_lexicon_once
 
 RESPONSE_META = ("customer_id", "campaign_date", "action_id", "treated", "label")
@@ -246,14 +246,14 @@ def _evaluate_on(models: ResponseModels, held_out: pd.DataFrame) -> None:
 
 def score_responses(models: ResponseModels, features: pd.DataFrame) -> pd.DataFrame:
     """`action_response` rows: (customer_id, action_id, p_treated, p_control, uplift, source) per action."""
-    parts = []
+    parts, matrices = [], SharedMatrices(features)
     for action_id in models.action_ids:
         if action_id in models.learners:
             treated, control = models.learners[action_id]
-            p_control = control.predict(features)
+            p_control = control.predict(matrices.of(control))
             # A model pickled before effects existed scores with its raw learners.
             effect = getattr(models, "effects", {}).get(action_id, ActionEffect(0.0, 0.0, 1.0))
-            tau = treated.predict(features) - p_control
+            tau = treated.predict(matrices.of(treated)) - p_control
             p_treated = np.clip(p_control + effect.ate + effect.slope * (tau - effect.mean_tau), 0.0, 1.0)
             source = "model"
         else:

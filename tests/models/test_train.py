@@ -57,6 +57,16 @@ def test_fitted_model_round_trips_through_pickle_with_identical_predictions():
     assert np.array_equal(again.predict(evaluation), model.predict(evaluation))
 
 
+def test_a_shared_feature_matrix_predicts_exactly_like_the_frame_and_refuses_other_columns():
+    from models.train import SharedMatrices
+    model, evaluation = fit_target_model(_frame(), "churn", horizon_days=90, params=FAST, seed=3, n_threads=THREADS)
+    matrices = SharedMatrices(evaluation)
+    assert matrices.of(model) is matrices.of(model)  # built once
+    assert np.array_equal(model.predict(matrices.of(model)), model.predict(evaluation))
+    with pytest.raises(ValueError, match="other feature columns"):
+        model.predict(to_dmatrix(evaluation, model.feature_names[::-1]))
+
+
 # ---- calibration ---------------------------------------------------------------------------------------
 def test_calibrated_model_matches_observed_rates_per_bin_on_data_with_a_known_probability():
     X, p_true, y = _known_probability_data(16000, seed=2)
