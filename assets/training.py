@@ -19,7 +19,7 @@ from models.catalog import load_catalog
 from models.features import FEATURE_COLUMNS
 from models.train import primary_score, train_target_model
 from models.evaluation import PRIMARY_METRIC, plot_qini, plot_target_report
-from models.uplift import build_response_frame, fit_response_models
+from models.uplift import AUDIENCE, audience_mask, build_response_frame, fit_response_models
 from pipelines.partitions import as_of_partitions
 from pipelines.resources import NbaHome
 
@@ -163,8 +163,10 @@ def response_model(context: dg.AssetExecutionContext, nba: NbaHome):
     seed, threads = int(config["seed"]), int(config["xgboost_threads"])
     with nba.warehouse() as con:
         frame = build_response_frame(con, as_of, int(training["response_max_campaign_dates"]))
+    frame[AUDIENCE] = audience_mask(frame, catalog.actions)
     models = fit_response_models(frame, priors, int(training["response_min_contacts"]),
-                                 params=training["xgboost_params"] or None, seed=seed, n_threads=threads)
+                                 params=training["xgboost_params"] or None, seed=seed, n_threads=threads,
+                                 prior_sd=float(training["response_prior_sd"]))
     logged, decision, chosen = log_and_gate_response(nba, models, as_of.isoformat(), training)
     fallback = None
     if chosen is None and models.learners:

@@ -19,7 +19,11 @@ Per action with at least `response_min_contacts` rows in each arm:
   quarter of its rows, fitted on the older dates; tau(x) = p_treated(x) - p_control(x);
 - the latest quarter of the dates (at least one) is held out: Qini / uplift@k there judge the ranking;
 - the uplift the decision engine uses is `ate + slope * (tau(x) - mean_tau)`: `ate` is the randomised
-  difference in means over all dates (date-stratified), `mean_tau` the learners' mean on the training
+  difference in means over all dates (date-stratified) among the rows whose customer met the action's
+  catalog rules on that date (column `in_audience`; all rows when too few do), combined with the
+  catalog's `prior_uplift` by
+  precision (prior sd `training.response_prior_sd`: with little history the prior still counts, with
+  a lot the experiment decides), `mean_tau` the learners' mean on the training
   rows, and `slope` says how much of the learners' spread is real. It is the regression slope of the
   transformed outcome Y* = Y (T - e) / (e (1 - e)) (E[Y* | x] = true uplift; e = the date's contacted
   share) on the centred tau over the held-out rows, clipped to [0, 1]: the least-squares calibration
@@ -35,7 +39,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import duckdb
 import numpy as np
@@ -47,10 +51,12 @@ from models.train import BoostedModel, SharedMatrices, fit_calibrated_classifier
 from models.training_sets import build_population_features, read_lexicon_once
 
 RESPONSE_META = ("customer_id", "campaign_date", "action_id", "treated", "label")
+AUDIENCE = "in_audience"  # optional frame column: the row's customer met the action's rules on that date
 # Effects are a few points on base rates of 2-15 %: shallow trees with large leaves, few rounds.
 RESPONSE_PARAMS = {"max_depth": 2, "eta": 0.1, "min_child_weight": 50, "num_boost_round": 60}
 CALIBRATION_SHARE = 0.25
 HOLDOUT_SHARE = 0.25  # of the campaign dates (the latest ones, at least one) held out
+PRIOR_SD = 0.01  # default `training.response_prior_sd`
 RESPONSE_COLUMNS = ["customer_id", "action_id", "p_treated", "p_control", "uplift", "source"]
 
 
@@ -129,9 +135,14 @@ def _response_rows_at(con, day: date, tables: dict, lexicon) -> pd.DataFrame:
 
 
 def fit_response_models(frame: pd.DataFrame, prior_uplift: Mapping[str, float], min_contacts: int, *,
-                        params: Mapping | None = None, seed: int = 0, n_threads: int = 2) -> ResponseModels:
-    """Fit a T-learner for every catalog action with enough history in both arms, a prior for the rest."""
-    features = [c for c in frame.columns if c not in RESPONSE_META]
+                        params: Mapping | None = None, seed: int = 0, n_threads: int = 2,
+                        prior_sd: float = PRIOR_SD) -> ResponseModels:
+    """Fit a T-learner for every catalog action with enough history in both arms, a prior for the rest.
+
+    `prior_sd`: how far (in conversion probability) a catalog `prior_uplift` may be from the true
+    average effect; it sets how much the prior counts against the measured effect.
+    """
+    features = [c for c in frame.columns if c not in (*RESPONSE_META, AUDIENCE)]
     dates = sorted(frame["campaign_date"].unique())
     held_out = dates[len(dates) - max(1, round(len(dates) * HOLDOUT_SHARE)):] if len(dates) >= 2 else []
     train = frame[~frame["campaign_date"].isin(held_out)]
@@ -146,9 +157,13 @@ def fit_response_models(frame: pd.DataFrame, prior_uplift: Mapping[str, float], 
                          n_threads)
                 for arm in (1, 0))
             models.learners[action_id] = (treated, control)
-            all_rows = frame[frame["action_id"] == action_id]
+            measured, se, where = _audience_effect(frame[frame["action_id"] == action_id], min_contacts)
+            ate = combine_with_prior(measured, se, prior_uplift[action_id], prior_sd)
             models.effects[action_id] = ActionEffect(
-                _stratified_ate(all_rows), float(np.mean(treated.predict(rows) - control.predict(rows))), 1.0)
+                ate, float(np.mean(treated.predict(rows) - control.predict(rows))), 1.0)
+            models.metrics[f"measured_effect_{action_id}"], models.metrics[f"effect_{action_id}"] = measured, ate
+            models.notes.append(f"{action_id}: measured effect {measured:+.4f} (se {se:.4f}, {where}), prior "
+                                f"{prior_uplift[action_id]:+.4f} (sd {prior_sd}) -> {ate:+.4f}")
             continue
         control = rows[rows["treated"] == 0]
         p_control = (control["label"].sum() + min_contacts * pooled) / (len(control) + min_contacts)
@@ -163,19 +178,56 @@ def fit_response_models(frame: pd.DataFrame, prior_uplift: Mapping[str, float], 
     return models
 
 
-def _stratified_ate(rows: pd.DataFrame) -> float:
-    """Difference in conversion, contacted minus control, within each date, weighted by the date's rows.
+def _audience_effect(rows: pd.DataFrame, min_contacts: int) -> tuple[float, float, str]:
+    """(effect, se, where measured): among the rows whose customer met the action's rules on the campaign
+    date when both arms have `min_contacts` of them (the decision engine only offers the action there,
+    and history may have been sent more widely), else over all rows."""
+    if AUDIENCE in rows.columns:
+        audience = rows[rows[AUDIENCE].astype(bool)]
+        if min((audience["treated"] == 1).sum(), (audience["treated"] == 0).sum()) >= min_contacts:
+            return (*_stratified_ate(audience), f"{len(audience)} rows meeting the action's rules")
+        return (*_stratified_ate(rows), f"all {len(rows)} rows: too few meet the action's rules")
+    return (*_stratified_ate(rows), f"all {len(rows)} rows")
 
-    Dates lacking an arm are skipped; the contacted share and the base rate may change between dates,
-    and a pooled difference in means would then mix them.
+
+def audience_mask(frame: pd.DataFrame, actions: Sequence) -> np.ndarray:
+    """Per response row: did the customer meet its action's eligibility and suitability rules, with the
+    features of the campaign date? (Catalog actions; rows of actions not in the catalog: False.)"""
+    from models.policies import evaluate_eligibility
+
+    if frame.empty:
+        return np.zeros(0, dtype=bool)
+    eligible, _, _ = evaluate_eligibility(frame, actions)
+    column = {a.id: i for i, a in enumerate(actions)}
+    index = frame["action_id"].map(column)
+    known = index.notna().to_numpy()
+    mask = np.zeros(len(frame), dtype=bool)
+    mask[known] = eligible[np.flatnonzero(known), index[known].astype(int).to_numpy()]
+    return mask
+
+
+def _stratified_ate(rows: pd.DataFrame) -> tuple[float, float]:
+    """(effect, standard error): conversion contacted minus control within each date, weighted by the
+    date's rows. Dates lacking an arm are skipped; the contacted share and the base rate may change
+    between dates, and a pooled difference in means would then mix them. (0, inf) without data.
     """
     by_date = rows.groupby(["campaign_date", "treated"])["label"].agg(["mean", "size"]).unstack("treated")
     by_date = by_date.dropna()
     if by_date.empty:
-        return 0.0
-    effect = by_date[("mean", 1)] - by_date[("mean", 0)]
-    weight = by_date[("size", 1)] + by_date[("size", 0)]
-    return float(np.average(effect, weights=weight))
+        return 0.0, float("inf")
+    p1, p0, n1, n0 = by_date[("mean", 1)], by_date[("mean", 0)], by_date[("size", 1)], by_date[("size", 0)]
+    weight = (n1 + n0) / (n1 + n0).sum()
+    variance = float(np.sum(weight ** 2 * (p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)))
+    return float(np.sum(weight * (p1 - p0))), float(np.sqrt(variance))
+
+
+def combine_with_prior(effect: float, se: float, prior: float, prior_sd: float) -> float:
+    """The measured effect and the catalog prior weighted by their precisions (a normal-normal posterior
+    mean): with little history the prior counts, with a lot the experiment decides."""
+    if not np.isfinite(se) or se <= 0:
+        return float(prior) if not np.isfinite(se) else float(effect)
+    w_data, w_prior = 1.0 / se ** 2, 1.0 / prior_sd ** 2
+    return float((w_data * effect + w_prior * prior) / (w_data + w_prior))
 
 
 def calibration_slope(y: np.ndarray, treated: np.ndarray, propensity: np.ndarray, tau: np.ndarray) -> tuple[float, float]:
@@ -187,7 +239,7 @@ def calibration_slope(y: np.ndarray, treated: np.ndarray, propensity: np.ndarray
     y_star = y * (treated - propensity) / (propensity * (1 - propensity))
     centred = tau - tau.mean()
     spread = float(np.sum(centred ** 2))
-    if spread <= 0:
+    if not np.std(tau) > 1e-6:  # learners without spread (e.g. no split found): nothing to calibrate
         return 0.0, float("inf")
     slope = float(np.sum(centred * (y_star - y_star.mean())) / spread)
     residual = y_star - y_star.mean() - slope * centred
@@ -235,9 +287,8 @@ def _evaluate_on(models: ResponseModels, held_out: pd.DataFrame) -> None:
         slope, se = calibration_slope(y.astype(float), t.astype(float), propensity, uplift)
         models.effects[action_id] = ActionEffect(effect.ate, effect.mean_tau, float(np.clip(slope, 0.0, 1.0)))
         models.metrics[f"uplift_slope_{action_id}"] = models.effects[action_id].slope
-        models.metrics[f"ate_{action_id}"] = effect.ate
-        models.notes.append(f"{action_id}: measured effect {effect.ate:+.4f}; held-out slope {slope:.2f} "
-                            f"(se {se:.2f}) -> {models.effects[action_id].slope:.2f}")
+        models.notes.append(f"{action_id}: held-out slope {slope:.2f} (se {se:.2f}) -> "
+                            f"{models.effects[action_id].slope:.2f}")
         models.report[action_id] = qini_curve(y, t, uplift)
         qinis.append(models.metrics[f"qini_{action_id}"])
     if qinis:

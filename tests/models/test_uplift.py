@@ -188,7 +188,7 @@ def test_a_ranking_that_does_not_hold_up_on_later_dates_gives_everyone_the_measu
             "treated": treated, "label": (rng.random(n) < 0.10 + 0.05 * treated).astype(int),
             "complaints_30d": rng.integers(0, 3, n).astype(float), "spend_365d": rng.gamma(2, 100, n)}))
     history = pd.concat(parts, ignore_index=True)
-    models = fit_response_models(history, {"retention_offer": 0.0}, 200, seed=2, n_threads=1)
+    models = fit_response_models(history, {"retention_offer": 0.0}, 200, seed=2, n_threads=1, prior_sd=1.0)
     effect = models.effects["retention_offer"]
     by_date = history.groupby(["campaign_date", "treated"])["label"].mean().unstack()
     assert effect.ate == pytest.approx(float((by_date[1] - by_date[0]).mean()), abs=1e-3)
@@ -199,3 +199,39 @@ def test_a_ranking_that_does_not_hold_up_on_later_dates_gives_everyone_the_measu
     flat = models.without_ranking("test")
     assert np.allclose(score_responses(flat, _population(400))["uplift"], effect.ate)
     assert flat.metrics["qini_mean"] == 0.0 and any(n.startswith("ranking dropped (test)") for n in flat.notes)
+
+
+def test_the_measured_effect_and_the_catalog_prior_are_weighed_by_their_precision():
+    from models.uplift import combine_with_prior
+    assert combine_with_prior(0.05, 0.01, 0.01, 0.01) == pytest.approx(0.03)  # equal precision: halfway
+    assert combine_with_prior(0.05, 0.001, 0.01, 0.01) == pytest.approx(0.05, abs=0.001)  # a big experiment decides
+    assert combine_with_prior(0.05, 0.1, 0.01, 0.01) == pytest.approx(0.01, abs=0.001)  # a tiny one barely moves it
+    assert combine_with_prior(0.0, float("inf"), 0.02, 0.01) == 0.02
+    small, large = (fit_response_models(_randomised_history(n, seed=3), PRIORS, 5, params=FAST, seed=1, n_threads=1)
+                    for n in (150, 6000))
+    prior, measured = PRIORS["retention_offer"], large.metrics["measured_effect_retention_offer"]
+    gap = {name: abs(m.effects["retention_offer"].ate - m.metrics[f"measured_effect_retention_offer"])
+           for name, m in (("small", small), ("large", large))}
+    assert gap["large"] < gap["small"] and abs(large.effects["retention_offer"].ate - measured) < 0.5 * abs(measured - prior)
+
+
+def test_the_effect_is_measured_among_customers_the_action_rules_admit_when_there_are_enough():
+    from models.catalog import load_catalog
+    from models.features import FEATURE_COLUMNS
+    from models.uplift import AUDIENCE, audience_mask
+    history = _randomised_history(3000, seed=5)  # retention_offer: +0.4 for complainers, 0 for the others
+    wide = fit_response_models(history, PRIORS, 200, params=FAST, seed=1, n_threads=1, prior_sd=1.0)
+    narrow = fit_response_models(history.assign(**{AUDIENCE: history["complaints_30d"] >= 1}), PRIORS, 200,
+                                 params=FAST, seed=1, n_threads=1, prior_sd=1.0)
+    assert wide.metrics["measured_effect_retention_offer"] == pytest.approx(0.4 * 2 / 3, abs=0.03)
+    assert narrow.metrics["measured_effect_retention_offer"] == pytest.approx(0.4, abs=0.03)
+    assert any("rows meeting the action's rules" in n for n in narrow.notes)
+    few = fit_response_models(history.assign(**{AUDIENCE: history["customer_id"].str.endswith("-7")}), PRIORS, 200,
+                              params=FAST, seed=1, n_threads=1, prior_sd=1.0)
+    assert few.metrics["measured_effect_retention_offer"] == wide.metrics["measured_effect_retention_offer"]
+    # the mask itself comes from the catalog rules, evaluated on the features of the campaign date
+    catalog = load_catalog("pipelines/config/action_catalog.yaml", set(FEATURE_COLUMNS))
+    rows = pd.DataFrame({c: 0 for c in FEATURE_COLUMNS}, index=range(2)).assign(
+        action_id=["service_recovery_call", "no_such_action"], complaints_30d=[3, 3])
+    assert audience_mask(rows, catalog.actions).tolist() == [True, False]  # a complainer; an unknown action
+    assert audience_mask(rows.iloc[0:0], catalog.actions).shape == (0,)
