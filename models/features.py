@@ -112,7 +112,6 @@ def _purchase_aggregates(since: dict[int, str]) -> str:
         f"count(*) FILTER (returned AND ts >= {since[365]}) AS returns_365d",
         f"count(*) FILTER ({y} AND discounted) AS discount_orders_365d",
         f"max(ts) FILTER ({bought} AND discounted) AS last_discount_ts",
-        f"list(category) FILTER ({y} AND category IS NOT NULL) AS categories_365d",
         f"sum(units) FILTER ({y} AND amount IS NOT NULL) AS units_365d",
         f"max(amount / units) FILTER ({y}) AS max_unit_price_365d",
     ])
@@ -161,8 +160,6 @@ def _feature_expressions(as_of: date) -> dict[str, str]:
     amounts = [f"spend_{w}d" for w in WINDOWS_DAYS] + ["spend_total"]
     expr = {c: f"coalesce({c}, 0)" for c in counts}
     expr |= {a: f"coalesce({a}, 0.0)" for a in amounts}
-    per_category = ("list_transform(list_distinct(categories_365d), "
-                    "lambda k: len(list_filter(categories_365d, lambda x: x = k)))")
     reachable = ("coalesce({consent}, false) AND {field} IS NOT NULL AND trim({field}) <> '' "
                  "AND NOT coalesce(do_not_contact, false)")
     expr |= {
@@ -175,8 +172,8 @@ def _feature_expressions(as_of: date) -> dict[str, str]:
         "return_rate_365d": _ratio("returns_365d", "coalesce(returns_365d, 0) + coalesce(purchases_365d, 0)"),
         "days_since_last_discount": _days_since("last_discount_ts", as_of),
         "discount_share_365d": _ratio("discount_orders_365d", "purchases_365d"),
-        "distinct_categories_365d": "coalesce(len(list_distinct(categories_365d)), 0)",
-        "top_category_share_365d": _ratio(f"list_max({per_category})", "coalesce(len(categories_365d), 0)"),
+        "distinct_categories_365d": "coalesce(distinct_categories_365d, 0)",
+        "top_category_share_365d": "coalesce(top_category_share_365d, 0.0)",
         "avg_unit_price_365d": _ratio("coalesce(spend_365d, 0)", "units_365d"),
         "max_unit_price_365d": "coalesce(max_unit_price_365d, 0.0)",
         "avg_csat_365d": f"coalesce(avg_csat_365d, {NO_RATING})",
@@ -225,6 +222,13 @@ p AS (
 pa AS (SELECT customer_id,
 {_purchase_aggregates(since)}
   FROM p GROUP BY customer_id),
+-- Category mix over completed orders of the last 365 days: orders per (customer, category), then per
+-- customer the number of categories and the top one's share (cheaper than a list per customer).
+pc AS (SELECT customer_id, count(*) AS orders FROM p
+  WHERE NOT returned AND ts >= {since[365]} AND category IS NOT NULL GROUP BY customer_id, category),
+pcs AS (SELECT customer_id, count(*) AS distinct_categories_365d,
+         CAST(max(orders) AS DOUBLE) / sum(orders) AS top_category_share_365d
+  FROM pc GROUP BY customer_id),
 i AS (
   SELECT customer_id, interaction_ts AS ts, channel,
          coalesce(type, '') AS type, outcome, csat, nps,
@@ -241,7 +245,7 @@ ia AS (SELECT customer_id,
   FROM i GROUP BY customer_id)
 SELECT customer_id,
   {select}
-FROM base LEFT JOIN pa USING (customer_id) LEFT JOIN ia USING (customer_id)
+FROM base LEFT JOIN pa USING (customer_id) LEFT JOIN pcs USING (customer_id) LEFT JOIN ia USING (customer_id)
 ORDER BY customer_id"""
 
 
