@@ -303,19 +303,24 @@ def _union_columns(sources: list[_Source]) -> list[str]:
 
 
 def _insert_source(con: duckdb.DuckDBPyConnection, table: str, source: _Source, tmp: Path) -> int:
-    """Append one file to `table` with its data row numbers; returns the number of rows."""
+    """Append one file to `table` with its data row numbers; returns the number of rows.
+
+    The rows are numbered after the insert, from their row ids: with preserve_insertion_order (DuckDB's
+    default, set by the warehouse) the reader keeps the file order on every thread and one insert appends
+    its rows with consecutive row ids, while `row_number() OVER ()` would read the file on one thread.
+    """
     select = ", ".join(
         f"CAST({sql_ident(f)} AS VARCHAR) AS {sql_ident(c)}" for f, c in zip(source.file_columns, source.columns)
     )
     reader = _reader_sql(source, tmp)
-    sql = (
-        f"INSERT INTO {table} BY NAME SELECT {select}, {sql_literal(source.path.name)} AS _source_file, "
-        f"row_number() OVER () AS _source_row FROM {reader}"
-    )
+    sql = f"INSERT INTO {table} BY NAME SELECT {select}, {sql_literal(source.path.name)} AS _source_file FROM {reader}"
     try:
-        return int(con.execute(sql).fetchone()[0])
+        rows = int(con.execute(sql).fetchone()[0])
     except duckdb.Error as exc:
         raise _read_error(source, exc) from exc
+    first = f"(SELECT min(rowid) FROM {table} WHERE _source_row IS NULL)"
+    con.execute(f"UPDATE {table} SET _source_row = rowid - {first} + 1 WHERE _source_row IS NULL")
+    return rows
 
 
 def _reader_sql(source: _Source, tmp: Path) -> str:

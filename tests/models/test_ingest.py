@@ -131,6 +131,22 @@ def test_quoted_fields_keep_embedded_newlines_quotes_and_delimiters(con, tmp_pat
         assert [r["_source_row"] for r in rows] == list(range(1, 9))  # data rows, not physical lines
 
 
+def test_rows_of_large_files_are_numbered_in_file_order(con, tmp_path):
+    """Files of several row groups read on two threads: each data row keeps its number, counted from 1 per file,
+    and the table holds the rows in file order."""
+    con.execute("SET threads = 2")
+    files = {"interactions.csv": 600_000, "interactions_part2.csv": 1_000}
+    for name, n_rows in files.items():
+        lines = ["interaction_id,customer_id,interaction_ts,channel,type,note_text"]
+        for row in range(1, n_rows + 1):  # interaction_id = the data row number; every 1000th row spans two lines
+            note = '"line one\nline two"' if row % 1000 == 0 else "ok"
+            lines.append(f"{row},C1,2026-10-01,web,visit,{note}")
+        (tmp_path / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    load_raw(con, "interactions", [tmp_path / name for name in files])
+    numbered = con.execute("SELECT _source_file, _source_row, interaction_id FROM raw_interactions").fetchall()
+    assert numbered == [(name, row, str(row)) for name, n_rows in files.items() for row in range(1, n_rows + 1)]
+
+
 def test_parquet_columns_are_loaded_as_text(con, tmp_path):
     path = tmp_path / "purchases.parquet"
     con.execute(f"COPY (SELECT 'O1' AS Order_ID, 'C001' AS customer_id, TIMESTAMP '2026-10-01 10:00:00' AS order_ts, "
