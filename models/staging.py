@@ -4,6 +4,9 @@ Three stages, each row quarantined under the first rule it breaks:
 1. cast: every contract column is read from its raw VARCHAR (null tokens, defaults, type rules);
 2. duplicate_exact: later identical copies of a primary key are dropped (the first copy is kept);
 3. the row-level expectations of the GX suite (those with `meta.rule`), compiled here to SQL.
+Every raw row is typed once, in file order, into the work table `_stage_<extract>`; each stage then
+moves the rows it rejects to `_stage_rejects`, and what is left becomes `stg_<extract>`. The wide rows
+are never sorted or joined, only scanned, filtered and deleted from, so they keep the file order.
 The rows after stage 2 stay visible as the view `typed_<extract>` (= `stg_<extract>` plus
 `typed_<extract>_rejected`): what the GX suite validates, so GX's per-expectation unexpected counts
 equal `StageResult.violations_by_rule`. Cast failures and exact duplicates are counted here only.
@@ -29,6 +32,8 @@ from data_contracts import (
 from models.ingest import sql_ident, sql_literal
 
 SOURCE_COLUMNS = ("_source_file", "_source_row")
+WORK_COLUMNS = ("_rid", "_cast_rule", "_cast_column")  # in the work table only, after the typed columns
+UNIQUENESS_TYPES = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
 DATE_SHAPE = r"[0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4}([ T].*)?"
 TZ_SUFFIX = r"(Z|[+-][0-9]{2}:?[0-9]{2})$"
 QUARANTINE_DDL = (
@@ -75,7 +80,7 @@ def stage_extract(
     Raises ContractError (before `stg_<extract>` is written) for a missing required column, an empty
     extract, or more than `max_bad_row_share` of the rows quarantined; the quarantine rows are kept.
     """
-    raw, stg = f"raw_{extract}", f"stg_{extract}"
+    raw, stg, work = f"raw_{extract}", f"stg_{extract}", f"_stage_{extract}"
     _check_suite(contract, suite)
     raw_columns = _raw_columns(con, raw)
     files = [r[0] for r in con.execute(f"SELECT DISTINCT _source_file FROM {raw} ORDER BY 1").fetchall()]
@@ -86,13 +91,17 @@ def stage_extract(
     _check_references(con, contract)
     params = suite_parameters(as_of, max_future_days)
     expectations = row_expectations(suite)
-    predicates = [expectation_predicate(e, "_stage_typed", params, suite) for e in expectations]
+    predicates = [expectation_predicate(e, _rows_to_group(e, contract, work), params, suite) for e in expectations]
 
+    _type_rows(con, contract, raw, raw_columns)
     con.execute("BEGIN TRANSACTION")
     try:
-        _type_rows(con, contract, raw, raw_columns)
-        violations = _flag_rows(con, expectations, predicates)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _stage_rejects AS {_rejects_sql(contract, expectations)}")
+        con.execute("CREATE OR REPLACE TEMP TABLE _stage_rejects(_rid BIGINT, rule VARCHAR, column_name VARCHAR)")
+        _set_aside(con, work, f"SELECT _rid, _cast_rule, _cast_column FROM {work} WHERE _cast_rule IS NOT NULL")
+        _find_repeated_keys(con, contract, work)
+        _set_aside(con, work, _duplicate_exact_sql(contract, work))
+        violations = _flag_rows(con, work, expectations, predicates)
+        _set_aside(con, work, _suite_rejects_sql(expectations), keep_in=f"typed_{extract}_rejected")
         quarantined = dict(con.execute(
             "SELECT rule, count(*) FROM _stage_rejects GROUP BY rule ORDER BY rule").fetchall())
         _write_quarantine(con, contract, raw, raw_columns, expectations)
@@ -101,15 +110,17 @@ def stage_extract(
         if rows_quarantined > max_bad_row_share * rows_in:
             error = _too_many_bad_rows(con, extract, rows_in, quarantined, max_bad_row_share)
             _drop_typed(con, extract)
+            con.execute(f"DROP TABLE {work}")
         else:
             _write_accepted(con, contract)
         rows_accepted = con.execute(f"SELECT count(*) FROM {stg}").fetchone()[0] if error is None else 0
-        for tmp in ("VIEW _stage_typed", "TABLE _stage_cast", "TABLE _stage_dup", "TABLE _stage_flags",
-                    "TABLE _stage_rejects"):
-            con.execute(f"DROP {tmp}")
+        con.execute("DROP VIEW IF EXISTS _stage_repeated")
+        for tmp in ("_stage_keys", "_stage_flags", "_stage_batch", "_stage_rejects"):
+            con.execute(f"DROP TABLE IF EXISTS {tmp}")
         con.execute("COMMIT")  # on a breach too: the quarantine rows stay for inspection
     except BaseException:
         con.execute("ROLLBACK")
+        con.execute(f"DROP TABLE IF EXISTS {work}")
         raise
     if error is not None:
         raise error
@@ -120,31 +131,47 @@ def stage_extract(
 
 
 def _type_rows(con: duckdb.DuckDBPyConnection, contract: ExtractContract, raw: str, raw_columns: list[str]) -> None:
-    """Temp `_stage_cast` (every row typed), `_stage_dup` (exact copies) and view `_stage_typed` (the rest)."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _stage_cast AS {cast_sql(contract, raw, raw_columns)}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _stage_dup AS {_duplicate_exact_sql(contract)}")
-    con.execute(
-        "CREATE OR REPLACE TEMP VIEW _stage_typed AS SELECT * EXCLUDE (_cast_rule, _cast_column) FROM _stage_cast "
-        "WHERE _cast_rule IS NULL AND _rid NOT IN (SELECT _rid FROM _stage_dup)"
-    )
+    """Write every raw row, typed, into the work table `_stage_<extract>`, committed on its own.
+
+    Rows are deleted from it only in a later transaction: DuckDB rewrites, at commit, a table that the
+    committing transaction both created and deleted rows from, which would double the widest write.
+    """
+    con.execute(f"CREATE OR REPLACE TABLE _stage_{contract.extract} AS {cast_sql(contract, raw, raw_columns)}")
 
 
-def _flag_rows(con: duckdb.DuckDBPyConnection, expectations: list[dict], predicates: list[str]) -> dict[str, int]:
-    """Temp `_stage_flags`: one boolean per suite expectation per typed row; returns the counts per rule."""
-    flags = ", ".join(f"COALESCE(({p}), false) AS f{i}" for i, p in enumerate(predicates)) or "false AS f0"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _stage_flags AS SELECT _rid, {flags} FROM _stage_typed")
+def _set_aside(con: duckdb.DuckDBPyConnection, work: str, rows_sql: str, keep_in: str | None = None) -> None:
+    """Move the rows that `rows_sql` names (`_rid`, rule, column) from `work` to `_stage_rejects`.
+
+    With `keep_in`, their typed values are first copied, in file order, into that table.
+    """
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _stage_batch AS {rows_sql}")
+    con.execute("INSERT INTO _stage_rejects SELECT * FROM _stage_batch")
+    in_batch = "_rid IN (SELECT _rid FROM _stage_batch)"
+    if keep_in:
+        con.execute(f"CREATE OR REPLACE TABLE {keep_in} AS SELECT * EXCLUDE ({', '.join(WORK_COLUMNS)}) "
+                    f"FROM {work} WHERE {in_batch} ORDER BY _rid")
+    con.execute(f"DELETE FROM {work} WHERE {in_batch}")
+
+
+def _flag_rows(con: duckdb.DuckDBPyConnection, work: str, expectations: list[dict],
+               predicates: list[str]) -> dict[str, int]:
+    """Temp `_stage_flags`: the typed rows that break a suite expectation, with one boolean per expectation;
+    returns the rows breaking each expectation, summed by rule."""
+    flags = [f"COALESCE(({p}), false) AS f{i}" for i, p in enumerate(predicates)] or ["false AS f0"]
+    any_flag = " OR ".join(f"f{i}" for i in range(len(flags)))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _stage_flags AS "
+                f"SELECT * FROM (SELECT _rid, {', '.join(flags)} FROM {work}) WHERE {any_flag}")
     return _count_violations(con, expectations)
 
 
 def _write_accepted(con: duckdb.DuckDBPyConnection, contract: ExtractContract) -> None:
-    """Persist `stg_<extract>` (accepted rows, file order), the typed rows the suite rejected, and the
-    view `typed_<extract>` over both: the typed rows before the suite's rules, which GX validates."""
-    name = contract.extract
-    cols = ", ".join(sql_ident(c) for c in contract.column_names) + ", _source_row"
-    con.execute(f"CREATE OR REPLACE TABLE stg_{name} AS SELECT {cols} FROM _stage_typed "
-                "WHERE _rid NOT IN (SELECT _rid FROM _stage_rejects) ORDER BY _rid")
-    con.execute(f"CREATE OR REPLACE TABLE typed_{name}_rejected AS SELECT {cols} FROM _stage_typed "
-                "WHERE _rid IN (SELECT _rid FROM _stage_rejects) ORDER BY _rid")
+    """Make the rows left in the work table `stg_<extract>` (file order) and create the view
+    `typed_<extract>` over it and the typed rows the suite rejected: what GX validates."""
+    name, work = contract.extract, f"_stage_{contract.extract}"
+    for column in WORK_COLUMNS:
+        con.execute(f"ALTER TABLE {work} DROP COLUMN {column}")
+    con.execute(f"DROP TABLE IF EXISTS stg_{name}")
+    con.execute(f"ALTER TABLE {work} RENAME TO stg_{name}")
     con.execute(f"CREATE OR REPLACE VIEW typed_{name} AS SELECT * FROM stg_{name} "
                 f"UNION ALL SELECT * FROM typed_{name}_rejected")
 
@@ -157,7 +184,8 @@ def _drop_typed(con: duckdb.DuckDBPyConnection, extract: str) -> None:
 
 # ---------------------------------------------------------------- stage 1: cast
 def cast_sql(contract: ExtractContract, raw: str, raw_columns: list[str]) -> str:
-    """SELECT of typed contract columns (defaults applied) plus the first cast rule broken per row."""
+    """SELECT, in file order, of the typed contract columns (defaults applied) and `_source_row`, then the
+    raw row id and the first cast rule broken per row (`WORK_COLUMNS`)."""
     present = set(raw_columns)
     normalized = ", ".join(
         f"{_normalize_expr(contract, c, present)} AS {sql_ident('n_' + c.name)}" for c in contract.columns
@@ -169,7 +197,7 @@ def cast_sql(contract: ExtractContract, raw: str, raw_columns: list[str]) -> str
     column = " ".join(f"WHEN {cond} THEN {sql_literal(c.name)}" for c, cond in failed)
     final = ", ".join(f"{_typed_expr(c)} AS {sql_ident(c.name)}" for c in contract.columns)
     return (
-        f"SELECT _rid, _source_row, {final}, "
+        f"SELECT {final}, _source_row, _rid, "
         f"CASE {rule or 'WHEN false THEN NULL'} END AS _cast_rule, "
         f"CASE {column or 'WHEN false THEN NULL'} END AS _cast_column "
         f"FROM (SELECT *, {parsed} FROM (SELECT rowid AS _rid, _source_row, {normalized} FROM {raw}))"
@@ -184,7 +212,7 @@ def _normalize_expr(contract: ExtractContract, col: ColumnSpec, present: set[str
     if col.normalize == "lower":
         value = f"lower({value})"
     nulls = ("",) if col.type == "VARCHAR" else contract.null_values
-    return f"CASE WHEN {value} IN ({', '.join(map(sql_literal, nulls))}) THEN NULL ELSE {value} END"
+    return f"CASE WHEN {_is_one_of(value, nulls)} THEN NULL ELSE {value} END"
 
 
 def _parse_expr(contract: ExtractContract, col: ColumnSpec) -> str:
@@ -199,14 +227,23 @@ def _parse_expr(contract: ExtractContract, col: ColumnSpec) -> str:
         return (f"CASE WHEN isfinite({d}) AND {d} = trunc({d}) AND abs({d}) <= 2147483647 "
                 f"THEN CAST({d} AS INTEGER) END")
     if col.type == "BOOLEAN":
-        return (f"CASE WHEN lower({n}) IN ({', '.join(map(sql_literal, contract.true_values))}) THEN true "
-                f"WHEN lower({n}) IN ({', '.join(map(sql_literal, contract.false_values))}) THEN false END")
+        return (f"CASE WHEN {_is_one_of(f'lower({n})', contract.true_values)} THEN true "
+                f"WHEN {_is_one_of(f'lower({n})', contract.false_values)} THEN false END")
     iso = (f"CASE WHEN regexp_matches({n}, '{TZ_SUFFIX}') THEN timezone('UTC', TRY_CAST({n} AS TIMESTAMPTZ)) "
            f"ELSE TRY_CAST({n} AS TIMESTAMP) END")
     formats = ", ".join(map(sql_literal, contract.timestamp_formats))
     parsed = f"COALESCE({iso}, TRY_STRPTIME({n}, [{formats}]))" if formats else iso
     ts = f"CASE WHEN left({n}, 1) BETWEEN '0' AND '9' THEN {parsed} END"
     return f"CAST({ts} AS DATE)" if col.type == "DATE" else ts
+
+
+def _is_one_of(value: str, options: tuple[str, ...]) -> str:
+    """SQL test that `value` equals one of `options`, evaluated row by row.
+
+    Not `value IN (...)`: DuckDB plans an IN list of five or more constants as a join, and a join does
+    not keep the file order of the rows.
+    """
+    return f"list_position([{', '.join(map(sql_literal, options))}], {value}) IS NOT NULL"
 
 
 def _cast_rule_expr(contract: ExtractContract, col: ColumnSpec) -> str:
@@ -227,18 +264,39 @@ def _typed_expr(col: ColumnSpec) -> str:
 
 
 # ---------------------------------------------------------------- stage 2: exact duplicates
-def _duplicate_exact_sql(contract: ExtractContract) -> str:
-    """Row ids of the 2nd, 3rd, ... identical copies of a primary key (typed values compared)."""
-    if not contract.primary_key:
-        return "SELECT _rid FROM _stage_cast WHERE false"
-    pk = ", ".join(sql_ident(c) for c in contract.primary_key)
-    not_null = " AND ".join(f"{sql_ident(c)} IS NOT NULL" for c in contract.primary_key)
+def _find_repeated_keys(con: duckdb.DuckDBPyConnection, contract: ExtractContract, work: str) -> None:
+    """Temp `_stage_keys`: the primary keys (no part NULL) held by more than one row of `work`, and the view
+    `_stage_repeated` of the rows holding one. Without a primary key both are empty."""
+    if contract.primary_key:
+        pk = ", ".join(sql_ident(c) for c in contract.primary_key)
+        not_null = " AND ".join(f"{sql_ident(c)} IS NOT NULL" for c in contract.primary_key)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _stage_keys AS "
+                    f"SELECT {pk} FROM {work} WHERE {not_null} GROUP BY ALL HAVING count(*) > 1")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _stage_repeated AS "
+                    f"SELECT * FROM {work} SEMI JOIN _stage_keys USING ({pk})")
+    else:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _stage_repeated AS SELECT * FROM {work} WHERE false")
+
+
+def _duplicate_exact_sql(contract: ExtractContract, work: str) -> str:
+    """The 2nd, 3rd, ... identical copies of a primary key among the rows of `work` (typed values compared),
+    as (`_rid`, rule, primary key columns)."""
     every = ", ".join(sql_ident(c) for c in contract.column_names)
-    keys = f"SELECT {pk} FROM _stage_cast WHERE _cast_rule IS NULL AND {not_null} GROUP BY ALL HAVING count(*) > 1"
     return (
-        f"SELECT _rid FROM (SELECT _rid, row_number() OVER (PARTITION BY {every} ORDER BY _rid) AS _copy "
-        f"FROM _stage_cast SEMI JOIN ({keys}) AS keys USING ({pk}) WHERE _cast_rule IS NULL) WHERE _copy > 1"
+        f"SELECT _rid, {sql_literal(contract.duplicate_exact_rule)}, {sql_literal(','.join(contract.primary_key))} "
+        f"FROM (SELECT _rid, row_number() OVER (PARTITION BY {every} ORDER BY _rid) AS _copy FROM _stage_repeated) "
+        "WHERE _copy > 1"
     )
+
+
+def _rows_to_group(expectation: dict, contract: ExtractContract, work: str) -> str:
+    """The rows a suite predicate groups to find repeated values. For uniqueness of the primary key that is
+    `_stage_repeated`: every typed row was in `work` when `_stage_keys` was found, so no other key repeats."""
+    kwargs = expectation["kwargs"]
+    columns = set(kwargs.get("column_list") or [kwargs.get("column")])
+    if expectation["type"] in UNIQUENESS_TYPES and contract.primary_key and columns == set(contract.primary_key):
+        return "_stage_repeated"
+    return work
 
 
 # ---------------------------------------------------------------- stage 3: suite rules
@@ -261,7 +319,7 @@ def expectation_predicate(expectation: dict, table: str, parameters: dict[str, A
         return f"{c} IS NOT NULL AND {c} NOT IN ({', '.join(map(_sql_value, kwargs['value_set']))})"
     if type_ == "expect_column_values_to_not_be_in_set":
         return f"{c} IN ({', '.join(map(_sql_value, kwargs['value_set']))})"
-    if type_ in ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"):
+    if type_ in UNIQUENESS_TYPES:
         cols = [kwargs["column"]] if c else kwargs["column_list"]
         key = ", ".join(sql_ident(x) for x in cols)
         not_null = " AND ".join(f"{sql_ident(x)} IS NOT NULL" for x in cols)
@@ -315,20 +373,12 @@ def _count_violations(con: duckdb.DuckDBPyConnection, expectations: list[dict]) 
 
 
 # ---------------------------------------------------------------- quarantine
-def _rejects_sql(contract: ExtractContract, expectations: list[dict]) -> str:
-    """One row per rejected raw row: its id, the first rule broken and the column it concerns."""
-    pk = ",".join(contract.primary_key)
-    parts = [
-        "SELECT _rid, _cast_rule AS rule, _cast_column AS column_name FROM _stage_cast WHERE _cast_rule IS NOT NULL",
-        f"SELECT _rid, {sql_literal(contract.duplicate_exact_rule)}, {sql_literal(pk)} FROM _stage_dup",
-    ]
-    if expectations:
-        whens = [(f"f{i}", e["meta"]["rule"], expectation_column(e)) for i, e in enumerate(expectations)]
-        rule = " ".join(f"WHEN {f} THEN {sql_literal(r)}" for f, r, _ in whens)
-        column = " ".join(f"WHEN {f} THEN {_sql_value(col)}" for f, _, col in whens)
-        any_flag = " OR ".join(f for f, _, _ in whens)
-        parts.append(f"SELECT _rid, CASE {rule} END, CASE {column} END FROM _stage_flags WHERE {any_flag}")
-    return " UNION ALL ".join(parts)
+def _suite_rejects_sql(expectations: list[dict]) -> str:
+    """The flagged typed rows as (`_rid`, first suite rule broken, the column it concerns)."""
+    whens = [(f"f{i}", e["meta"]["rule"], expectation_column(e)) for i, e in enumerate(expectations)]
+    rule = " ".join(f"WHEN {f} THEN {sql_literal(r)}" for f, r, _ in whens) or "WHEN false THEN NULL"
+    column = " ".join(f"WHEN {f} THEN {_sql_value(col)}" for f, _, col in whens) or "WHEN false THEN NULL"
+    return f"SELECT _rid, CASE {rule} END, CASE {column} END FROM _stage_flags"
 
 
 def _write_quarantine(con: duckdb.DuckDBPyConnection, contract: ExtractContract, raw: str,

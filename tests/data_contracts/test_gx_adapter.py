@@ -106,6 +106,26 @@ def test_a_rule_added_to_the_suite_file_is_counted_by_gx_and_staging_alike(tmp_p
     assert gx_result.unexpected_by_rule()["category_not_sold_online"] == 2
 
 
+def test_uniqueness_of_the_key_and_of_another_column_are_counted_by_gx_and_staging_alike(tmp_path):
+    """Staging looks for repeated primary keys only among the keys repeated before exact copies were dropped,
+    and for any other repeated column among all typed rows: both count what GX counts."""
+    purchases = tmp_path / "purchases.csv"
+    purchases.write_text("order_id,customer_id,order_ts,amount,product_id\n"
+                         "O1,C001,2026-10-01,10,P1\nO1,C001,2026-10-01,10,P1\nO2,C002,2026-10-02,10,P1\n"
+                         "O3,C003,2026-10-03,10,P2\nO3,C003,2026-10-03,10,P3\n")
+    suite = load_suite("purchases")
+    suite["expectations"].append({"type": "expect_column_values_to_be_unique", "kwargs": {"column": "product_id"},
+                                  "meta": {"rule": "product_listed_once"}})
+    with duckdb.connect() as con:
+        stage_landing(con, good_landing(tmp_path, purchases__csv=purchases))
+        result = stage_extract(con, "purchases", load_contract("purchases"), suite, AS_OF, max_bad_row_share=1.0)
+        gx_result = validate_table(con, result.typed_table, suite, parameters=result.suite_parameters)
+    assert result.quarantined_by_rule == {"duplicate_exact": 1, "duplicate_conflict": 2, "product_listed_once": 2}
+    counted = {"duplicate_conflict": 2, "product_listed_once": 2}
+    assert {r: n for r, n in result.violations_by_rule.items() if n} == counted == \
+        {r: n for r, n in gx_result.unexpected_by_rule().items() if n}
+
+
 def test_an_expectation_gx_cannot_run_on_duckdb_fails_loudly(staged):
     con, results = staged
     suite = {"name": "regex", "expectations": [

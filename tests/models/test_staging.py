@@ -31,7 +31,15 @@ def stage_with(con, tmp_path, *, max_bad_row_share=1.0, max_future_days=0, **fil
     for result in results.values():
         assert result.rows_in == result.rows_accepted + result.rows_quarantined
         assert sum(result.quarantined_by_rule.values()) == result.rows_quarantined
+    assert work_tables(con) == []
     return results
+
+
+def work_tables(con) -> list[str]:
+    """The tables and views staging works in (`_stage_<extract>` and its temp tables): none once it is done."""
+    return [r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, '_stage') "
+        "UNION ALL SELECT view_name FROM duckdb_views() WHERE starts_with(view_name, '_stage')").fetchall()]
 
 
 def rows(con, sql: str) -> list[dict]:
@@ -214,6 +222,39 @@ def test_quarantine_keeps_the_raw_row_as_json(con, tmp_path):
                                   "channel": "web", "discount_amount": "0", "status": "completed"}
 
 
+# ---------------------------------------------------------------- file order
+def large_purchases(path, n_rows: int) -> dict[str, list[int]]:
+    """Write `n_rows` purchases (null tokens, bad numbers, exact copies spread through the file); returns the
+    data line numbers of each outcome."""
+    lines = ["order_id,customer_id,order_ts,amount,quantity,product_id,category,channel,discount_amount,status"]
+    outcome = {"accepted": [], "required_missing": [], "invalid_number": [], "duplicate_exact": []}
+    for row in range(1, n_rows + 1):
+        if row % 983 == 0 and outcome["accepted"][-1:] == [row - 1]:
+            lines.append(lines[-1])
+            outcome["duplicate_exact"].append(row)
+            continue
+        amount, rule = (("N/A", "required_missing") if row % 997 == 0 else
+                        ("abc", "invalid_number") if row % 991 == 0 else ("10", "accepted"))
+        quantity = ("", "NULL", "2")[row % 3]  # a null token takes the default too
+        lines.append(f"O{row},C00{row % 6 + 1},2026-10-01 10:00:00,{amount},{quantity},P1,shoes,web,0,completed")
+        outcome[rule].append(row)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return outcome
+
+
+def test_a_large_extract_is_staged_in_file_order(con, tmp_path):
+    """Several row groups on two threads: stg rows, suite rejects and quarantine keep the line order of the file."""
+    con.execute("SET threads = 2")
+    outcome = large_purchases(tmp_path / "purchases.csv", 600_000)
+    result = stage_with(con, tmp_path, purchases__csv=tmp_path / "purchases.csv")["purchases"]
+    assert result.quarantined_by_rule == {rule: len(lines) for rule, lines in outcome.items() if rule != "accepted"}
+    assert [r[0] for r in con.execute("SELECT _source_row FROM stg_purchases").fetchall()] == outcome["accepted"]
+    assert [r[0] for r in con.execute("SELECT _source_row FROM typed_purchases_rejected").fetchall()] == \
+        outcome["required_missing"]
+    assert [r[0] for r in con.execute("SELECT source_row FROM quarantine WHERE extract = 'purchases'").fetchall()] == \
+        sorted(outcome["required_missing"] + outcome["invalid_number"] + outcome["duplicate_exact"])
+
+
 # ---------------------------------------------------------------- whole-extract breaches stop the run
 def test_too_many_bad_rows_stop_the_run_naming_file_rule_and_example(con, tmp_path):
     stage_with(con, tmp_path / "ok")  # yesterday's good stg_purchases
@@ -226,6 +267,21 @@ def test_too_many_bad_rows_stop_the_run_naming_file_rule_and_example(con, tmp_pa
     assert len(quarantine_rows(con, "purchases")) == 3  # kept for inspection
     assert con.execute("SELECT count(*) FROM stg_purchases").fetchone()[0] == 8  # not replaced
     assert con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'typed_purchases'").fetchone()[0] == 0
+    assert work_tables(con) == []
+
+
+def test_a_suite_query_failing_mid_staging_leaves_the_previous_staging_in_place(con, tmp_path):
+    stage_with(con, tmp_path)
+    before = [con.execute(f"SELECT * FROM {t}").fetchall() for t in ("stg_purchases", "typed_purchases", "quarantine")]
+    suite = load_suite("purchases")
+    query = "SELECT * FROM {batch} WHERE order_id::INTEGER > 0"  # fails on the first id: O1001
+    suite["expectations"].append({"type": "unexpected_rows_expectation", "kwargs": {"unexpected_rows_query": query},
+                                  "meta": {"rule": "numeric_order_id", "column": "order_id"}})
+    with pytest.raises(duckdb.ConversionException):
+        stage_extract(con, "purchases", load_contract("purchases"), suite, AS_OF, max_bad_row_share=1.0)
+    assert [con.execute(f"SELECT * FROM {t}").fetchall() for t in ("stg_purchases", "typed_purchases", "quarantine")] \
+        == before
+    assert work_tables(con) == []
 
 
 def test_missing_required_column_stops_staging(con):
