@@ -140,6 +140,8 @@ def build_training_frame(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date]
     validate_target(target)
     lexicon = read_lexicon_once(lexicon)
     tables = dict(customers=customers, purchases=purchases, interactions=interactions)
+    if snapshot_key is not None and target in SHARED_SAMPLE_TARGETS:
+        _drop_other_snapshots(con, snapshot_key)
     frames = []
     for cutoff in sorted(cutoffs):
         if target in SHARED_SAMPLE_TARGETS:
@@ -166,7 +168,6 @@ def _shared_frame_at_cutoff(con, cutoff, horizon_days, max_rows, seed, tables, l
     """(customer_id, cutoff, <features>, label_churn, label_upsell) of the shared sample at `cutoff`."""
     table = f"{SNAPSHOT_PREFIX}{cutoff:%Y%m%d}_{int(horizon_days)}"
     if snapshot_key is not None:
-        _drop_other_snapshots(con, snapshot_key)
         if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]).fetchall()[0][0]:
             frame = con.execute(f"SELECT * EXCLUDE (snapshot_key) FROM {table} ORDER BY customer_id").df()
             frame["cutoff"] = cutoff  # a python date, as in a freshly built frame

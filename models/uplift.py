@@ -37,7 +37,7 @@ rate shrunk towards the pooled control rate of all actions (with `response_min_c
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Mapping, Sequence
 
@@ -87,12 +87,17 @@ class ResponseModels:
 
     def without_ranking(self, reason: str) -> "ResponseModels":
         """The same models with every learned action at its measured average effect (slope 0)."""
-        effects = {a: ActionEffect(e.ate, e.mean_tau, 0.0) for a, e in self.effects.items()}
+        effects = _without_slopes(self.effects)
         return ResponseModels(self.feature_names, self.learners, self.priors,
                               {**self.metrics, "qini_mean": 0.0, **{f"uplift_slope_{a}": 0.0 for a in effects}},
                               self.report,
                               [*self.notes, f"ranking dropped ({reason}): every learned action at its measured effect"],
                               effects)
+
+
+def _without_slopes(effects: Mapping[str, ActionEffect]) -> dict[str, ActionEffect]:
+    """The same effects with no ranking: every customer gets the action's effect."""
+    return {action_id: replace(effect, slope=0.0) for action_id, effect in effects.items()}
 
 
 def find_campaign_dates(con: duckdb.DuckDBPyConnection, as_of: date, max_dates: int,
@@ -174,7 +179,7 @@ def fit_response_models(frame: pd.DataFrame, prior_uplift: Mapping[str, float], 
     if held_out:
         _evaluate_on(models, frame[frame["campaign_date"].isin(held_out)])
     else:
-        models.effects = {a: ActionEffect(e.ate, e.mean_tau, 0.0) for a, e in models.effects.items()}
+        models.effects = _without_slopes(models.effects)
     return models
 
 
@@ -277,7 +282,7 @@ def _evaluate_on(models: ResponseModels, held_out: pd.DataFrame) -> None:
         effect = models.effects[action_id]
         if rows["treated"].nunique() < 2:
             models.notes.append(f"{action_id}: held-out dates lack one arm, not evaluated, no ranking used")
-            models.effects[action_id] = ActionEffect(effect.ate, effect.mean_tau, 0.0)
+            models.effects[action_id] = replace(effect, slope=0.0)
             continue
         uplift = treated.predict(rows) - control.predict(rows)
         y, t = rows["label"].to_numpy(), rows["treated"].to_numpy()
@@ -285,7 +290,7 @@ def _evaluate_on(models: ResponseModels, held_out: pd.DataFrame) -> None:
             models.metrics[f"{name}_{action_id}"] = value
         propensity = rows.groupby("campaign_date")["treated"].transform("mean").to_numpy()
         slope, se = calibration_slope(y.astype(float), t.astype(float), propensity, uplift)
-        models.effects[action_id] = ActionEffect(effect.ate, effect.mean_tau, float(np.clip(slope, 0.0, 1.0)))
+        models.effects[action_id] = replace(effect, slope=float(np.clip(slope, 0.0, 1.0)))
         models.metrics[f"uplift_slope_{action_id}"] = models.effects[action_id].slope
         models.notes.append(f"{action_id}: held-out slope {slope:.2f} (se {se:.2f}) -> "
                             f"{models.effects[action_id].slope:.2f}")
