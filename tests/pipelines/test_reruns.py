@@ -34,6 +34,15 @@ def nba_run_lines(err: str) -> list[str]:
     return [line for line in err.splitlines() if line.startswith("nba run:")]
 
 
+def timed_nba_run(home, night, capsys) -> tuple[int, float, str, list[str]]:
+    """Run a night on `home`: (exit code, seconds it took, stderr, the run's own message lines)."""
+    started = time.monotonic()
+    code = nba_run(home, night.landing, AS_OF, night.config)
+    took = time.monotonic() - started
+    err = capsys.readouterr().err
+    return code, took, err, nba_run_lines(err)
+
+
 def test_rerun_of_the_same_night_publishes_byte_identical_exports(night, tmp_path):
     home = copy_home(night, tmp_path)
     outcome = run_in_process(home, night)
@@ -54,12 +63,8 @@ def test_second_run_on_a_busy_home_refuses_at_once_and_the_first_completes(night
         runs_before = instance.get_runs_count()
     with NbaRun(home, night) as first:
         first.wait_until(first.step_started("raw__customers"))  # the first run holds the home's lock
-        started = time.monotonic()
-        code = nba_run(home, night.landing, AS_OF, night.config)
-        took = time.monotonic() - started
-        err = capsys.readouterr().err
+        code, took, err, messages = timed_nba_run(home, night, capsys)
         assert code == 3, err
-        messages = nba_run_lines(err)
         assert len(messages) == 1 and str(home.resolve()) in messages[0] and "another nba run" in messages[0], err
         assert took < 5, f"the refusal took {took:.1f} s"
         assert first.wait() == 0, first.stderr
@@ -129,12 +134,8 @@ def test_unreachable_tracking_server_fails_fast_and_keeps_the_exports(night, tmp
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
     before = visible_exports(home / "exports")
-    started = time.monotonic()
-    code = nba_run(home, night.landing, AS_OF, night.config)
-    took = time.monotonic() - started
-    err = capsys.readouterr().err
+    code, took, err, messages = timed_nba_run(home, night, capsys)
     assert code == 1, err
-    messages = nba_run_lines(err)
     assert len(messages) == 1 and "Traceback" not in err and "127.0.0.1:9" in messages[0], err
     assert "scores__customer_scores" not in err and "exports__campaign_lists" not in err
     assert took < 90, f"a refused connection took {took:.0f} s to fail the run"
