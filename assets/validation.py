@@ -3,6 +3,7 @@
 The quarantine split and the Great Expectations suite come from the same suite file
 (data_contracts/suites/<extract>.json). The check runs GX on the typed rows and passes when the
 extract-level expectations hold and GX's unexpected counts per rule equal what was quarantined.
+GX only counts; the examples next to each expectation are the raw values of the first quarantined rows.
 """
 
 import dagster as dg
@@ -11,7 +12,7 @@ from assets._common import as_of_date, preview
 from data_contracts import load_contract, load_suite
 from data_contracts.data_docs import build_data_docs
 from data_contracts.gx_adapter import validate_table
-from models.staging import stage_extract
+from models.staging import quarantine_examples, stage_extract
 from pipelines.partitions import as_of_partitions
 from pipelines.resources import NbaHome
 
@@ -62,6 +63,7 @@ def build_validated_asset(extract: str) -> dg.AssetsDefinition:
                                   max_bad_row_share=float(config["max_bad_row_share"]),
                                   max_future_days=int(config["max_future_days"]))
             gx_result = validate_table(con, stage.typed_table, suite, parameters=stage.suite_parameters)
+            gx_result = gx_result.with_examples(quarantine_examples(con, extract))
             docs = build_data_docs(nba.gx_docs_dir, as_of_date(context), [(suite, gx_result)],
                                    parameters=stage.suite_parameters)
             yield dg.MaterializeResult(metadata={

@@ -404,6 +404,16 @@ def _write_quarantine(con: duckdb.DuckDBPyConnection, contract: ExtractContract,
     )
 
 
+def quarantine_examples(con: duckdb.DuckDBPyConnection, extract: str,
+                        per_rule: int = 3) -> dict[tuple[str, str | None], tuple[str | None, ...]]:
+    """(rule, column) -> the raw values of the extract's first `per_rule` quarantined rows under that rule
+    (by file and row): the examples shown next to each expectation in the Data Docs."""
+    rows = con.execute(
+        "SELECT rule, column_name, list(value ORDER BY source_file, source_row)[:?] FROM quarantine "
+        "WHERE extract = ? GROUP BY ALL ORDER BY ALL", [per_rule, extract]).fetchall()
+    return {(rule, column): tuple(values) for rule, column, values in rows}
+
+
 def _too_many_bad_rows(con: duckdb.DuckDBPyConnection, extract: str, rows_in: int,
                        quarantined: dict[str, int], max_share: float) -> ContractError:
     top_rule = max(sorted(quarantined), key=lambda r: quarantined[r])

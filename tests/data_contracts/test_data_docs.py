@@ -11,6 +11,7 @@ import pytest
 from data_contracts import load_suite
 from data_contracts.data_docs import INDEX, build_data_docs, describe_expectation, suite_status
 from data_contracts.gx_adapter import ExpectationOutcome, SuiteResult, validate_table
+from models.staging import quarantine_examples
 from tests.data_contracts.helpers import AS_OF, BAD, good_landing, stage_landing
 
 
@@ -22,7 +23,8 @@ def night(tmp_path_factory):
         staged = stage_landing(con, good_landing(root, purchases__csv=BAD / "purchases_one_rule_each.csv",
                                                  interactions__csv=BAD / "interactions_one_rule_each.csv"))
         validations = [(load_suite(extract), validate_table(con, stage.typed_table, load_suite(extract),
-                                                            parameters=stage.suite_parameters))
+                                                            parameters=stage.suite_parameters)
+                        .with_examples(quarantine_examples(con, extract)))  # as assets/validation.py does
                        for extract, stage in staged.items()]
     return validations, staged["purchases"].suite_parameters
 

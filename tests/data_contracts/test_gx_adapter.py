@@ -11,7 +11,7 @@ import pytest
 
 from data_contracts import CONTRACTS_DIR, load_contract, load_suite, row_expectations
 from data_contracts.gx_adapter import SuiteResult, enable_duckdb_persisted_connection, validate_table
-from models.staging import stage_extract
+from models.staging import quarantine_examples, stage_extract
 from tests.data_contracts.helpers import AS_OF, BAD, good_landing, stage_landing
 
 
@@ -60,7 +60,8 @@ def test_gx_unexpected_counts_equal_the_quarantine_counts_per_rule(staged, extra
 def test_result_rows_are_plain_and_in_suite_order(staged):
     con, results = staged
     suite = load_suite("purchases")
-    gx_result = validate_table(con, "typed_purchases", suite, parameters=results["purchases"].suite_parameters)
+    gx_result = validate_table(con, "typed_purchases", suite, parameters=results["purchases"].suite_parameters,
+                               max_examples=3)
     assert [o.expectation_type for o in gx_result.expectations] == [e["type"] for e in suite["expectations"]]
     status = next(o for o in gx_result.expectations if o.rule == "unknown_status")
     assert (status.column, status.unexpected_count, status.examples, status.success) == ("status", 1, ("cancelled",), False)
@@ -68,6 +69,40 @@ def test_result_rows_are_plain_and_in_suite_order(staged):
     unknown = next(o for o in gx_result.expectations if o.rule == "unknown_customer")
     assert (unknown.expectation_type, unknown.column, unknown.unexpected_count) == \
         ("unexpected_rows_expectation", "customer_id", 1)
+
+
+def test_without_gx_examples_the_counts_are_the_same_and_examples_come_from_the_quarantine(staged):
+    """The night asks GX for counts only (max_examples=0) and shows the quarantine's raw values instead."""
+    con, results = staged
+    for extract in ("purchases", "interactions"):
+        suite, params = load_suite(extract), results[extract].suite_parameters
+        with_gx = validate_table(con, f"typed_{extract}", suite, parameters=params, max_examples=3)
+        counts_only = validate_table(con, f"typed_{extract}", suite, parameters=params)
+        assert all(o.examples == () for o in counts_only.expectations)
+        assert [(o.rule, o.unexpected_count, o.success) for o in counts_only.expectations] == \
+            [(o.rule, o.unexpected_count, o.success) for o in with_gx.expectations]
+        shown = counts_only.with_examples(quarantine_examples(con, extract))
+        for outcome in shown.expectations:  # each bad row breaks one rule here, so each is an example of it
+            assert len(outcome.examples) == (min(outcome.unexpected_count, 3) if outcome.rule else 0), outcome
+    status = next(o for o in validate_table(con, "typed_purchases", load_suite("purchases"),
+                                            parameters=results["purchases"].suite_parameters)
+                  .with_examples(quarantine_examples(con, "purchases")).expectations if o.rule == "unknown_status")
+    assert status.examples == ("cancelled",)
+
+
+def test_quarantine_examples_are_the_first_raw_values_per_rule_and_column(tmp_path):
+    con = duckdb.connect()
+    con.execute("CREATE TABLE quarantine(extract VARCHAR, source_file VARCHAR, source_row BIGINT, rule VARCHAR, "
+                "column_name VARCHAR, value VARCHAR, record VARCHAR)")
+    con.executemany("INSERT INTO quarantine VALUES ('purchases', ?, ?, ?, ?, ?, '{}')", [
+        ["p.csv", 9, "unknown_status", "status", "Cancelled "], ["p.csv", 2, "unknown_status", "status", "x"],
+        ["p.csv", 5, "unknown_status", "status", "y"], ["p.csv", 7, "unknown_status", "status", "z"],
+        ["p.csv", 3, "required_missing", "amount", None], ["p.csv", 4, "required_missing", "customer_id", ""]])
+    con.execute("INSERT INTO quarantine VALUES ('customers', 'c.csv', 1, 'unknown_status', 'status', 'other', '{}')")
+    assert quarantine_examples(con, "purchases") == {
+        ("unknown_status", "status"): ("x", "y", "z"), ("required_missing", "amount"): (None,),
+        ("required_missing", "customer_id"): ("",)}
+    assert quarantine_examples(con, "purchases", per_rule=1)[("unknown_status", "status")] == ("x",)
 
 
 def test_overlapping_violations_are_counted_per_expectation_like_staging(tmp_path, capfd):
