@@ -28,12 +28,8 @@ def read_night(con) -> dict[str, pd.DataFrame]:
         "customers": con.execute("SELECT * FROM golden_customers ORDER BY customer_id").df(),
         "scores": con.execute("SELECT * FROM customer_scores ORDER BY customer_id").df(),
         "reasons": con.execute("SELECT * FROM customer_reasons ORDER BY customer_id").df(),
-        "intake": con.execute(
-            "SELECT r.extract, r.rows_in, r.rows_in - coalesce(q.n, 0) AS accepted, coalesce(q.n, 0) AS quarantined FROM ("
-            "SELECT 'customers' AS extract, count(*) AS rows_in FROM raw_customers UNION ALL "
-            "SELECT 'purchases', count(*) FROM raw_purchases UNION ALL "
-            "SELECT 'interactions', count(*) FROM raw_interactions) r "
-            "LEFT JOIN (SELECT extract, count(*) AS n FROM quarantine GROUP BY extract) q USING (extract) ORDER BY 1").df(),
+        "intake": con.execute("SELECT extract, rows_in, rows_accepted AS accepted, rows_quarantined AS quarantined "
+                              "FROM staging_log ORDER BY extract").df(),
         "models": con.execute("SELECT target, version, trained_as_of, reason FROM model_selection ORDER BY target").df(),
     }
 

@@ -1,4 +1,4 @@
-"""Ingest layer: each extract in the landing folder loaded as-is (all text) into DuckDB with its lineage."""
+"""Ingest layer: each extract in the landing folder read once and typed by its contract into DuckDB, with its lineage."""
 
 import dagster as dg
 
@@ -16,8 +16,10 @@ def build_raw_asset(extract: str) -> dg.AssetsDefinition:
     @dg.asset(
         key=["raw", extract], group_name="raw", kinds={"duckdb", "csv"}, partitions_def=as_of_partitions,
         owners=["team:data-engineering"],
-        description=(f"The `{extract}` extract exactly as delivered (every column as text), with its file, "
-                     "sha256, row count and load time in `ingest_log`. Raw files are never modified."),
+        description=(f"`raw_{extract}`: the `{extract}` extract read once and typed by "
+                     f"data_contracts/extracts/{extract}.yaml (a value that does not type keeps its rule and the row "
+                     "as delivered), with file, sha256, row count and load time in `ingest_log`. Staging turns the "
+                     "table into `stg_` (no copy). Raw files are never modified."),
     )
     def raw_extract(context: dg.AssetExecutionContext, nba: NbaHome) -> dg.MaterializeResult:
         landing = nba.landing_for(as_of_date(context))
@@ -29,7 +31,9 @@ def build_raw_asset(extract: str) -> dg.AssetsDefinition:
                 "dagster/row_count": info.rows,
                 "landing_folder": str(landing),
                 "files": dg.MetadataValue.json([f.__dict__ for f in info.files]),
-                "preview": preview(con, table, columns="* EXCLUDE (_source_file)"),
+                "rows_with_unreadable_values": con.execute(
+                    f"SELECT count(*) FROM {table} WHERE _cast_rule IS NOT NULL").fetchone()[0],
+                "preview": preview(con, table, columns="* EXCLUDE (_source_file, _rid, _raw_record)"),
             })
 
     return raw_extract

@@ -1,4 +1,4 @@
-"""Validation layer: each raw extract typed by its contract; bad rows quarantined; the GX suite as a blocking check.
+"""Validation layer: each typed raw extract split into stg_ and quarantine; the GX suite as a blocking check.
 
 The quarantine split and the Great Expectations suite come from the same suite file
 (data_contracts/suites/<extract>.json). The check runs GX on the typed rows and passes when the
@@ -49,9 +49,10 @@ def build_validated_asset(extract: str) -> dg.AssetsDefinition:
     @dg.asset(
         key=key, group_name="validated", kinds={"duckdb", "great_expectations"}, partitions_def=as_of_partitions,
         owners=["team:data-engineering"], deps=deps,
-        description=(f"`stg_{extract}`: the {extract} extract typed by data_contracts/extracts/{extract}.yaml with its "
-                     "defaults; rows breaking a row rule are in `quarantine` with the rule, never downstream. "
-                     "A missing required column, an empty extract or too many bad rows stop the run here."),
+        description=(f"`stg_{extract}`: the typed `raw_{extract}` without the rows that did not type or break a row "
+                     f"rule of data_contracts/suites/{extract}.json: those are in `quarantine` with the rule, never "
+                     "downstream (the table is renamed, not copied). An empty extract or too many bad rows stop "
+                     "the run here and leave the previous `stg_` in place."),
         check_specs=[dg.AssetCheckSpec("gx_suite", asset=key, blocking=True,
                                        description=f"Great Expectations suite data_contracts/suites/{extract}.json")],
     )

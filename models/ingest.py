@@ -1,7 +1,9 @@
-"""Find the extract files in a landing folder and load them, untyped, into `raw_<extract>` tables.
+"""Find the extract files in a landing folder and load them, typed by their contract, into `raw_<extract>`.
 
-Every column is loaded as VARCHAR exactly as written (header names lower-cased and stripped) plus
-`_source_file` and `_source_row`, so that staging can report any bad value as it was delivered.
+Each file is read once and written once: every contract column is typed on the way in (models/casting.py:
+null tokens, normalisation, defaults), with `_source_file` and `_source_row` (its 1-based data row) and,
+for a row holding a value that does not read as its type, the cast rule broken and the row as delivered
+(`_raw_record`, JSON). Staging then quarantines the bad rows and renames the rest to `stg_<extract>`.
 Raw files are only read, never modified. A broken delivery (empty file, malformed or truncated CSV,
 missing required column, empty required extract) raises `ContractError` naming the file.
 """
@@ -22,7 +24,8 @@ from pathlib import Path
 
 import duckdb
 
-from data_contracts import ContractError, check_required_columns, list_extracts, load_contract
+from data_contracts import ContractError, ExtractContract, check_required_columns, list_extracts, load_contract
+from models.casting import CAST_COLUMNS, cast_sql, sql_ident, sql_literal
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,8 @@ DELIMITERS = (",", ";", "\t", "|")
 MAX_FIELD_BYTES = 32 * 1024 * 1024  # one CSV line (a long note) may be this large
 CHUNK_BYTES = 1 << 20
 BOM = codecs.BOM_UTF8
+RAW_EXTRA_COLUMNS = (("_source_file", "VARCHAR"), ("_source_row", "BIGINT"), ("_rid", "BIGINT"),
+                     *((c, "VARCHAR") for c in CAST_COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,7 @@ class IngestInfo:
     extract: str
     table: str
     rows: int
-    columns: tuple[str, ...]
+    columns: tuple[str, ...]  # as delivered (the union of the files' headers)
     files: tuple[FileLoad, ...]
 
 
@@ -117,10 +122,10 @@ def discover_extracts(landing_dir: Path) -> dict[str, list[Path]]:
 
 
 def load_raw(con: duckdb.DuckDBPyConnection, extract: str, paths: list[Path]) -> IngestInfo:
-    """Replace `raw_<extract>` with the rows of `paths` (all VARCHAR) and append to `ingest_log`.
+    """Replace `raw_<extract>` with the typed rows of `paths` (`raw_table_ddl`) and append to `ingest_log`.
 
     The load is one transaction: either every file is loaded or the previous table stays. An optional
-    extract that was not delivered (no paths) becomes an empty table with the contract's columns.
+    extract that was not delivered (no paths) becomes an empty table.
     """
     contract = load_contract(extract)
     if not paths and contract.required:
@@ -133,11 +138,10 @@ def load_raw(con: duckdb.DuckDBPyConnection, extract: str, paths: list[Path]) ->
     loads: list[FileLoad] = []
     con.execute("BEGIN TRANSACTION")
     try:
-        col_defs = ", ".join(f"{sql_ident(c)} VARCHAR" for c in columns)
-        con.execute(f"CREATE OR REPLACE TABLE {table} ({col_defs}, _source_file VARCHAR, _source_row BIGINT)")
+        con.execute(f"CREATE OR REPLACE TABLE {table} ({raw_table_ddl(contract)})")
         with tempfile.TemporaryDirectory(prefix="nba_ingest_") as tmp:
             for source in sources:
-                rows = _insert_source(con, table, source, Path(tmp))
+                rows = _insert_source(con, table, contract, source, Path(tmp))
                 loads.append(FileLoad(source.path.name, source.sha256, source.format, source.encoding,
                                       source.delimiter, rows))
         total = sum(load.rows for load in loads)
@@ -152,6 +156,14 @@ def load_raw(con: duckdb.DuckDBPyConnection, extract: str, paths: list[Path]) ->
         con.execute("ROLLBACK")
         raise
     return IngestInfo(extract, table, total, tuple(columns), tuple(loads))
+
+
+def raw_table_ddl(contract: ExtractContract) -> str:
+    """Columns of `raw_<extract>`: the typed contract columns, then `RAW_EXTRA_COLUMNS`: `_source_file`,
+    `_source_row` (1-based data row of its file), `_rid` (0-based row number of the load, in file order)
+    and `CAST_COLUMNS` (set only on a row with an unreadable value)."""
+    typed = ", ".join(f"{sql_ident(c.name)} {c.type}" for c in contract.columns)
+    return f"{typed}, " + ", ".join(f"{name} {type_}" for name, type_ in RAW_EXTRA_COLUMNS)
 
 
 def _extract_of(path: Path, extracts: list[str]) -> str | None:
@@ -302,24 +314,28 @@ def _union_columns(sources: list[_Source]) -> list[str]:
     return columns
 
 
-def _insert_source(con: duckdb.DuckDBPyConnection, table: str, source: _Source, tmp: Path) -> int:
-    """Append one file to `table` with its data row numbers; returns the number of rows.
+def _insert_source(con: duckdb.DuckDBPyConnection, table: str, contract: ExtractContract, source: _Source,
+                   tmp: Path) -> int:
+    """Append one file, typed, to `table` with its data row numbers; returns the number of rows.
 
     The rows are numbered after the insert, from their row ids: with preserve_insertion_order (DuckDB's
     default, set by the warehouse) the reader keeps the file order on every thread and one insert appends
     its rows with consecutive row ids, while `row_number() OVER ()` would read the file on one thread.
     """
-    select = ", ".join(
+    text = ", ".join(
         f"CAST({sql_ident(f)} AS VARCHAR) AS {sql_ident(c)}" for f, c in zip(source.file_columns, source.columns)
     )
-    reader = _reader_sql(source, tmp)
-    sql = f"INSERT INTO {table} BY NAME SELECT {select}, {sql_literal(source.path.name)} AS _source_file FROM {reader}"
+    delivered = f"(SELECT {text} FROM {_reader_sql(source, tmp)})"
+    sql = (f"INSERT INTO {table} BY NAME SELECT *, {sql_literal(source.path.name)} AS _source_file "
+           f"FROM ({cast_sql(contract, delivered, source.columns)})")
     try:
         rows = int(con.execute(sql).fetchone()[0])
     except duckdb.Error as exc:
         raise _read_error(source, exc) from exc
     first = f"(SELECT min(rowid) FROM {table} WHERE _source_row IS NULL)"
-    con.execute(f"UPDATE {table} SET _source_row = rowid - {first} + 1 WHERE _source_row IS NULL")
+    load_first = f"(SELECT min(rowid) FROM {table})"
+    con.execute(f"UPDATE {table} SET _source_row = rowid - {first} + 1, _rid = rowid - {load_first} "
+                "WHERE _source_row IS NULL")
     return rows
 
 
@@ -380,13 +396,3 @@ def _append_ingest_log(con: duckdb.DuckDBPyConnection, extract: str, loads: list
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-def sql_ident(name: str) -> str:
-    """A quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def sql_literal(value: str) -> str:
-    """A quoted SQL string literal."""
-    return "'" + value.replace("'", "''") + "'"

@@ -11,17 +11,19 @@ def test_every_input_row_is_accepted_or_quarantined(nightly_home):
     for extract in ("customers", "purchases", "interactions"):
         rows_in = query(nightly_home, f"SELECT sum(rows) FROM ingest_log WHERE extract = '{extract}' AND loaded_at = "
                                       f"(SELECT max(loaded_at) FROM ingest_log WHERE extract = '{extract}')")[0][0]
-        raw = query(nightly_home, f"SELECT count(*) FROM raw_{extract}")[0][0]
+        staged = query(nightly_home, f"SELECT rows_in, rows_accepted, rows_quarantined FROM staging_log "
+                                     f"WHERE extract = '{extract}'")[0]
         accepted = query(nightly_home, f"SELECT count(*) FROM stg_{extract}")[0][0]
         quarantined = query(nightly_home, f"SELECT count(*) FROM quarantine WHERE extract = '{extract}'")[0][0]
-        assert rows_in == raw == accepted + quarantined, extract
+        assert rows_in == staged[0] == accepted + quarantined and staged[1:] == (accepted, quarantined), extract
+        assert not query(nightly_home, f"SELECT * FROM duckdb_tables() WHERE table_name = 'raw_{extract}'")  # renamed
     assert query(nightly_home, "SELECT count(*) FROM quarantine")[0][0] > 0  # the generator plants dirty rows
 
 
 def test_no_quarantined_row_reaches_downstream_tables(nightly_home):
     leaked = query(nightly_home, """
-        SELECT count(*) FROM quarantine q JOIN raw_purchases r ON r._source_row = q.source_row
-        JOIN purchases p ON p.order_id = r.order_id AND CAST(p.amount AS VARCHAR) = r.amount
+        SELECT count(*) FROM quarantine q JOIN purchases p ON p.order_id = json_extract_string(q.record, '$.order_id')
+        AND p.amount = TRY_CAST(json_extract_string(q.record, '$.amount') AS DOUBLE)
         WHERE q.extract = 'purchases' AND q.rule NOT LIKE 'duplicate_exact%'""")[0][0]
     assert leaked == 0
     unknown = query(nightly_home, "SELECT count(*) FROM purchases WHERE customer_id NOT IN (SELECT customer_id FROM golden_customers)")[0][0]

@@ -52,6 +52,11 @@ def stage_landing(con: duckdb.DuckDBPyConnection, landing: Path, *, max_bad_row_
     return results
 
 
+def load_again(con: duckdb.DuckDBPyConnection, root: Path, extract: str) -> None:
+    """Load `extract` of `root/landing` once more (staging renames raw_<extract> to stg_<extract>)."""
+    load_raw(con, extract, discover_extracts(root / "landing")[extract])
+
+
 def quarantine_rows(con: duckdb.DuckDBPyConnection, extract: str) -> list[tuple]:
     """(source_row, rule, column_name, value) of an extract's quarantine, in file order."""
     return con.execute(

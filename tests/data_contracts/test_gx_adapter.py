@@ -12,7 +12,7 @@ import pytest
 from data_contracts import CONTRACTS_DIR, load_contract, load_suite, row_expectations
 from data_contracts.gx_adapter import SuiteResult, enable_duckdb_persisted_connection, validate_table
 from models.staging import quarantine_examples, stage_extract
-from tests.data_contracts.helpers import AS_OF, BAD, good_landing, stage_landing
+from tests.data_contracts.helpers import AS_OF, BAD, good_landing, load_again, stage_landing
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +133,7 @@ def test_a_rule_added_to_the_suite_file_is_counted_by_gx_and_staging_alike(tmp_p
     path.write_text(json.dumps(suite))
     with duckdb.connect() as con:
         stage_landing(con, good_landing(tmp_path))
+        load_again(con, tmp_path, "purchases")
         result = stage_extract(con, "purchases", load_contract("purchases", contracts),
                                load_suite("purchases", contracts), AS_OF, max_bad_row_share=1.0)
         gx_result = validate_table(con, result.typed_table, load_suite("purchases", contracts),
@@ -153,6 +154,7 @@ def test_uniqueness_of_the_key_and_of_another_column_are_counted_by_gx_and_stagi
                                   "meta": {"rule": "product_listed_once"}})
     with duckdb.connect() as con:
         stage_landing(con, good_landing(tmp_path, purchases__csv=purchases))
+        load_again(con, tmp_path, "purchases")
         result = stage_extract(con, "purchases", load_contract("purchases"), suite, AS_OF, max_bad_row_share=1.0)
         gx_result = validate_table(con, result.typed_table, suite, parameters=result.suite_parameters)
     assert result.quarantined_by_rule == {"duplicate_exact": 1, "duplicate_conflict": 2, "product_listed_once": 2}

@@ -1,16 +1,18 @@
-"""models.ingest: finding extract files and loading them, untouched, into raw_<extract> tables."""
+"""models.ingest: finding extract files and loading them, typed by their contract, into raw_<extract> tables."""
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import logging
+from datetime import datetime
 
 import duckdb
 import pytest
 
-from data_contracts import ContractError
-from models.ingest import discover_extracts, load_raw, scan_landing
+from data_contracts import ContractError, load_contract
+from models.ingest import RAW_EXTRA_COLUMNS, discover_extracts, load_raw, scan_landing
 from tests.data_contracts.helpers import BAD, GOOD, make_landing
 
 
@@ -22,8 +24,9 @@ def con():
 
 
 def raw_rows(con, extract: str) -> list[tuple]:
-    """Raw rows as dicts without the file name, in file order."""
-    cur = con.execute(f"SELECT * EXCLUDE (_source_file) FROM raw_{extract} ORDER BY _source_file, _source_row")
+    """Raw rows as dicts: the typed columns and `_source_row`, in file order."""
+    cur = con.execute(f"SELECT * EXCLUDE (_source_file, _rid, _cast_rule, _cast_column, _raw_record) "
+                      f"FROM raw_{extract} ORDER BY _source_file, _source_row")
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row)) for row in cur.fetchall()]
 
@@ -77,17 +80,33 @@ def test_same_extract_delivered_twice_is_skipped_and_reported(tmp_path, caplog):
 
 
 # ---------------------------------------------------------------- what raw keeps
-def test_raw_keeps_every_value_as_delivered_text_and_logs_the_file(con, tmp_path):
+def test_raw_types_every_column_by_the_contract_and_logs_the_file(con, tmp_path):
     info = load_one(con, tmp_path, "purchases", "purchases.csv", GOOD / "purchases.csv")
-    types = {name: type_ for name, type_, *_ in con.execute("DESCRIBE raw_purchases").fetchall()}
-    assert types.pop("_source_row") == "BIGINT"
-    assert set(types.values()) == {"VARCHAR"}
+    types = [(name, type_) for name, type_, *_ in con.execute("DESCRIBE raw_purchases").fetchall()]
+    assert types == [(c.name, c.type) for c in load_contract("purchases").columns] + list(RAW_EXTRA_COLUMNS)
     rows = raw_rows(con, "purchases")
     assert [r["_source_row"] for r in rows] == list(range(1, 9))
-    assert rows[0]["amount"] == "59.90" and rows[6]["status"] == "COMPLETED" and rows[2]["quantity"] is None
+    assert rows[0]["amount"] == 59.9 and rows[6]["status"] == "completed" and rows[2]["quantity"] == 1  # default
+    assert con.execute("SELECT count(*) FROM raw_purchases WHERE _cast_rule IS NOT NULL OR _raw_record IS NOT NULL "
+                       "OR _rid IS NULL").fetchone()[0] == 0
     log = con.execute("SELECT extract, file, sha256, format, encoding, rows FROM ingest_log").fetchall()
     assert log == [("purchases", "purchases.csv", sha(GOOD / "purchases.csv"), "csv", "utf-8", 8)]
     assert info.rows == 8 and info.files[0].delimiter == ","
+
+
+def test_a_value_that_does_not_type_keeps_its_rule_and_the_row_as_delivered(con, tmp_path):
+    path = tmp_path / "purchases.csv"
+    path.write_text("order_id,customer_id,order_ts,amount,Store Code\n"
+                    "O1,C001,2026-10-01,12.5,S1\nO2,C001,2026-02-30,abc,S2\nO3, C002 ,yesterday,1,S3\n",
+                    encoding="utf-8")
+    load_raw(con, "purchases", [path])
+    rows = con.execute("SELECT order_id, customer_id, amount, _source_row, _rid, _cast_rule, _cast_column, _raw_record "
+                       "FROM raw_purchases ORDER BY _source_row").fetchall()
+    assert rows[0] == ("O1", "C001", 12.5, 1, 0, None, None, None)
+    assert rows[1][:7] == ("O2", "C001", None, 2, 1, "impossible_date", "order_ts")  # the first bad column
+    assert json.loads(rows[1][7]) == {"order_id": "O2", "customer_id": "C001", "order_ts": "2026-02-30",
+                                      "amount": "abc", "store code": "S2"}
+    assert rows[2][5:7] == ("unparsable_date", "order_ts") and json.loads(rows[2][7])["customer_id"] == " C002 "
 
 
 @pytest.mark.parametrize("variant, encoding", [
@@ -147,13 +166,15 @@ def test_rows_of_large_files_are_numbered_in_file_order(con, tmp_path):
     assert numbered == [(name, row, str(row)) for name, n_rows in files.items() for row in range(1, n_rows + 1)]
 
 
-def test_parquet_columns_are_loaded_as_text(con, tmp_path):
+def test_parquet_columns_are_typed_like_csv_text(con, tmp_path):
     path = tmp_path / "purchases.parquet"
     con.execute(f"COPY (SELECT 'O1' AS Order_ID, 'C001' AS customer_id, TIMESTAMP '2026-10-01 10:00:00' AS order_ts, "
                 f"12.5::DOUBLE AS amount, 2 AS quantity) TO '{path}' (FORMAT parquet)")
     info = load_raw(con, "purchases", [path])
-    assert raw_rows(con, "purchases") == [{"order_id": "O1", "customer_id": "C001", "order_ts": "2026-10-01 10:00:00",
-                                           "amount": "12.5", "quantity": "2", "_source_row": 1}]
+    row = raw_rows(con, "purchases")[0]
+    assert {k: row[k] for k in ("order_id", "customer_id", "order_ts", "amount", "quantity", "_source_row")} == {
+        "order_id": "O1", "customer_id": "C001", "order_ts": datetime(2026, 10, 1, 10), "amount": 12.5,
+        "quantity": 2, "_source_row": 1}
     assert (info.files[0].format, info.files[0].encoding) == ("parquet", None)
 
 
@@ -165,17 +186,18 @@ def test_a_field_of_several_megabytes_is_loaded_whole(con, tmp_path):
                     encoding="utf-8")
     load_raw(con, "interactions", [path])
     rows = raw_rows(con, "interactions")
-    assert len(rows[0]["note_text"]) == len(note) and rows[1]["note_text"] == "short"
+    assert rows[0]["note_text"] == note.strip() and rows[1]["note_text"] == "short"  # trimmed, as typed
 
 
 def test_part_files_with_different_column_orders_are_united_by_name(con, tmp_path):
     landing = make_landing(tmp_path, {"purchases.csv": GOOD / "purchases.csv",
                                       "purchases_part2.csv": GOOD / "purchases_extra_columns.csv"})
     info = load_raw(con, "purchases", [landing / "purchases.csv", landing / "purchases_part2.csv"])
-    assert info.rows == 16 and {"store_code", "comment"} <= set(info.columns)
-    per_file = con.execute("SELECT _source_file, count(*), count(store_code), max(_source_row) FROM raw_purchases "
+    assert info.rows == 16 and {"store_code", "comment"} <= set(info.columns)  # delivered, not in the contract
+    per_file = con.execute("SELECT _source_file, count(*), count(product_id), max(_source_row) FROM raw_purchases "
                            "GROUP BY 1 ORDER BY 1").fetchall()
-    assert per_file == [("purchases.csv", 8, 0, 8), ("purchases_part2.csv", 8, 8, 8)]
+    assert per_file == [("purchases.csv", 8, 8, 8), ("purchases_part2.csv", 8, 8, 8)]
+    assert raw_rows(con, "purchases")[:8] == raw_rows(con, "purchases")[8:]  # the same rows, other columns around
     assert con.execute("SELECT count(*) FROM ingest_log").fetchone()[0] == 2
 
 
@@ -202,7 +224,7 @@ def test_an_optional_extract_not_delivered_loads_as_an_empty_table(con):
     info = load_raw(con, "interactions", [])
     assert (info.rows, info.files) == (0, ())
     columns = [r[0] for r in con.execute("DESCRIBE raw_interactions").fetchall()]
-    assert columns[:3] == ["interaction_id", "customer_id", "interaction_ts"] and columns[-1] == "_source_row"
+    assert columns == load_contract("interactions").column_names + [name for name, _ in RAW_EXTRA_COLUMNS]
     with pytest.raises(ContractError, match="no files were given for the required purchases extract"):
         load_raw(con, "purchases", [])
 

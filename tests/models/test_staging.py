@@ -13,7 +13,7 @@ from data_contracts import CONTRACTS_DIR, ContractError, load_contract, load_sui
 from models.ingest import load_raw
 from models.staging import stage_extract
 from tests.data_contracts.helpers import (
-    AS_OF, BAD, GOOD, architecture_columns, good_landing, quarantine_rows, stage_landing,
+    AS_OF, BAD, GOOD, architecture_columns, good_landing, load_again, quarantine_rows, stage_landing,
 )
 
 
@@ -124,7 +124,7 @@ def test_unparsable_and_impossible_dates(con, tmp_path):
     assert result.quarantined_by_rule == {"unparsable_date": 1, "impossible_date": 2, "date_out_of_range": 1}
     assert quarantine_rows(con, "purchases") == [
         (2, "unparsable_date", "order_ts", "yesterday"), (3, "impossible_date", "order_ts", "2026-02-30 10:00:00"),
-        (4, "impossible_date", "order_ts", "31/02/2026"), (5, "date_out_of_range", "order_ts", "0001-01-01")]
+        (4, "impossible_date", "order_ts", "31/02/2026"), (5, "date_out_of_range", "order_ts", "0001-01-01 00:00:00")]
     accepted = dict(con.execute("SELECT order_id, order_ts FROM stg_purchases").fetchall())
     assert accepted["O3006"] == datetime(2026, 3, 15, 14, 30)  # day-first format of the contract
     assert accepted["O3007"] == datetime(2026, 3, 16, 8, 0)  # +02:00 offset converted to UTC
@@ -142,8 +142,8 @@ def test_negative_or_zero_amounts_that_are_not_returns(con, tmp_path):
     result = stage_with(con, tmp_path, purchases__csv=BAD / "purchases_nonpositive_amount.csv")["purchases"]
     assert result.quarantined_by_rule == {"amount_positive_unless_return": 3}
     assert quarantine_rows(con, "purchases") == [
-        (1, "amount_positive_unless_return", "amount", "0"), (2, "amount_positive_unless_return", "amount", "-10.00"),
-        (6, "amount_positive_unless_return", "amount", "-5")]  # missing status defaults to completed
+        (1, "amount_positive_unless_return", "amount", "0.0"), (2, "amount_positive_unless_return", "amount", "-10.0"),
+        (6, "amount_positive_unless_return", "amount", "-5.0")]  # typed values; missing status defaults to completed
     accepted = con.execute("SELECT order_id, amount, status FROM stg_purchases ORDER BY order_id").fetchall()
     assert accepted == [("O5003", -20.0, "returned"), ("O5004", 20.0, "returned"), ("O5005", 0.0, "returned"),
                         ("O5007", 30.0, "completed")]
@@ -272,22 +272,28 @@ def test_too_many_bad_rows_stop_the_run_naming_file_rule_and_example(con, tmp_pa
 
 def test_a_suite_query_failing_mid_staging_leaves_the_previous_staging_in_place(con, tmp_path):
     stage_with(con, tmp_path)
-    before = [con.execute(f"SELECT * FROM {t}").fetchall() for t in ("stg_purchases", "typed_purchases", "quarantine")]
+    load_again(con, tmp_path, "purchases")
+    tables = ("stg_purchases", "typed_purchases", "quarantine", "raw_purchases")
+    before = [con.execute(f"SELECT * FROM {t}").fetchall() for t in tables]
     suite = load_suite("purchases")
     query = "SELECT * FROM {batch} WHERE order_id::INTEGER > 0"  # fails on the first id: O1001
     suite["expectations"].append({"type": "unexpected_rows_expectation", "kwargs": {"unexpected_rows_query": query},
                                   "meta": {"rule": "numeric_order_id", "column": "order_id"}})
     with pytest.raises(duckdb.ConversionException):
         stage_extract(con, "purchases", load_contract("purchases"), suite, AS_OF, max_bad_row_share=1.0)
-    assert [con.execute(f"SELECT * FROM {t}").fetchall() for t in ("stg_purchases", "typed_purchases", "quarantine")] \
-        == before
+    assert [con.execute(f"SELECT * FROM {t}").fetchall() for t in tables] == before
     assert work_tables(con) == []
 
 
-def test_missing_required_column_stops_staging(con):
+def test_staging_needs_a_table_loaded_by_ingest(con, tmp_path):
+    """A staged extract is renamed to stg_: staging it again needs a new load; a hand-made raw table is refused."""
+    stage_with(con, tmp_path)
+    with pytest.raises(ContractError, match="table raw_customers does not exist; load the extract first"):
+        stage_extract(con, "customers", load_contract("customers"), load_suite("customers"), AS_OF,
+                      max_bad_row_share=0.05)
     con.execute("CREATE TABLE raw_customers AS SELECT 'C1' AS customer_id, 'crm' AS source_system, "
                 "'customers.csv' AS _source_file, 1::BIGINT AS _source_row")
-    with pytest.raises(ContractError, match="^customers.csv: required column 'signup_date'"):
+    with pytest.raises(ContractError, match="raw_customers was not written by this version's ingest"):
         stage_extract(con, "customers", load_contract("customers"), load_suite("customers"), AS_OF,
                       max_bad_row_share=0.05)
 
@@ -311,14 +317,16 @@ def test_a_rule_added_to_the_suite_file_needs_no_code_change(con, tmp_path):
                                   "meta": {"rule": "discount_too_large"}})
     path.write_text(json.dumps(suite))
     stage_with(con, tmp_path)  # customers
+    load_again(con, tmp_path, "purchases")
     result = stage_extract(con, "purchases", load_contract("purchases", contracts),
                            load_suite("purchases", contracts), AS_OF, max_bad_row_share=1.0)
     assert result.quarantined_by_rule == {"discount_too_large": 1}
-    assert quarantine_rows(con, "purchases") == [(6, "discount_too_large", "discount_amount", "25")]
+    assert quarantine_rows(con, "purchases") == [(6, "discount_too_large", "discount_amount", "25.0")]
 
 
 def test_an_expectation_staging_cannot_compile_is_reported(con, tmp_path):
     stage_with(con, tmp_path)
+    load_again(con, tmp_path, "purchases")
     suite = load_suite("purchases")
     suite["expectations"].append({"type": "expect_column_values_to_match_regex",
                                   "kwargs": {"column": "order_id", "regex": "^O"}, "meta": {"rule": "bad_id"}})
@@ -340,8 +348,9 @@ def test_restaging_replaces_the_quarantine_and_is_deterministic(tmp_path):
     for run in ("a", "b"):
         with duckdb.connect() as con:
             stage_with(con, tmp_path / run, purchases__csv=BAD / "purchases_one_rule_each.csv")
+            load_again(con, tmp_path / run, "purchases")
             result = stage_extract(con, "purchases", load_contract("purchases"), load_suite("purchases"), AS_OF,
-                                   max_bad_row_share=1.0)  # second staging of the same raw table
+                                   max_bad_row_share=1.0)  # second staging of the same delivery
             assert result.rows_quarantined == 8 == len(quarantine_rows(con, "purchases"))
             outputs.append((con.execute("SELECT * FROM stg_purchases").fetchall(),
                             con.execute("SELECT * FROM quarantine ORDER BY ALL").fetchall()))

@@ -95,7 +95,7 @@ def test_the_ui_shows_the_asset_graph_and_a_nights_metadata(nightly_home, tmp_pa
     from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
-    rows_in = query(nightly_home, "SELECT count(*) FROM raw_purchases")[0][0]
+    rows_in = query(nightly_home, "SELECT rows_in FROM staging_log WHERE extract = 'purchases'")[0][0]
     quarantined = query(nightly_home, "SELECT count(*) FROM quarantine WHERE extract = 'purchases'")[0][0]
     with running_ui(nightly_home, tmp_path / "nba_ui.log") as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(
