@@ -15,9 +15,11 @@ def table_rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
     return int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
 
 
-def preview(con: duckdb.DuckDBPyConnection, table: str, limit: int = 5, columns: str = "*") -> dg.MetadataValue:
-    """A markdown preview of the first rows (ordered for determinism) for the asset page."""
-    frame = con.execute(f"SELECT {columns} FROM {table} ORDER BY ALL LIMIT {limit}").df()
+def preview(con: duckdb.DuckDBPyConnection, table: str, limit: int = 5, columns: str = "*",
+            where: str = "true") -> dg.MetadataValue:
+    """A markdown preview of the first rows (ordered for determinism) for the asset page; `where` can narrow
+    the rows to sort first (sorting every row of a 19M-row table costs about half a second)."""
+    frame = con.execute(f"SELECT {columns} FROM {table} WHERE {where} ORDER BY ALL LIMIT {limit}").df()
     return dg.MetadataValue.md(frame.to_markdown(index=False) if len(frame) else "_(no rows)_")
 
 

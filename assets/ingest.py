@@ -33,7 +33,7 @@ def build_raw_asset(extract: str) -> dg.AssetsDefinition:
                 "files": dg.MetadataValue.json([f.__dict__ for f in info.files]),
                 "rows_with_unreadable_values": con.execute(
                     f"SELECT count(*) FROM {table} WHERE _cast_rule IS NOT NULL").fetchone()[0],
-                "preview": preview(con, table, columns="* EXCLUDE (_source_file, _rid, _raw_record)"),
+                "preview": preview(con, table, columns="* EXCLUDE (_source_file, _raw_record)", where="_source_row <= 5"),
             })
 
     return raw_extract

@@ -34,8 +34,7 @@ DELIMITERS = (",", ";", "\t", "|")
 MAX_FIELD_BYTES = 32 * 1024 * 1024  # one CSV line (a long note) may be this large
 CHUNK_BYTES = 1 << 20
 BOM = codecs.BOM_UTF8
-RAW_EXTRA_COLUMNS = (("_source_file", "VARCHAR"), ("_source_row", "BIGINT"), ("_rid", "BIGINT"),
-                     *((c, "VARCHAR") for c in CAST_COLUMNS))
+RAW_EXTRA_COLUMNS = (("_source_file", "VARCHAR"), ("_source_row", "BIGINT"), *((c, "VARCHAR") for c in CAST_COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -160,8 +159,8 @@ def load_raw(con: duckdb.DuckDBPyConnection, extract: str, paths: list[Path]) ->
 
 def raw_table_ddl(contract: ExtractContract) -> str:
     """Columns of `raw_<extract>`: the typed contract columns, then `RAW_EXTRA_COLUMNS`: `_source_file`,
-    `_source_row` (1-based data row of its file), `_rid` (0-based row number of the load, in file order)
-    and `CAST_COLUMNS` (set only on a row with an unreadable value)."""
+    `_source_row` (1-based data row of its file) and `CAST_COLUMNS` (set only on a row with an unreadable
+    value). The rows are stored in file order, so a row id is the row's position in the load."""
     typed = ", ".join(f"{sql_ident(c.name)} {c.type}" for c in contract.columns)
     return f"{typed}, " + ", ".join(f"{name} {type_}" for name, type_ in RAW_EXTRA_COLUMNS)
 
@@ -333,9 +332,7 @@ def _insert_source(con: duckdb.DuckDBPyConnection, table: str, contract: Extract
     except duckdb.Error as exc:
         raise _read_error(source, exc) from exc
     first = f"(SELECT min(rowid) FROM {table} WHERE _source_row IS NULL)"
-    load_first = f"(SELECT min(rowid) FROM {table})"
-    con.execute(f"UPDATE {table} SET _source_row = rowid - {first} + 1, _rid = rowid - {load_first} "
-                "WHERE _source_row IS NULL")
+    con.execute(f"UPDATE {table} SET _source_row = rowid - {first} + 1 WHERE _source_row IS NULL")
     return rows
 
 

@@ -5,8 +5,8 @@ first rule it breaks:
 1. cast: a value ingest could not read as its type (`_cast_rule`, the row as delivered in `_raw_record`);
 2. duplicate_exact: later identical copies of a primary key are dropped (the first copy is kept);
 3. the row-level expectations of the GX suite (those with `meta.rule`), compiled here to SQL.
-The stages only collect the rejected row ids (`_stage_rejects`); the rows still in play are the view
-`_stage_live`. If the rejects stay within `max_bad_row_share`, they are deleted from `raw_<extract>` and the
+The stages only collect the rejected row ids (`_rid`: the row id in `raw_<extract>`, which ingest wrote in
+file order in one transaction); the rows still in play are the view `_stage_live`. If the rejects stay within `max_bad_row_share`, they are deleted from `raw_<extract>` and the
 table is renamed `stg_<extract>` (no copy; file order kept), all in one transaction; otherwise only the
 quarantine rows are written and `raw_<extract>` and the previous `stg_<extract>` stay as they were.
 The rows after stage 2 stay visible as the view `typed_<extract>` (= `stg_<extract>` plus
@@ -32,7 +32,7 @@ from data_contracts import (
 from models.casting import CAST_COLUMNS, sql_ident, sql_literal, sql_value
 from models.ingest import RAW_EXTRA_COLUMNS
 
-WORK_COLUMNS = ("_source_file", "_rid", *CAST_COLUMNS)  # in raw_<extract>, not in stg_<extract>
+WORK_COLUMNS = ("_source_file", *CAST_COLUMNS)  # in raw_<extract>, not in stg_<extract>
 UNIQUENESS_TYPES = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
 LIVE = "_stage_live"  # the raw rows no stage has rejected yet
 STAGING_LOG_DDL = ("CREATE TABLE IF NOT EXISTS staging_log(extract VARCHAR, rows_in BIGINT, rows_accepted BIGINT, "
@@ -97,8 +97,8 @@ def stage_extract(
     try:
         con.execute("CREATE OR REPLACE TEMP TABLE _stage_rejects(_rid BIGINT, rule VARCHAR, column_name VARCHAR)")
         con.execute(f"CREATE OR REPLACE TEMP VIEW {LIVE} AS "
-                    f"SELECT * FROM {raw} WHERE _rid NOT IN (SELECT _rid FROM _stage_rejects)")
-        _reject(con, f"SELECT _rid, _cast_rule, _cast_column FROM {raw} WHERE _cast_rule IS NOT NULL")
+                    f"SELECT *, rowid AS _rid FROM {raw} WHERE rowid NOT IN (SELECT _rid FROM _stage_rejects)")
+        _reject(con, f"SELECT rowid, _cast_rule, _cast_column FROM {raw} WHERE _cast_rule IS NOT NULL")
         _find_repeated_keys(con, contract)
         _reject(con, _duplicate_exact_sql(contract))
         violations = _flag_rows(con, expectations, predicates)
@@ -140,7 +140,7 @@ def _reject(con: duckdb.DuckDBPyConnection, rows_sql: str, keep_in: str | None =
     con.execute(f"CREATE OR REPLACE TEMP TABLE _stage_batch AS {rows_sql}")
     if keep_in:
         con.execute(f"CREATE OR REPLACE TABLE {keep_in} AS SELECT * EXCLUDE ({', '.join(WORK_COLUMNS)}) "
-                    f"FROM {raw} WHERE _rid IN (SELECT _rid FROM _stage_batch) ORDER BY _rid")
+                    f"FROM {raw} WHERE rowid IN (SELECT _rid FROM _stage_batch) ORDER BY rowid")
     con.execute("INSERT INTO _stage_rejects SELECT * FROM _stage_batch")
 
 
@@ -158,7 +158,7 @@ def _write_accepted(con: duckdb.DuckDBPyConnection, contract: ExtractContract) -
     """Delete the rejected rows from `raw_<extract>` and rename it `stg_<extract>` (file order kept), then
     create the view `typed_<extract>` over it and the typed rows the suite rejected: what GX validates."""
     name, raw = contract.extract, f"raw_{contract.extract}"
-    con.execute(f"DELETE FROM {raw} WHERE _rid IN (SELECT _rid FROM _stage_rejects)")
+    con.execute(f"DELETE FROM {raw} WHERE rowid IN (SELECT _rid FROM _stage_rejects)")
     for column in WORK_COLUMNS:
         con.execute(f"ALTER TABLE {raw} DROP COLUMN {column}")
     con.execute(f"DROP TABLE IF EXISTS stg_{name}")
@@ -321,7 +321,7 @@ def _write_quarantine(con: duckdb.DuckDBPyConnection, contract: ExtractContract,
         f"INSERT INTO quarantine SELECT {sql_literal(contract.extract)}, r._source_file, r._source_row, q.rule, "
         f"q.column_name, CASE WHEN r._raw_record IS NULL THEN {typed_value} ELSE {delivered_value} END, "
         f"coalesce(r._raw_record, {typed_record}) "
-        f"FROM _stage_rejects q JOIN {raw} r ON r._rid = q._rid ORDER BY q._rid"
+        f"FROM _stage_rejects q JOIN {raw} r ON r.rowid = q._rid ORDER BY q._rid"
     )
 
 

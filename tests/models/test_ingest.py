@@ -25,7 +25,7 @@ def con():
 
 def raw_rows(con, extract: str) -> list[tuple]:
     """Raw rows as dicts: the typed columns and `_source_row`, in file order."""
-    cur = con.execute(f"SELECT * EXCLUDE (_source_file, _rid, _cast_rule, _cast_column, _raw_record) "
+    cur = con.execute(f"SELECT * EXCLUDE (_source_file, _cast_rule, _cast_column, _raw_record) "
                       f"FROM raw_{extract} ORDER BY _source_file, _source_row")
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row)) for row in cur.fetchall()]
@@ -87,8 +87,8 @@ def test_raw_types_every_column_by_the_contract_and_logs_the_file(con, tmp_path)
     rows = raw_rows(con, "purchases")
     assert [r["_source_row"] for r in rows] == list(range(1, 9))
     assert rows[0]["amount"] == 59.9 and rows[6]["status"] == "completed" and rows[2]["quantity"] == 1  # default
-    assert con.execute("SELECT count(*) FROM raw_purchases WHERE _cast_rule IS NOT NULL OR _raw_record IS NOT NULL "
-                       "OR _rid IS NULL").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM raw_purchases WHERE _cast_rule IS NOT NULL OR _raw_record IS NOT NULL"
+                       ).fetchone()[0] == 0
     log = con.execute("SELECT extract, file, sha256, format, encoding, rows FROM ingest_log").fetchall()
     assert log == [("purchases", "purchases.csv", sha(GOOD / "purchases.csv"), "csv", "utf-8", 8)]
     assert info.rows == 8 and info.files[0].delimiter == ","
@@ -100,8 +100,8 @@ def test_a_value_that_does_not_type_keeps_its_rule_and_the_row_as_delivered(con,
                     "O1,C001,2026-10-01,12.5,S1\nO2,C001,2026-02-30,abc,S2\nO3, C002 ,yesterday,1,S3\n",
                     encoding="utf-8")
     load_raw(con, "purchases", [path])
-    rows = con.execute("SELECT order_id, customer_id, amount, _source_row, _rid, _cast_rule, _cast_column, _raw_record "
-                       "FROM raw_purchases ORDER BY _source_row").fetchall()
+    rows = con.execute("SELECT order_id, customer_id, amount, _source_row, rowid, _cast_rule, _cast_column, "
+                       "_raw_record FROM raw_purchases ORDER BY _source_row").fetchall()
     assert rows[0] == ("O1", "C001", 12.5, 1, 0, None, None, None)
     assert rows[1][:7] == ("O2", "C001", None, 2, 1, "impossible_date", "order_ts")  # the first bad column
     assert json.loads(rows[1][7]) == {"order_id": "O2", "customer_id": "C001", "order_ts": "2026-02-30",
