@@ -97,8 +97,8 @@ def render_suite_page(suite: dict, result: SuiteResult, as_of: dt.date, paramete
         "breaking it were kept out of the validated table and stored in the warehouse table <code>quarantine</code> "
         "under that rule (a row breaking several rules is quarantined once, under the first); the run goes on. "
         "<b>failed</b>: an expectation about the whole extract did not hold, which stops the run. "
-        "% is of the non-null values for column expectations. <b>examples</b>: the values, as delivered, of the "
-        "first rows quarantined under the rule.</p>"
+        "% is of the non-null values for column expectations. <b>examples</b>: the values of the first rows "
+        "quarantined under the rule (as delivered when unreadable or missing, else as typed).</p>"
         "<table><thead><tr><th>#</th><th>status</th><th>expectation</th><th>column</th><th>rule</th>"
         '<th class="num">unexpected</th><th class="num">%</th><th>examples</th></tr></thead>'
         f"<tbody>{rows}</tbody></table>"

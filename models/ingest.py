@@ -2,8 +2,8 @@
 
 Each file is read once and written once: every contract column is typed on the way in (models/casting.py:
 null tokens, normalisation, defaults), with `_source_file` and `_source_row` (its 1-based data row) and,
-for a row holding a value that does not read as its type, the cast rule broken and the row as delivered
-(`_raw_record`, JSON). Staging then quarantines the bad rows and renames the rest to `stg_<extract>`.
+for a row holding a value that does not read as its type, the cast rule broken; such a row and one missing
+a required value also keep the row as delivered (`_raw_record`, JSON). Staging then quarantines the bad rows and renames the rest to `stg_<extract>`.
 Raw files are only read, never modified. A broken delivery (empty file, malformed or truncated CSV,
 missing required column, empty required extract) raises `ContractError` naming the file.
 """
