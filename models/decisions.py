@@ -195,10 +195,10 @@ def lay_out_results(options: Options, night: Night, settings: DecisionSettings, 
     rank_ext = _ranks(order_ext, listed_ext)
     probability_ext = np.concatenate([night.no_action_probability[:, None], night.probability], axis=1)
     versions_json = json.dumps(model_versions, sort_keys=True, default=str)
+    summary = _summary(options, night, settings, catalog, model_versions)  # first: its scratch is freed before
     nba = _next_best_actions(options, order_ext, rank_ext, value_ext, chosen_ext, probability_ext, night.explored,
-                             settings.top_k, catalog.version, versions_json)
+                             settings.top_k, catalog.version, versions_json)  # the two big frames exist
     audit = _audit(options, rank_ext[:, 1:], night.chosen, night.reasons)
-    summary = _summary(options, night, settings, catalog, model_versions)
     return DecisionResult(next_best_actions=nba, decision_audit=audit, summary=summary)
 
 
