@@ -146,7 +146,8 @@ def test_smoke_row_counts_match_the_warehouse(smoke):
 
 def test_smoke_floor_ratio_is_positive_and_judged(smoke):
     report, _, _ = smoke
-    assert report["floor"]["seconds"] > 0
+    assert report["floor"]["seconds"] > 0 and report["floor"]["close_seconds_not_counted"] >= 0
+    assert report["floor"]["seconds"] == pytest.approx(sum(f["seconds"] for f in report["floor"]["files"].values()))
     expected = report["ingest_validate_features_seconds"] / report["floor"]["seconds"]
     assert report["floor_ratio"] == pytest.approx(expected) and report["floor_ratio"] > 0
     targets = {t["target"]: t for t in report["targets"]}
