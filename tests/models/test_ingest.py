@@ -263,6 +263,20 @@ def test_failed_load_keeps_the_previous_raw_table_and_log(con, tmp_path):
         load_raw(con, "purchases", [landing / "purchases.csv", landing / "purchases_part2.csv"])
     assert con.execute("SELECT count(*) FROM raw_purchases").fetchone()[0] == 8
     assert con.execute("SELECT count(*) FROM ingest_log").fetchone()[0] == 1
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '\\_load\\_%' ESCAPE '\\'"
+                       ).fetchone()[0] == 0
+
+
+def test_rows_are_numbered_per_file_after_the_load_and_no_work_table_stays(con, tmp_path):
+    landing = make_landing(tmp_path, {"purchases.csv": GOOD / "purchases.csv",
+                                      "purchases_part2.csv": GOOD / "purchases_reordered.csv"})
+    load_raw(con, "purchases", [landing / "purchases.csv", landing / "purchases_part2.csv"])
+    numbered = con.execute("SELECT _source_file, list(_source_row ORDER BY rowid), list(rowid ORDER BY rowid) "
+                           "FROM raw_purchases GROUP BY 1 ORDER BY 1").fetchall()
+    assert numbered == [("purchases.csv", list(range(1, 9)), list(range(0, 8))),
+                        ("purchases_part2.csv", list(range(1, 9)), list(range(8, 16)))]
+    assert [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()] == \
+        ["ingest_log", "raw_purchases"]
 
 
 def test_raw_files_are_never_modified(con, tmp_path):
