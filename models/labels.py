@@ -69,11 +69,13 @@ def label_sql(target: str, cutoff: date, horizon_days: int, *, purchases: str = 
             SELECT customer_id FROM {customers} WHERE signup_date < {c} AND customer_id IS NOT NULL
             UNION
             SELECT customer_id FROM {purchases} WHERE order_ts < {c} AND customer_id IS NOT NULL),
-        revenue AS (
-            SELECT customer_id, SUM(CASE WHEN status = 'completed' THEN amount
-                                         WHEN status = 'returned' THEN -ABS(CAST(amount AS DOUBLE)) ELSE 0 END) AS net
+        revenue AS (  -- rounded like the features' money sums: a parallel float sum's last bits vary by run, and
+                      -- a fully returned order nets to +-1e-14 instead of 0 (a label > 0 one night, 0 the next)
+            SELECT customer_id, round(SUM(CASE WHEN status = 'completed' THEN amount
+                                               WHEN status = 'returned' THEN -ABS(CAST(amount AS DOUBLE))
+                                               ELSE 0 END), 4) AS net
             FROM {purchases} WHERE {window} AND customer_id IS NOT NULL GROUP BY customer_id)
-        SELECT k.customer_id, GREATEST(COALESCE(r.net, 0), 0) * {float(scale)!r} AS label
+        SELECT k.customer_id, GREATEST(COALESCE(r.net, 0), 0) * {float(scale)!r} + 0.0 AS label  -- never -0.0
         FROM known k LEFT JOIN revenue r USING (customer_id) ORDER BY k.customer_id"""
 
 
