@@ -6,9 +6,10 @@ first rule it breaks:
 2. duplicate_exact: later identical copies of a primary key are dropped (the first copy is kept);
 3. the row-level expectations of the GX suite (those with `meta.rule`), compiled here to SQL.
 The stages only collect the rejected row ids (`_rid`: the row id in `raw_<extract>`, which ingest wrote in
-file order in one transaction); the rows still in play are the view `_stage_live`. If the rejects stay within `max_bad_row_share`, they are deleted from `raw_<extract>` and the
-table is renamed `stg_<extract>` (no copy; file order kept), all in one transaction; otherwise only the
-quarantine rows are written and `raw_<extract>` and the previous `stg_<extract>` stay as they were.
+file order in one transaction); the rows still in play are the view `_stage_live`. If the rejects stay
+within `max_bad_row_share`, they are deleted from `raw_<extract>` and the table is renamed `stg_<extract>`
+(no copy; file order kept), all in one transaction; otherwise only the quarantine rows are written and
+`raw_<extract>` and the previous `stg_<extract>` stay as they were.
 The rows after stage 2 stay visible as the view `typed_<extract>` (= `stg_<extract>` plus
 `typed_<extract>_rejected`): what the GX suite validates, so GX's per-expectation unexpected counts
 equal `StageResult.violations_by_rule`. Cast failures and exact duplicates are counted here only.
@@ -29,10 +30,10 @@ from data_contracts import (
     find_contract_suite_mismatches,
     row_expectations,
 )
-from models.casting import CAST_COLUMNS, sql_ident, sql_literal, sql_value
+from models.casting import sql_ident, sql_literal, sql_value
 from models.ingest import RAW_EXTRA_COLUMNS
 
-WORK_COLUMNS = ("_source_file", *CAST_COLUMNS)  # in raw_<extract>, not in stg_<extract>
+WORK_COLUMNS = tuple(name for name, _ in RAW_EXTRA_COLUMNS if name != "_source_row")  # raw_ only, not stg_
 UNIQUENESS_TYPES = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
 LIVE = "_stage_live"  # the raw rows no stage has rejected yet
 STAGING_LOG_DDL = ("CREATE TABLE IF NOT EXISTS staging_log(extract VARCHAR, rows_in BIGINT, rows_accepted BIGINT, "
@@ -102,7 +103,7 @@ def stage_extract(
         _find_repeated_keys(con, contract)
         _reject(con, _duplicate_exact_sql(contract))
         violations = _flag_rows(con, expectations, predicates)
-        _reject(con, _suite_rejects_sql(expectations), keep_in=f"typed_{extract}_rejected", raw=raw)
+        _reject(con, _suite_rejects_sql(expectations), keep_in=f"typed_{extract}_rejected")
         quarantined = dict(con.execute(
             "SELECT rule, count(*) FROM _stage_rejects GROUP BY rule ORDER BY rule").fetchall())
         _write_quarantine(con, contract, raw, expectations)
@@ -132,15 +133,15 @@ def stage_extract(
                        violations, params)
 
 
-def _reject(con: duckdb.DuckDBPyConnection, rows_sql: str, keep_in: str | None = None, raw: str = "") -> None:
+def _reject(con: duckdb.DuckDBPyConnection, rows_sql: str, keep_in: str | None = None) -> None:
     """Add the rows that `rows_sql` names (`_rid`, rule, column) to `_stage_rejects` (so out of `_stage_live`).
 
-    With `keep_in`, their typed values are first copied, in file order, from `raw` into that table.
+    With `keep_in`, their typed values are first copied, in file order, into that table.
     """
     con.execute(f"CREATE OR REPLACE TEMP TABLE _stage_batch AS {rows_sql}")
     if keep_in:
-        con.execute(f"CREATE OR REPLACE TABLE {keep_in} AS SELECT * EXCLUDE ({', '.join(WORK_COLUMNS)}) "
-                    f"FROM {raw} WHERE rowid IN (SELECT _rid FROM _stage_batch) ORDER BY rowid")
+        con.execute(f"CREATE OR REPLACE TABLE {keep_in} AS SELECT * EXCLUDE (_rid, {', '.join(WORK_COLUMNS)}) "
+                    f"FROM {LIVE} WHERE _rid IN (SELECT _rid FROM _stage_batch) ORDER BY _rid")
     con.execute("INSERT INTO _stage_rejects SELECT * FROM _stage_batch")
 
 

@@ -5,6 +5,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import datetime as dt
+import functools
 from pathlib import Path
 from typing import Iterator
 
@@ -100,7 +101,13 @@ def release_free_memory() -> None:
     XGBoost matrices) otherwise stays in the process's resident size and adds to the next one's peak.
     No `gc.collect()`: with Dagster, GX and MLflow loaded a full collection takes 0.2-0.7 s per call.
     """
-    libc = ctypes.util.find_library("c")
-    trim = getattr(ctypes.CDLL(libc), "malloc_trim", None) if libc else None
+    trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+@functools.cache
+def _malloc_trim():
+    """glibc's `malloc_trim`, looked up once (`find_library` runs `ldconfig`), or None."""
+    libc = ctypes.util.find_library("c")
+    return getattr(ctypes.CDLL(libc), "malloc_trim", None) if libc else None
