@@ -8,13 +8,13 @@ import pandas as pd
 from assets._common import as_of_date, table_rows, write_frame
 from assets.scoring import load_selected
 from assets.training import image_md
-from models.catalog import load_catalog
+from models.decisions.catalog import load_catalog
 from models.charts import plot_actions_by_segment
-from models.decisions import decide
-from models.explain import explain_customers
-from models.explain_decision import policy_reason
-from models.features import FEATURE_COLUMNS
-from models.suppression import load_suppressed_ids
+from models.decisions.plan import decide
+from models.scoring.reasons import explain_customers
+from models.decisions.explain import policy_reason
+from models.features.customer_features import FEATURE_COLUMNS
+from models.golden.suppression import load_suppressed_ids
 from pipelines.partitions import as_of_partitions
 from pipelines.resources import NbaHome
 

@@ -11,11 +11,11 @@ import pandas as pd
 
 from assets._common import as_of_date
 from assets.training import input_fingerprint
-from models.catalog import load_catalog
-from models.exports import ComplianceInputs, build_export_lists, write_export_set
-from models.features import FEATURE_COLUMNS
-from models.run_summary import offer_text, render_run_summary
-from models.suppression import load_suppressed_ids
+from models.decisions.catalog import load_catalog
+from models.exports.export_set import ComplianceInputs, build_export_lists, write_export_set
+from models.features.customer_features import FEATURE_COLUMNS
+from models.exports.run_summary import offer_text, render_run_summary
+from models.golden.suppression import load_suppressed_ids
 from pipelines.partitions import as_of_partitions
 from pipelines.settings import config_fingerprint
 from pipelines.resources import NbaHome

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets._common import as_of_date, preview, table_rows
-from models.features import build_features
+from models.features.customer_features import build_features
 from pipelines.partitions import as_of_partitions
 from pipelines.resources import NbaHome
 

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets._common import preview, table_rows
-from models.golden_record import resolve_golden_records
+from models.golden.resolve import resolve_golden_records
 from pipelines.partitions import as_of_partitions
 from pipelines.resources import NbaHome
 

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets._common import as_of_date, preview
-from models import ingest as ingest_model
+from models.ingest import load as ingest_model
 from pipelines.partitions import as_of_partitions
 from pipelines.resources import NbaHome
 

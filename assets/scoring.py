@@ -6,8 +6,8 @@ import pandas as pd
 
 from assets._common import as_of_date, preview, table_rows
 from assets.training import SELECTION_TABLE, image_md
-from models import registry
-from models.drift import assess_drift
+from models.training import registry
+from models.scoring.drift import assess_drift
 from models.charts import plot_score_distributions
 from pipelines.partitions import as_of_partitions
 from pipelines.resources import NbaHome
@@ -27,8 +27,8 @@ def load_selected(nba: NbaHome) -> dict[str, tuple[str, object]]:
 
 def score_customers(selected: dict, features: pd.DataFrame, as_of) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`customer_scores` rows (scores and model versions) and `action_response` rows for these customers."""
-    from models.train import SharedMatrices
-    from models.uplift import score_responses
+    from models.training.train import SharedMatrices
+    from models.training.uplift import score_responses
 
     scores, matrices = pd.DataFrame({"customer_id": features["customer_id"]}), SharedMatrices(features)
     for target, column in (("churn", "churn_probability"), ("upsell", "upsell_probability"), ("clv", "clv")):

@@ -20,8 +20,8 @@ import pandas as pd
 from assets._common import as_of_date, preview, table_rows
 from assets.scoring import drift_against_history, drift_check, keep_history, load_selected, score_customers
 from assets.training import SELECTION_TABLE, TARGETS
-from models import registry
-from models.features import build_features
+from models.training import registry
+from models.features.customer_features import build_features
 from pipelines.partitions import as_of_partitions
 from pipelines.resources import NbaHome
 from pipelines.sharding import N_SHARDS, SHARD_GROUP, SHARD_INPUTS_JOB, shard_file, shard_sql

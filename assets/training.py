@@ -14,12 +14,12 @@ import dagster as dg
 import pandas as pd
 
 from assets._common import as_of_date
-from models import registry
-from models.catalog import load_catalog
-from models.features import FEATURE_COLUMNS
-from models.train import primary_score, train_target_model
-from models.evaluation import PRIMARY_METRIC, plot_qini, plot_target_report
-from models.uplift import AUDIENCE, audience_mask, build_response_frame, fit_response_models
+from models.training import registry
+from models.decisions.catalog import load_catalog
+from models.features.customer_features import FEATURE_COLUMNS
+from models.training.train import primary_score, train_target_model
+from models.training.evaluation import PRIMARY_METRIC, plot_qini, plot_target_report
+from models.training.uplift import AUDIENCE, audience_mask, build_response_frame, fit_response_models
 from pipelines.partitions import as_of_partitions
 from pipelines.resources import NbaHome
 

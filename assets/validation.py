@@ -12,7 +12,7 @@ from assets._common import as_of_date, preview
 from data_contracts import load_contract, load_suite
 from data_contracts.data_docs import build_data_docs
 from data_contracts.gx_adapter import validate_table
-from models.staging import quarantine_examples, stage_extract
+from models.ingest.staging import quarantine_examples, stage_extract
 from pipelines.partitions import as_of_partitions
 from pipelines.resources import NbaHome
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.evaluation import _figure, _png
+from models.training.evaluation import _figure, _png
 
 
 def plot_score_distributions(scores: pd.DataFrame) -> bytes:

@@ -29,7 +29,7 @@ def _positive_int(text: str) -> int:
 
 def cmd_generate(args) -> int:
     """Write demo extracts (and the generator's ground truth under OUT/truth/)."""
-    from models.generator import generate_world, write_world
+    from demo.generator.world import generate_world, write_world
 
     if args.start >= args.end:
         raise SystemExit(f"nba generate: --start {args.start} must be before --end {args.end}")
@@ -46,7 +46,7 @@ def cmd_generate(args) -> int:
 
 def cmd_run(args) -> int:
     """Run the whole nightly job for one as-of date through Dagster, in process."""
-    from models.registry import TrackingStoreError
+    from models.training.registry import TrackingStoreError
     from pipelines.lock import HomeBusyError
     from pipelines.runner import run_nightly
     from pipelines.sharding import run_sharded
@@ -145,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=cmd_ui)
 
-    from pipelines import bench, cli_tools
+    from demo import bench
+    from pipelines import cli_tools
     cli_tools.add_commands(sub, _date)
     bench.add_commands(sub)
     return parser

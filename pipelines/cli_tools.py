@@ -26,8 +26,8 @@ def _night(con, as_of) -> str:
 
 
 def _catalog(home_config: str | None):
-    from models.catalog import load_catalog
-    from models.features import FEATURE_COLUMNS
+    from models.decisions.catalog import load_catalog
+    from models.features.customer_features import FEATURE_COLUMNS
     from pipelines.resources import NbaHome
 
     return load_catalog(NbaHome(home_dir=".", config_path=home_config or "").catalog_path(), set(FEATURE_COLUMNS))
@@ -35,7 +35,7 @@ def _catalog(home_config: str | None):
 
 def cmd_explain(args) -> int:
     """Why a customer got (or did not get) each action last night, in plain language."""
-    from models.explain_decision import explain_customer
+    from models.decisions.explain import explain_customer
 
     con = _warehouse(args.home)
     night = _night(con, args.as_of)
@@ -56,9 +56,9 @@ def cmd_explain(args) -> int:
 
 def cmd_evaluate(args) -> int:
     """Tonight's plan vs baselines on the generator's ground truth."""
-    from models.policy_evaluation import evaluate_policies, true_option_values
-    from models.suppression import load_suppressed_ids
-    from models.truth_evaluation import evaluate_models_against_truth
+    from demo.policy_evaluation import evaluate_policies, true_option_values
+    from models.golden.suppression import load_suppressed_ids
+    from demo.truth_evaluation import evaluate_models_against_truth
     from pipelines.resources import NbaHome
     from pipelines.settings import load_config
 

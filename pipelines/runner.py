@@ -10,7 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from models import registry
+from models.training import registry
 from pipelines.lock import home_lock
 from pipelines.resources import NbaHome
 

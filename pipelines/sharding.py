@@ -98,7 +98,7 @@ def resolve_job(name: str) -> dg.JobDefinition:
 def run_sharded(home: Path, landing: Path, as_of: dt.date, config_path: Path | None, tracking_uri: str = ""):
     """Run the inputs job, then the sharded job, for `as_of` under HOME's lock; a RunOutcome of the first
     failing run or of the sharded run. The resource settings travel in the run config to every step."""
-    from models import registry
+    from models.training import registry
     from pipelines.lock import home_lock
     from pipelines.resources import NbaHome
     from pipelines.runner import RunOutcome, dagster_instance, failure_message

@@ -20,7 +20,7 @@ decisions:
 @pytest.fixture(scope="session")
 def small_world(tmp_path_factory) -> Path:
     """A 1,200-person generated landing folder (deterministic)."""
-    from models.generator import generate_world, write_world
+    from demo.generator.world import generate_world, write_world
 
     out = tmp_path_factory.mktemp("landing")
     write_world(generate_world(1200, 11, dt.date(2023, 11, 1), dt.date(2026, 10, 31)), out)

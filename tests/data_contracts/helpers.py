@@ -10,8 +10,8 @@ from pathlib import Path
 import duckdb
 
 from data_contracts import load_contract, load_suite
-from models.ingest import discover_extracts, load_raw
-from models.staging import StageResult, stage_extract
+from models.ingest.load import discover_extracts, load_raw
+from models.ingest.staging import StageResult, stage_extract
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GOOD = FIXTURES / "good"

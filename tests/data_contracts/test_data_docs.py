@@ -11,7 +11,7 @@ import pytest
 from data_contracts import load_suite
 from data_contracts.data_docs import INDEX, build_data_docs, describe_expectation, suite_status
 from data_contracts.gx_adapter import ExpectationOutcome, SuiteResult, validate_table
-from models.staging import quarantine_examples
+from models.ingest.staging import quarantine_examples
 from tests.data_contracts.helpers import AS_OF, BAD, good_landing, stage_landing
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from data_contracts import CONTRACTS_DIR, load_contract, load_suite, row_expectations
 from data_contracts.gx_adapter import SuiteResult, enable_duckdb_persisted_connection, validate_table
-from models.staging import quarantine_examples, stage_extract
+from models.ingest.staging import quarantine_examples, stage_extract
 from tests.data_contracts.helpers import AS_OF, BAD, good_landing, load_again, stage_landing
 
 

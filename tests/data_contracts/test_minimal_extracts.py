@@ -4,8 +4,8 @@ import datetime as dt
 import duckdb
 
 from data_contracts import load_contract, load_suite
-from models.ingest import load_raw
-from models.staging import stage_extract
+from models.ingest.load import load_raw
+from models.ingest.staging import stage_extract
 
 
 def test_required_columns_only_and_no_interactions_stage_with_defaults(tmp_path):

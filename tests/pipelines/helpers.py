@@ -49,7 +49,7 @@ _GOOD_NIGHTS: dict[Path, GoodNight] = {}
 
 def good_night(tmp_path_factory) -> GoodNight:
     """One successful in-process night on a 600-customer world, made once per session and shared by the test files."""
-    from models.generator import generate_world, write_world
+    from demo.generator.world import generate_world, write_world
     from pipelines.runner import run_nightly
 
     key = tmp_path_factory.getbasetemp()
@@ -150,7 +150,7 @@ def assert_champions_trained_for(home: Path, as_of: dt.date) -> None:
     and the published manifest names exactly those versions."""
     import duckdb
 
-    from models import registry
+    from models.training import registry
 
     con = duckdb.connect(str(home / "warehouse" / "nba.duckdb"), read_only=True)
     try:

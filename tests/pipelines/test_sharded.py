@@ -33,7 +33,7 @@ def read_tables(home) -> dict[str, tuple[pd.DataFrame, list]]:
 def sharded_night(tmp_path_factory, fast_config):
     """(single-process tables, sharded tables, sharded run outcome, home) on a 600-person world: the
     nightly job first, then `run_sharded` (inputs job in process, sharded job multiprocess) in the same home."""
-    from models.generator import generate_world, write_world
+    from demo.generator.world import generate_world, write_world
     from pipelines.runner import run_nightly
     from pipelines.sharding import run_sharded
 

@@ -1,0 +1,137 @@
+"""Demo world generator: synthetic CRM, purchase and interaction extracts with a known ground truth.
+
+A latent state per person (engagement, satisfaction, price sensitivity, category affinities, price
+tier) drives churn, purchases, visits, support contacts, complaints with multilingual notes, surveys
+and the response to randomised campaigns (see generator_simulation). The extracts follow the
+extract contract; the truth (`truth/customers_truth.csv`, `truth/action_truth.csv`) states churn risk,
+value and per-action response as of the day after `end`, for the evaluation of the pipeline only.
+
+    world = generate_world(100_000, seed=7, start=DEFAULT_START, end=DEFAULT_END)
+    write_world(world, Path("demo_landing/2026-11-01"))
+
+Same (n_customers, seed, start, end, catalog) -> byte-identical files.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from models.decisions.catalog import Catalog, load_catalog
+from models.features.customer_features import FEATURE_COLUMNS
+from demo.generator.dynamics import PriceModel
+from demo.generator.format import to_frame, to_table
+from demo.generator.population import draw_people, draw_records
+from demo.generator.response import build_truth
+from demo.generator.simulation import simulate_history
+from demo.generator.tables import build_interactions, build_purchases
+
+DEFAULT_START = dt.date(2023, 11, 1)
+DEFAULT_END = dt.date(2026, 10, 31)
+DEFAULT_CATALOG_PATH = Path(__file__).resolve().parents[2] / "pipelines" / "config" / "action_catalog.yaml"
+EXTRACTS = ("customers", "purchases", "interactions")
+TRUTH_DIR = "truth"
+READY_MARKER = "_READY"
+FORMATS = ("csv", "parquet")
+
+
+@dataclass
+class World:
+    """The generated extracts (as written: text / numbers) and the ground truth, as pandas DataFrames."""
+
+    customers: pd.DataFrame
+    purchases: pd.DataFrame
+    interactions: pd.DataFrame
+    customers_truth: pd.DataFrame
+    action_truth: pd.DataFrame
+
+
+def generate_world(n_customers: int, seed: int, start: dt.date = DEFAULT_START, end: dt.date = DEFAULT_END,
+                   *, catalog: Catalog | None = None) -> World:
+    """Simulate `n_customers` persons from `start` to `end` (inclusive) with the catalog's actions.
+
+    `catalog` defaults to the shipped pipelines/config/action_catalog.yaml.
+    """
+    _check_arguments(n_customers, seed, start, end)
+    actions = list((catalog or load_default_catalog()).actions)
+    n_days = (end - start).days + 1
+    prices = PriceModel.draw(_rng(seed, "prices"))
+    people = draw_people(_rng(seed, "people"), n_customers, n_days)
+    records = draw_records(_rng(seed, "records"), people, start, n_days)
+    history = simulate_history(people, actions, start, n_days, seed)
+    purchases = build_purchases(_rng(seed, "purchases"), history, people, records, actions, prices, start, n_days)
+    interactions = build_interactions(_rng(seed, "interactions"), history, people, records, actions, start)
+    del history
+    customers = records.customers
+    customers = customers.take(_with_duplicate_rows(_rng(seed, "customers"), customers.num_rows))
+    golden = records.number_a
+    customers_truth, action_truth = build_truth(people, actions, prices, start, n_days,
+                                                records.customer_ids(golden), golden)
+    return World(customers=to_frame(customers), purchases=to_frame(purchases), interactions=to_frame(interactions),
+                 customers_truth=to_frame(customers_truth), action_truth=to_frame(action_truth))
+
+
+def write_world(world: World, out_dir: Path, fmt: str = "csv") -> dict[str, int]:
+    """Write the extracts (csv or parquet), the truth (csv, under truth/) and last an empty _READY marker.
+
+    Returns {file name relative to out_dir: data rows}. A stale _READY is removed first, so a landing
+    sensor never sees a half-written folder as ready.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"write_world: unknown format '{fmt}'; expected one of {', '.join(FORMATS)}.")
+    out_dir = Path(out_dir)
+    (out_dir / TRUTH_DIR).mkdir(parents=True, exist_ok=True)
+    (out_dir / READY_MARKER).unlink(missing_ok=True)
+    frames = {f"{name}.{fmt}": getattr(world, name) for name in EXTRACTS}
+    frames |= {f"{TRUTH_DIR}/{name}.csv": getattr(world, name) for name in ("customers_truth", "action_truth")}
+    written = {}
+    with duckdb.connect() as con:
+        con.execute("SET threads = 2")
+        con.execute("SET preserve_insertion_order = true")
+        for name, frame in frames.items():
+            table = to_table(frame)
+            path = out_dir / name
+            if name.endswith(".parquet"):
+                pq.write_table(table, path, compression="zstd", store_schema=False)
+            else:
+                con.register("_world_table", table)
+                con.execute(f"COPY _world_table TO '{_sql_path(path)}' (FORMAT csv, HEADER true)")
+                con.unregister("_world_table")
+            written[name] = table.num_rows
+    (out_dir / READY_MARKER).touch()
+    return written
+
+
+def load_default_catalog() -> Catalog:
+    """The shipped action catalog, validated by models.decisions.catalog."""
+    return load_catalog(DEFAULT_CATALOG_PATH, set(FEATURE_COLUMNS))
+
+
+def _check_arguments(n_customers: int, seed: int, start: dt.date, end: dt.date) -> None:
+    if isinstance(n_customers, bool) or not isinstance(n_customers, int) or n_customers < 1:
+        raise ValueError(f"generate_world: n_customers must be a positive integer, got {n_customers!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"generate_world: seed must be a non-negative integer, got {seed!r}.")
+    if (end - start).days < 28:
+        raise ValueError(f"generate_world: end {end} must be at least 28 days after start {start}.")
+
+
+def _rng(seed: int, component: str) -> np.random.Generator:
+    """An independent random stream per component, so changing one part does not reshuffle the others."""
+    return np.random.default_rng([seed, zlib.crc32(component.encode())])
+
+
+def _with_duplicate_rows(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Row order of the customers extract: ~0.2 % of rows repeated verbatim right after themselves."""
+    repeat = np.where(rng.random(n) < 0.002, 2, 1)
+    return np.repeat(np.arange(n), repeat)
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")

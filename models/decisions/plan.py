@@ -1,0 +1,330 @@
+"""Nightly decisions: per customer a ranked list of actions by expected incremental value, chosen under
+consent, contact policy, control groups and the night's global limits.
+
+Steps (each in its own module): catalog rules and the contact policy (models.decisions.policies), expected
+value of every (customer, action, channel) option (models.decisions.arbitration), the universal holdout and
+exploration (models.decisions.control_groups), and the constrained choice (models.decisions.constraints). This module
+wires them and lays out the two output tables:
+
+next_best_actions: per customer the options in presentation order, at most `top_k` rows:
+    customer_id, rank (1 = first), action_id ('no_action' for none), channel (None for no action),
+    expected_value, chosen, is_holdout, is_exploration (the customer was explored tonight: the
+    chosen option is a uniform draw), selection_probability (probability the logging policy had of
+    choosing this option), policy_version, model_versions (JSON text, sorted keys).
+    Chosen options come first, then the rest by expected value desc; ties by catalog priority,
+    action id, channel. Options are the contact-feasible actions plus 'no_action' (value 0).
+decision_audit: one row per customer x catalog (action, channel):
+    customer_id, action_id, channel, eligible, ineligible_rule ('eligibility: <clause>' /
+    'suitability: <clause>', the first failing clause), suppressed, suppression_reason,
+    expected_value, rank (as in next_best_actions, null when not an option), chosen,
+    not_chosen_reason. Text columns are pandas Categoricals (a 1M-customer audit is ~17M rows).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from models.decisions.arbitration import (NOT_CHOSEN_REASONS, SlotLayout, build_layout, compute_option_values,
+                                explain_not_chosen, order_options, response_matrices)
+from models.decisions.catalog import CHANNELS, NO_ACTION, Catalog
+from models.decisions.constraints import (Allocation, AllocationProblem, measure_constraint_costs, measure_usage,
+                                solve_lagrangian)
+from models.decisions.control_groups import (assign_exploration, assign_holdout, draw_uniform, explore,
+                                   no_action_probability)
+from models.decisions.policies import (SUPPRESSION_REASONS, DecisionSettings, contact_policy_features, evaluate_eligibility,
+                             evaluate_suppression, read_decision_settings)
+
+NBA_COLUMNS = ["customer_id", "rank", "action_id", "channel", "expected_value", "chosen", "is_holdout",
+               "is_exploration", "selection_probability", "policy_version", "model_versions"]
+AUDIT_COLUMNS = ["customer_id", "action_id", "channel", "eligible", "ineligible_rule", "suppressed",
+                 "suppression_reason", "expected_value", "rank", "chosen", "not_chosen_reason"]
+_HOLDOUT_CODE = SUPPRESSION_REASONS.index("holdout") + 1
+
+
+@dataclass
+class DecisionResult:
+    """The two decision tables and a JSON-ready summary of the night."""
+
+    next_best_actions: pd.DataFrame
+    decision_audit: pd.DataFrame
+    summary: dict
+
+
+def align_inputs(customers: pd.DataFrame, features: pd.DataFrame, scores: pd.DataFrame,
+                 catalog: Catalog) -> tuple[pd.Index, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Customers sorted by id (so results never depend on input order) with features and scores aligned."""
+    needs = {"customers": (customers, ["customer_id", "do_not_contact", *(f"consent_{ch}" for ch in CHANNELS)]),
+             "features": (features, ["customer_id", "avg_order_value_365d", *contact_policy_features(),
+                                     *sorted(set().union(*(_rule_features(a) for a in catalog.actions)))]),
+             "scores": (scores, ["customer_id", "clv", "upsell_probability"])}
+    aligned = {}
+    for name, (frame, columns) in needs.items():
+        columns = list(dict.fromkeys(columns))
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise ValueError(f"decisions: {name} lacks column(s) {', '.join(missing)}")
+        keyed = frame[columns].assign(customer_id=frame["customer_id"].astype(str)).set_index("customer_id")
+        if keyed.index.has_duplicates:
+            raise ValueError(f"decisions: {name} has customer_id '{keyed.index[keyed.index.duplicated()][0]}' more than once")
+        aligned[name] = keyed
+    ids = aligned["customers"].index.sort_values()
+    return (ids, aligned["customers"].reindex(ids).reset_index(), aligned["features"].reindex(ids).reset_index(),
+            aligned["scores"].reindex(ids).reset_index())
+
+
+def _rule_features(action) -> set[str]:
+    return set(action.eligibility.features) | (set(action.suitability.features) if action.suitability else set())
+
+
+def decide(customers: pd.DataFrame, features: pd.DataFrame, scores: pd.DataFrame, responses: pd.DataFrame,
+           catalog: Catalog, config: dict, *, as_of: date, suppressed_ids: set[str],
+           model_versions: dict) -> DecisionResult:
+    """Choose tonight's action per customer; see the module docstring for the output tables.
+
+    `config` is the full run config (its `seed` and `decisions` section are read); `suppressed_ids`
+    are erased / suppressed customers, who get nothing at all.
+    """
+    settings = read_decision_settings(config, catalog)
+    ids, customers, features, scores = align_inputs(customers, features, scores, catalog)
+    options = evaluate_options(ids, customers, features, scores, responses, catalog, settings, suppressed_ids)
+    night = choose_options(options, settings, as_of)
+    return lay_out_results(options, night, settings, catalog, model_versions)
+
+
+@dataclass
+class Options:
+    """Every (customer, action, channel) option of the night, customers in id order, options in pair order."""
+
+    ids: pd.Index
+    pairs: tuple[tuple[str, str], ...]
+    actions: tuple
+    eligible: np.ndarray      # (C, P) the action's rules hold
+    failing: np.ndarray       # (C, P) code of the first failing rule clause, -1 when eligible
+    rule_labels: list[str]
+    suppression: np.ndarray   # (C, P) 0 or 1-based code into SUPPRESSION_REASONS
+    holdout: np.ndarray       # (C,)
+    expected_value: np.ndarray
+    offer_spend: np.ndarray
+    order_value_median: float
+
+    @property
+    def contactable(self) -> np.ndarray:
+        """Eligible and allowed by consent and contact policy (the holdout aside)."""
+        return self.eligible & ((self.suppression == 0) | (self.suppression == _HOLDOUT_CODE))
+
+
+@dataclass
+class Night:
+    """The chosen options with the solver's view, the exploration outcome and the reasons."""
+
+    problem: AllocationProblem
+    allocation: Allocation
+    explored: np.ndarray      # (C,)
+    choice: np.ndarray        # (S,) final column per slot
+    chosen: np.ndarray        # (C, P)
+    probability: np.ndarray   # (C, P) selection probability of each option
+    no_action_probability: np.ndarray  # (C,)
+    reasons: np.ndarray       # (C, P) code into NOT_CHOSEN_REASONS
+
+
+def evaluate_options(ids, customers, features, scores, responses, catalog: Catalog, settings: DecisionSettings,
+                     suppressed_ids: set[str]) -> Options:
+    """Rules, consent / contact policy / holdout and expected value of every option (inputs aligned to ids)."""
+    actions = catalog.ordered_actions()
+    pairs = catalog.pairs()
+    action_index = {a.id: i for i, a in enumerate(actions)}
+    pair_action = np.array([action_index[a] for a, _ in pairs], dtype=np.int64)
+    pair_channel = np.array([CHANNELS.index(ch) for _, ch in pairs], dtype=np.int64)
+    pair_cost = np.array([catalog.action(a).cost_per_contact[ch] for a, ch in pairs], dtype=np.float64)
+    eligible, failing, rule_labels = evaluate_eligibility(features, actions)
+    holdout = assign_holdout(ids, settings.holdout_salt, settings.holdout_share)
+    erased = ids.isin(set(map(str, suppressed_ids)))
+    by_channel = evaluate_suppression(customers, features, erased, holdout, CHANNELS, settings.contact_policy)
+    uplift, p_treated = response_matrices(responses, ids, actions)
+    values = compute_option_values(features, scores, uplift, p_treated, actions, pair_action, pair_cost,
+                                   margin_rate=settings.margin_rate, levers=settings.levers)
+    return Options(ids=ids, pairs=pairs, actions=actions, eligible=eligible[:, pair_action],
+                   failing=failing[:, pair_action], rule_labels=rule_labels, suppression=by_channel[:, pair_channel],
+                   holdout=holdout, expected_value=values.expected_value, offer_spend=values.offer_spend,
+                   order_value_median=values.order_value_median)
+
+
+def choose_options(options: Options, settings: DecisionSettings, as_of: date) -> Night:
+    """Solve the constrained choice, apply exploration, and record probabilities and reasons."""
+    ev, holdout, contactable = options.expected_value, options.holdout, options.contactable
+    feasible = contactable & ~holdout[:, None]
+    worth = contactable & (ev >= settings.min_margin_value) & (ev > 0)
+    pair_action = np.array([[a.id for a in options.actions].index(a) for a, _ in options.pairs], dtype=np.int64)
+    layout = build_layout(pair_action, len(options.actions), settings.one_action_per_customer)
+    problem = _allocation_problem(settings, layout, ev, worth & ~holdout[:, None], options.offer_spend,
+                                  pair_action, options.pairs, [a.id for a in options.actions])
+    allocation = solve_lagrangian(problem)
+
+    explored = assign_exploration(options.ids, settings.seed, as_of, settings.exploration_share) & ~holdout
+    slot_explored = np.repeat(explored, layout.per_customer)
+    draw = np.zeros(len(slot_explored))
+    draw[slot_explored] = draw_uniform(_draw_keys(options, explored, layout, settings, as_of))
+    members = layout.gather(feasible, False) & _unconstrained(problem)
+    choice, slot_probability, n = explore(allocation.choice, members, slot_explored, draw, settings.exploration_share)
+
+    chosen = layout.scatter(_one_hot(choice, problem.value.shape[1]), len(options.pairs), False)
+    probability = layout.scatter(slot_probability, len(options.pairs), 0.0)
+    probability[holdout] = 0.0
+    per_customer = (len(options.ids), layout.per_customer)
+    p_none = no_action_probability((allocation.choice < 0).reshape(per_customer), n.reshape(per_customer),
+                                   settings.exploration_share)
+    p_none[holdout] = 1.0
+    reasons = explain_not_chosen(problem, allocation, layout, choice, chosen, feasible, worth, holdout, contactable,
+                                 settings.one_action_per_customer)
+    return Night(problem=problem, allocation=allocation, explored=explored, choice=choice, chosen=chosen,
+                 probability=probability, no_action_probability=p_none, reasons=reasons)
+
+
+def lay_out_results(options: Options, night: Night, settings: DecisionSettings, catalog: Catalog,
+                    model_versions: dict) -> DecisionResult:
+    """The next_best_actions and decision_audit tables and the summary."""
+    n = len(options.ids)
+    value_ext = np.concatenate([np.zeros((n, 1)), options.expected_value], axis=1)
+    listed_ext = np.concatenate([np.ones((n, 1), bool), options.contactable], axis=1)
+    chosen_ext = np.concatenate([~night.chosen.any(axis=1, keepdims=True), night.chosen], axis=1)
+    order_ext = order_options(value_ext, listed_ext, chosen_ext)
+    rank_ext = _ranks(order_ext, listed_ext)
+    probability_ext = np.concatenate([night.no_action_probability[:, None], night.probability], axis=1)
+    versions_json = json.dumps(model_versions, sort_keys=True, default=str)
+    summary = _summary(options, night, settings, catalog, model_versions)  # first: its scratch is freed before
+    nba = _next_best_actions(options, order_ext, rank_ext, value_ext, chosen_ext, probability_ext, night.explored,
+                             settings.top_k, catalog.version, versions_json)  # the two big frames exist
+    audit = _audit(options, rank_ext[:, 1:], night.chosen, night.reasons)
+    return DecisionResult(next_best_actions=nba, decision_audit=audit, summary=summary)
+
+
+def _allocation_problem(settings: DecisionSettings, layout: SlotLayout, ev, allowed, spend, pair_action, pairs,
+                        action_ids: list[str]) -> AllocationProblem:
+    """The solver's view: per slot the options' value, permission and resource use."""
+    n_customers, n_options = ev.shape
+    is_phone = np.array([ch == "phone" for _, ch in pairs])
+    calls = layout.gather(np.broadcast_to(is_phone, (n_customers, n_options)), False)
+    action = layout.gather(np.broadcast_to(pair_action, (n_customers, n_options)), -1)
+    return AllocationProblem(
+        value=layout.gather(ev, -np.inf), allowed=layout.gather(allowed, False), calls=calls,
+        spend=layout.gather(spend, 0.0), action=action, n_actions=len(action_ids),
+        capacity_calls=settings.capacity_calls_per_night, budget=settings.offer_budget_per_night,
+        action_caps={action_ids.index(a): cap for a, cap in settings.action_volume_caps.items()})
+
+
+def _unconstrained(problem: AllocationProblem) -> np.ndarray:
+    """Options that spend no globally limited resource (the only ones exploration may draw)."""
+    free = np.ones(problem.value.shape, dtype=bool)
+    if problem.capacity_calls is not None:
+        free &= ~problem.calls
+    if problem.budget is not None:
+        free &= problem.spend <= 0
+    for a in problem.action_caps:
+        free &= problem.action != a
+    return free
+
+
+def _draw_keys(options: Options, explored, layout: SlotLayout, settings: DecisionSettings, as_of: date) -> list[str]:
+    """Hash keys of the explored slots: one independent uniform draw per slot."""
+    prefix = f"{settings.seed}|{as_of.isoformat()}|"
+    if layout.per_customer == 1:
+        return [f"{prefix}{cid}|pick" for cid in options.ids[explored]]
+    slot_names = [options.pairs[layout.columns[k, 0]][0] for k in range(layout.per_customer)]
+    return [f"{prefix}{cid}|{name}" for cid in options.ids[explored] for name in slot_names]
+
+
+def _one_hot(choice: np.ndarray, width: int) -> np.ndarray:
+    out = np.zeros((len(choice), width), dtype=bool)
+    rows = np.flatnonzero(choice >= 0)
+    out[rows, choice[rows]] = True
+    return out
+
+
+def _ranks(order: np.ndarray, listed: np.ndarray) -> np.ndarray:
+    """(C, 1 + P) rank (1-based) of each listed option from the presentation order, 0 where not an option."""
+    rank = np.empty(order.shape, dtype=np.int16)
+    np.put_along_axis(rank, order, np.arange(1, order.shape[1] + 1, dtype=np.int16)[None, :], axis=1)
+    rank[~listed] = 0
+    return rank
+
+
+def _next_best_actions(options: Options, order, rank_ext, value_ext, chosen_ext, probability_ext, explored, top_k,
+                       policy_version, versions_json) -> pd.DataFrame:
+    """The first `top_k` listed options per customer, ordered by customer then rank."""
+    k = min(top_k, order.shape[1])
+    rows = np.repeat(np.arange(order.shape[0]), k)
+    cols = order[:, :k].ravel()
+    keep = rank_ext[rows, cols] > 0
+    rows, cols = rows[keep], cols[keep]
+    action_ids = np.array([NO_ACTION, *(a for a, _ in options.pairs)], dtype=object)
+    channels = np.array([None, *(ch for _, ch in options.pairs)], dtype=object)
+    return pd.DataFrame({
+        "customer_id": options.ids.to_numpy(dtype=object)[rows], "rank": rank_ext[rows, cols].astype(np.int64),
+        "action_id": action_ids[cols], "channel": channels[cols],
+        "expected_value": value_ext[rows, cols].astype(np.float64), "chosen": chosen_ext[rows, cols],
+        "is_holdout": options.holdout[rows], "is_exploration": explored[rows],
+        "selection_probability": probability_ext[rows, cols].astype(np.float64),
+        "policy_version": np.full(len(rows), policy_version, dtype=object),
+        "model_versions": np.full(len(rows), versions_json, dtype=object)}, columns=NBA_COLUMNS, copy=False)
+
+
+def _audit(options: Options, rank: np.ndarray, chosen: np.ndarray, reasons: np.ndarray) -> pd.DataFrame:
+    """One row per customer x (action, channel), customers in id order, options in tie-break order."""
+    n_customers, n_options = options.expected_value.shape
+    action_ids = [a.id for a in options.actions]
+    action_codes = np.array([action_ids.index(a) for a, _ in options.pairs], dtype=np.int16)
+    channel_codes = np.array([CHANNELS.index(ch) for _, ch in options.pairs], dtype=np.int8)
+
+    def categorical(codes: np.ndarray, categories) -> pd.Categorical:
+        return pd.Categorical.from_codes(codes.ravel().astype(np.int16), categories=list(categories))
+
+    return pd.DataFrame({
+        "customer_id": np.repeat(options.ids.to_numpy(dtype=object), n_options),
+        "action_id": categorical(np.tile(action_codes, n_customers), action_ids),
+        "channel": categorical(np.tile(channel_codes, n_customers), CHANNELS),
+        "eligible": options.eligible.ravel(),
+        "ineligible_rule": categorical(options.failing, options.rule_labels),
+        "suppressed": (options.suppression > 0).ravel(),
+        "suppression_reason": categorical(options.suppression.astype(np.int16) - 1, SUPPRESSION_REASONS),
+        "expected_value": options.expected_value.ravel(),
+        "rank": pd.arrays.IntegerArray(rank.ravel().astype(np.int16), rank.ravel() == 0),
+        "chosen": chosen.ravel(),
+        "not_chosen_reason": categorical(reasons.astype(np.int16) - 1, NOT_CHOSEN_REASONS),
+    }, columns=AUDIT_COLUMNS, copy=False)
+
+
+def _summary(options: Options, night: Night, settings: DecisionSettings, catalog: Catalog, model_versions) -> dict:
+    """JSON-ready counts, value, control group sizes, limit use, constraint costs and solver diagnostics."""
+    chosen, allocation = night.chosen, night.allocation
+    by_action: dict[str, int] = {NO_ACTION: int((~chosen.any(axis=1)).sum())}
+    by_channel: dict[str, int] = {}
+    by_action_channel: dict[str, dict[str, int]] = {}
+    for (action_id, channel), count in zip(options.pairs, chosen.sum(axis=0).tolist()):
+        if count:
+            by_action[action_id] = by_action.get(action_id, 0) + count
+            by_channel[channel] = by_channel.get(channel, 0) + count
+            by_action_channel.setdefault(action_id, {})[channel] = count
+    use = measure_usage(night.problem, night.choice)
+    costs = measure_constraint_costs(night.problem, allocation)
+    return {
+        "n_customers": len(options.ids),
+        "counts_by_action": dict(sorted(by_action.items())),
+        "counts_by_channel": dict(sorted(by_channel.items())),
+        "counts_by_action_channel": {k: dict(sorted(v.items())) for k, v in sorted(by_action_channel.items())},
+        "total_expected_value": round(float(options.expected_value[chosen].sum()), 6),
+        "holdout_size": int(options.holdout.sum()), "exploration_size": int(night.explored.sum()),
+        "calls_used": use["calls"], "capacity_calls": settings.capacity_calls_per_night,
+        "offer_spend_expected": round(use["budget"], 6), "offer_budget": settings.offer_budget_per_night,
+        "constraint_costs": {k: round(v, 6) for k, v in costs.items()},
+        "shadow_price_call": round(float(allocation.prices["calls"]), 6),
+        "shadow_price_budget_unit": round(float(allocation.prices["budget"]), 6),
+        "solver": {"method": allocation.method, "objective": round(allocation.objective, 6),
+                   "dual_bound": round(allocation.dual_bound, 6), "gap": round(allocation.gap, 9),
+                   "rounds": allocation.rounds, "repaired_slots": allocation.repaired_slots},
+        "order_value_median": round(options.order_value_median, 6),
+        "policy_version": catalog.version, "model_versions": dict(model_versions),
+    }

@@ -1,0 +1,166 @@
+"""Who may be offered what, on which channel: catalog rules, the contact policy and the validated
+`decisions` settings of the run config.
+
+Consent, do-not-contact and erasure are absolute. A channel is usable only when the customer consented
+to it and is reachable on it; a do-not-contact or erased (suppressed) customer gets nothing at all.
+The contact policy adds frequency caps per channel (7 and 30 days) and a cool-down after a decline.
+Missing values are read the cautious way: missing consent or reachability = no, missing
+do_not_contact = do not contact, missing contact counts = none, missing decline = never declined.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from models.decisions.catalog import CHANNELS, Action, Catalog
+
+SUPPRESSION_REASONS = ("erased", "do_not_contact",
+                       *(f"no_consent_{ch}" for ch in CHANNELS), *(f"unreachable_{ch}" for ch in CHANNELS),
+                       "frequency_cap_7d", "frequency_cap_30d", "cooldown_after_decline", "holdout")
+_CODE = {reason: code for code, reason in enumerate(SUPPRESSION_REASONS, start=1)}
+
+
+@dataclass(frozen=True)
+class DecisionSettings:
+    """The `decisions` config section (plus the run seed), validated."""
+
+    seed: int
+    top_k: int
+    min_margin_value: float
+    one_action_per_customer: bool
+    holdout_share: float
+    holdout_salt: str
+    exploration_share: float
+    capacity_calls_per_night: int | None
+    offer_budget_per_night: float | None
+    action_volume_caps: dict[str, int]
+    margin_rate: float
+    contact_policy: dict
+    levers: dict[str, float]
+
+
+def read_decision_settings(config: Mapping, catalog: Catalog) -> DecisionSettings:
+    """Validate the run config's `decisions` section; a bad value raises ValueError naming the key."""
+    section = config.get("decisions")
+    if not isinstance(section, Mapping):
+        raise ValueError("config: the 'decisions' section is missing")
+
+    def get(key, kind, *, low=None, high=None, optional=False, source=section, prefix="decisions"):
+        value = source.get(key)
+        if value is None and optional:
+            return None
+        if kind is bool:
+            ok, expected = isinstance(value, bool), "true or false"
+        else:
+            ok = isinstance(value, kind) and not isinstance(value, bool)
+            expected = {str: "a string", int: "an integer"}.get(kind, "a number")
+            if kind is not str:
+                ok = ok and (low is None or value >= low) and (high is None or value <= high)
+                expected += f" between {low} and {high}" if high is not None else f" >= {low}" if low is not None else ""
+        if not ok:
+            raise ValueError(f"config {prefix}.{key}: expected {expected}, got {value!r}")
+        return value
+
+    policy = section.get("contact_policy") or {}
+    contact = {key: get(key, (int, float), low=0, source=policy, prefix="decisions.contact_policy")
+               for key in ("max_contacts_per_channel_7d", "max_contacts_per_channel_30d", "cooldown_after_decline_days")}
+    ids, types = {a.id for a in catalog.actions}, {a.type for a in catalog.actions}
+    caps = dict(section.get("action_volume_caps") or {})
+    levers = dict(section.get("levers") or {})
+    for key, value in caps.items():
+        if key not in ids or isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"config decisions.action_volume_caps.{key}: expected a catalog action id with a "
+                             f"non-negative integer, got {value!r}")
+    for key, value in levers.items():
+        if key not in ids | types or isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ValueError(f"config decisions.levers.{key}: expected a catalog action id or type with a "
+                             f"non-negative number, got {value!r}")
+    seed = config.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"config seed: expected an integer, got {seed!r}")
+    return DecisionSettings(
+        seed=seed, top_k=get("top_k", int, low=1), min_margin_value=float(get("min_margin_value", (int, float), low=0)),
+        one_action_per_customer=get("one_action_per_customer", bool),
+        holdout_share=float(get("holdout_share", (int, float), low=0, high=1)), holdout_salt=get("holdout_salt", str),
+        exploration_share=float(get("exploration_share", (int, float), low=0, high=1)),
+        capacity_calls_per_night=get("capacity_calls_per_night", int, low=0, optional=True),
+        offer_budget_per_night=get("offer_budget_per_night", (int, float), low=0, optional=True),
+        action_volume_caps={k: int(v) for k, v in caps.items()},
+        margin_rate=float(get("margin_rate", (int, float), low=0, high=1)), contact_policy=contact,
+        levers={k: float(v) for k, v in levers.items()})
+
+
+def contact_policy_features() -> list[str]:
+    """Feature columns the contact policy reads."""
+    return ["days_since_last_decline", *(f"reachable_{ch}" for ch in CHANNELS),
+            *(f"contacts_{ch}_{window}" for ch in CHANNELS for window in ("7d", "30d"))]
+
+
+def evaluate_eligibility(features: pd.DataFrame, actions: Sequence[Action]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Per customer x action: eligible (eligibility and suitability rules hold) and the failing clause.
+
+    Returns (eligible (C, A) bool, failing (C, A) int16 code into `labels`, -1 when eligible, labels)
+    where a label reads 'eligibility: <clause>' or 'suitability: <clause>'.
+    """
+    eligible = np.ones((len(features), len(actions)), dtype=bool)
+    failing = np.full((len(features), len(actions)), -1, dtype=np.int16)
+    labels: dict[str, int] = {}
+    for a, action in enumerate(actions):
+        for kind, rule in (("eligibility", action.eligibility), ("suitability", action.suitability)):
+            if rule is None:
+                continue
+            codes = np.array([labels.setdefault(f"{kind}: {text}", len(labels)) for text in rule.clauses],
+                             dtype=np.int16)
+            clause = rule.failing_clause(features)
+            fails = (clause >= 0) & eligible[:, a]
+            failing[fails, a] = codes[clause[fails]]
+            eligible[fails, a] = False
+    return eligible, failing, list(labels)
+
+
+def evaluate_suppression(customers: pd.DataFrame, features: pd.DataFrame, erased: np.ndarray,
+                         holdout: np.ndarray, channels: Sequence[str], contact_policy: dict) -> np.ndarray:
+    """Per customer x channel: 0 when contact is allowed, else the code (1-based) of the first reason.
+
+    Reasons are checked in the order of SUPPRESSION_REASONS, so the most fundamental one is reported.
+    `customers` and `features` are aligned row by row; `channels` is the channel of each column.
+    """
+    n = len(customers)
+    never_contact = erased | _flag(customers, "do_not_contact", missing=True)
+    max_7d = contact_policy["max_contacts_per_channel_7d"]
+    max_30d = contact_policy["max_contacts_per_channel_30d"]
+    since_decline = _number(features, "days_since_last_decline", missing=np.inf)
+    in_cooldown = since_decline < contact_policy["cooldown_after_decline_days"]
+    by_channel = {}
+    for ch in set(channels):
+        code = np.zeros(n, dtype=np.int8)
+        checks = [(erased, "erased"), (never_contact, "do_not_contact"),
+                  (~_flag(customers, f"consent_{ch}", missing=False), f"no_consent_{ch}"),
+                  (~_flag(features, f"reachable_{ch}", missing=False), f"unreachable_{ch}"),
+                  (_number(features, f"contacts_{ch}_7d", missing=0.0) >= max_7d, "frequency_cap_7d"),
+                  (_number(features, f"contacts_{ch}_30d", missing=0.0) >= max_30d, "frequency_cap_30d"),
+                  (in_cooldown, "cooldown_after_decline"), (holdout, "holdout")]
+        for applies, reason in reversed(checks):
+            code[applies] = _CODE[reason]
+        by_channel[ch] = code
+    return np.stack([by_channel[ch] for ch in channels], axis=1) if channels else np.zeros((n, 0), np.int8)
+
+
+def _flag(frame: pd.DataFrame, column: str, *, missing: bool) -> np.ndarray:
+    """A yes/no column as a numpy bool array, `missing` where the value is null."""
+    values = frame[column]
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return values.astype("boolean").fillna(missing).to_numpy(dtype=bool)
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        numbers = values.astype("float64").to_numpy()
+        return np.where(np.isnan(numbers), missing, numbers != 0)
+    parsed = values.map(lambda v: None if pd.isna(v) else str(v).strip().lower() in ("true", "1", "t", "yes", "y"))
+    return parsed.astype("boolean").fillna(missing).to_numpy(dtype=bool)
+
+
+def _number(frame: pd.DataFrame, column: str, *, missing: float) -> np.ndarray:
+    """A numeric column as float64, `missing` where the value is null."""
+    return pd.to_numeric(frame[column]).astype("float64").fillna(missing).to_numpy()

@@ -1,0 +1,321 @@
+"""Response and uplift per action from randomised campaign history (a T-learner per action, its
+uplift calibrated on held-out campaign dates).
+
+Training data: for each of the last `response_max_campaign_dates` campaign dates d whose outcomes have
+settled (d + OUTCOME_SETTLE_DAYS <= T: a contact's conversion is written on its row but may happen days
+after it, so a younger contact's label would read the future), the customers contacted on d
+(`campaign` rows) and the randomised no-contact control (`campaign_control` rows), with features built
+at d (events strictly before d: point in time). Label: `converted` in both arms. `accepted` is not
+counted: a control customer cannot accept an offer they never received, so counting it would credit
+every contacted arm with responses the control can never show.
+
+The control arm is NOT pooled across actions: each campaign measures its own conversion event (an
+order, a survey answer, ...), so control conversion rates differ by action (measured on the demo
+world: 2 % for the survey, 12 % for the retention offer) and only the same action's control is a
+valid counterfactual.
+
+Per action with at least `response_min_contacts` rows in each arm:
+- two shallow, strongly regularised XGBoost classifiers, one per arm, each calibrated on a seeded
+  quarter of its rows, fitted on the older dates; tau(x) = p_treated(x) - p_control(x);
+- the latest quarter of the dates (at least one) is held out: Qini / uplift@k there judge the ranking;
+- the uplift the decision engine uses is `ate + slope * (tau(x) - mean_tau)`: `ate` is the randomised
+  difference in means over all dates (date-stratified) among the rows whose customer met the action's
+  catalog rules on that date (column `in_audience`; all rows when too few do), combined with the
+  catalog's `prior_uplift` by
+  precision (prior sd `training.response_prior_sd`: with little history the prior still counts, with
+  a lot the experiment decides), `mean_tau` the learners' mean on the training
+  rows, and `slope` says how much of the learners' spread is real. It is the regression slope of the
+  transformed outcome Y* = Y (T - e) / (e (1 - e)) (E[Y* | x] = true uplift; e = the date's contacted
+  share) on the centred tau over the held-out rows, clipped to [0, 1]: the least-squares calibration
+  of the learners' spread. A learner whose ranking does not hold up on later dates gets a slope near
+  0: every customer gets about the action's measured effect, not noise. Two separately
+  calibrated arms also disagree on the level by more than the effect; the level comes from `ate`.
+Actions with too little history use the documented prior: p_control = the action's control conversion
+rate shrunk towards the pooled control rate of all actions (with `response_min_contacts` pseudo-rows;
+0 without any control history), p_treated = p_control + the catalog's `prior_uplift`.
+"""
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from typing import Any, Mapping, Sequence
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from models.training.evaluation import qini_curve, uplift_metrics
+from models.features.customer_features import OUTCOME_SETTLE_DAYS
+from models.training.train import BoostedModel, SharedMatrices, fit_calibrated_classifier
+from models.training.training_sets import build_population_features, read_lexicon_once
+
+RESPONSE_META = ("customer_id", "campaign_date", "action_id", "treated", "label")
+AUDIENCE = "in_audience"  # optional frame column: the row's customer met the action's rules on that date
+# Effects are a few points on base rates of 2-15 %: shallow trees with large leaves, few rounds.
+RESPONSE_PARAMS = {"max_depth": 2, "eta": 0.1, "min_child_weight": 50, "num_boost_round": 60}
+CALIBRATION_SHARE = 0.25
+HOLDOUT_SHARE = 0.25  # of the campaign dates (the latest ones, at least one) held out
+PRIOR_SD = 0.01  # default `training.response_prior_sd`
+RESPONSE_COLUMNS = ["customer_id", "action_id", "p_treated", "p_control", "uplift", "source"]
+
+
+@dataclass(frozen=True)
+class ActionEffect:
+    """A learned action's uplift = ate + slope * (tau(x) - mean_tau); see the module docstring."""
+
+    ate: float
+    mean_tau: float
+    slope: float
+
+
+@dataclass
+class ResponseModels:
+    """Per action either a T-learner (treated, control) with its effect calibration, or a prior."""
+
+    feature_names: list[str]
+    learners: dict[str, tuple[BoostedModel, BoostedModel]]
+    priors: dict[str, tuple[float, float]]
+    metrics: dict[str, float] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)  # qini curves per evaluated action
+    notes: list[str] = field(default_factory=list)
+    effects: dict[str, ActionEffect] = field(default_factory=dict)
+
+    @property
+    def action_ids(self) -> list[str]:
+        return sorted([*self.learners, *self.priors])
+
+    def without_ranking(self, reason: str) -> "ResponseModels":
+        """The same models with every learned action at its measured average effect (slope 0)."""
+        effects = _without_slopes(self.effects)
+        return ResponseModels(self.feature_names, self.learners, self.priors,
+                              {**self.metrics, "qini_mean": 0.0, **{f"uplift_slope_{a}": 0.0 for a in effects}},
+                              self.report,
+                              [*self.notes, f"ranking dropped ({reason}): every learned action at its measured effect"],
+                              effects)
+
+
+def _without_slopes(effects: Mapping[str, ActionEffect]) -> dict[str, ActionEffect]:
+    """The same effects with no ranking: every customer gets the action's effect."""
+    return {action_id: replace(effect, slope=0.0) for action_id, effect in effects.items()}
+
+
+def find_campaign_dates(con: duckdb.DuckDBPyConnection, as_of: date, max_dates: int,
+                        interactions: str = "interactions") -> list[date]:
+    """The last `max_dates` campaign dates (oldest first) whose outcomes have settled by `as_of`.
+
+    A date d qualifies when it has campaign or control rows and d + OUTCOME_SETTLE_DAYS <= as_of.
+    """
+    settled = as_of - timedelta(days=OUTCOME_SETTLE_DAYS)
+    rows = con.execute(f"""
+        SELECT DISTINCT CAST(interaction_ts AS DATE) AS d FROM {interactions}
+        WHERE type IN ('campaign', 'campaign_control') AND interaction_ts < ? ORDER BY d DESC LIMIT ?""",
+                       [settled + timedelta(days=1), int(max_dates)]).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def build_response_frame(con: duckdb.DuckDBPyConnection, as_of: date, max_campaign_dates: int, *,
+                         customers: str = "golden_customers", purchases: str = "purchases",
+                         interactions: str = "interactions", lexicon=None) -> pd.DataFrame:
+    """Rows (customer_id, campaign_date, action_id, treated, label, <features at that date>)."""
+    tables = dict(customers=customers, purchases=purchases, interactions=interactions)
+    lexicon = read_lexicon_once(lexicon)
+    frames = [_response_rows_at(con, d, tables, lexicon)
+              for d in find_campaign_dates(con, as_of, max_campaign_dates, interactions)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(RESPONSE_META))
+
+
+def _response_rows_at(con, day: date, tables: dict, lexicon) -> pd.DataFrame:
+    arms = con.execute(f"""
+        SELECT customer_id, action_id, CAST(type = 'campaign' AS INTEGER) AS treated,
+               MAX(CASE WHEN outcome = 'converted' THEN 1 ELSE 0 END) AS label
+        FROM {tables['interactions']}
+        WHERE type IN ('campaign', 'campaign_control') AND CAST(interaction_ts AS DATE) = ?
+          AND customer_id IS NOT NULL AND action_id IS NOT NULL
+        GROUP BY ALL ORDER BY customer_id, action_id, treated""", [day]).df()
+    values, columns = build_population_features(con, day, arms["customer_id"], tables, lexicon, tag="response")
+    rows = arms.merge(values, on="customer_id", how="inner", validate="many_to_one")
+    rows.insert(1, "campaign_date", day)
+    return rows[[*RESPONSE_META, *columns]]
+
+
+def fit_response_models(frame: pd.DataFrame, prior_uplift: Mapping[str, float], min_contacts: int, *,
+                        params: Mapping | None = None, seed: int = 0, n_threads: int = 2,
+                        prior_sd: float = PRIOR_SD) -> ResponseModels:
+    """Fit a T-learner for every catalog action with enough history in both arms, a prior for the rest.
+
+    `prior_sd`: how far (in conversion probability) a catalog `prior_uplift` may be from the true
+    average effect; it sets how much the prior counts against the measured effect.
+    """
+    features = [c for c in frame.columns if c not in (*RESPONSE_META, AUDIENCE)]
+    dates = sorted(frame["campaign_date"].unique())
+    held_out = dates[len(dates) - max(1, round(len(dates) * HOLDOUT_SHARE)):] if len(dates) >= 2 else []
+    train = frame[~frame["campaign_date"].isin(held_out)]
+    models = ResponseModels(features, {}, {}, notes=_history_notes(dates, held_out))
+    pooled = _control_rate(train)
+    for action_id in sorted(prior_uplift):
+        rows = train[train["action_id"] == action_id]
+        n_treated, n_control = int(rows["treated"].sum()), int((rows["treated"] == 0).sum())
+        if min(n_treated, n_control) >= min_contacts:
+            treated, control = (
+                _fit_arm(rows[rows["treated"] == arm], features, params, [seed, zlib.crc32(action_id.encode()), arm],
+                         n_threads)
+                for arm in (1, 0))
+            models.learners[action_id] = (treated, control)
+            measured, se, where = _audience_effect(frame[frame["action_id"] == action_id], min_contacts)
+            ate = combine_with_prior(measured, se, prior_uplift[action_id], prior_sd)
+            models.effects[action_id] = ActionEffect(
+                ate, float(np.mean(treated.predict(rows) - control.predict(rows))), 1.0)
+            models.metrics[f"measured_effect_{action_id}"], models.metrics[f"effect_{action_id}"] = measured, ate
+            models.notes.append(f"{action_id}: measured effect {measured:+.4f} (se {se:.4f}, {where}), prior "
+                                f"{prior_uplift[action_id]:+.4f} (sd {prior_sd}) -> {ate:+.4f}")
+            continue
+        control = rows[rows["treated"] == 0]
+        p_control = (control["label"].sum() + min_contacts * pooled) / (len(control) + min_contacts)
+        p_treated = min(1.0, max(0.0, p_control + prior_uplift[action_id]))
+        models.priors[action_id] = (float(p_treated), float(p_control))
+        models.notes.append(f"{action_id}: prior ({n_treated} contacted, {n_control} control rows; "
+                            f"needs {min_contacts} in each arm)")
+    if held_out:
+        _evaluate_on(models, frame[frame["campaign_date"].isin(held_out)])
+    else:
+        models.effects = _without_slopes(models.effects)
+    return models
+
+
+def _audience_effect(rows: pd.DataFrame, min_contacts: int) -> tuple[float, float, str]:
+    """(effect, se, where measured): among the rows whose customer met the action's rules on the campaign
+    date when both arms have `min_contacts` of them (the decision engine only offers the action there,
+    and history may have been sent more widely), else over all rows."""
+    if AUDIENCE in rows.columns:
+        audience = rows[rows[AUDIENCE].astype(bool)]
+        if min((audience["treated"] == 1).sum(), (audience["treated"] == 0).sum()) >= min_contacts:
+            return (*_stratified_ate(audience), f"{len(audience)} rows meeting the action's rules")
+        return (*_stratified_ate(rows), f"all {len(rows)} rows: too few meet the action's rules")
+    return (*_stratified_ate(rows), f"all {len(rows)} rows")
+
+
+def audience_mask(frame: pd.DataFrame, actions: Sequence) -> np.ndarray:
+    """Per response row: did the customer meet its action's eligibility and suitability rules, with the
+    features of the campaign date? (Catalog actions; rows of actions not in the catalog: False.)"""
+    from models.decisions.policies import evaluate_eligibility
+
+    if frame.empty:
+        return np.zeros(0, dtype=bool)
+    eligible, _, _ = evaluate_eligibility(frame, actions)
+    column = {a.id: i for i, a in enumerate(actions)}
+    index = frame["action_id"].map(column)
+    known = index.notna().to_numpy()
+    mask = np.zeros(len(frame), dtype=bool)
+    mask[known] = eligible[np.flatnonzero(known), index[known].astype(int).to_numpy()]
+    return mask
+
+
+def _stratified_ate(rows: pd.DataFrame) -> tuple[float, float]:
+    """(effect, standard error): conversion contacted minus control within each date, weighted by the
+    date's rows. Dates lacking an arm are skipped; the contacted share and the base rate may change
+    between dates, and a pooled difference in means would then mix them. (0, inf) without data.
+    """
+    by_date = rows.groupby(["campaign_date", "treated"])["label"].agg(["mean", "size"]).unstack("treated")
+    by_date = by_date.dropna()
+    if by_date.empty:
+        return 0.0, float("inf")
+    p1, p0, n1, n0 = by_date[("mean", 1)], by_date[("mean", 0)], by_date[("size", 1)], by_date[("size", 0)]
+    weight = (n1 + n0) / (n1 + n0).sum()
+    variance = float(np.sum(weight ** 2 * (p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)))
+    return float(np.sum(weight * (p1 - p0))), float(np.sqrt(variance))
+
+
+def combine_with_prior(effect: float, se: float, prior: float, prior_sd: float) -> float:
+    """The measured effect and the catalog prior weighted by their precisions (a normal-normal posterior
+    mean): with little history the prior counts, with a lot the experiment decides."""
+    if not np.isfinite(se) or se <= 0:
+        return float(prior) if not np.isfinite(se) else float(effect)
+    w_data, w_prior = 1.0 / se ** 2, 1.0 / prior_sd ** 2
+    return float((w_data * effect + w_prior * prior) / (w_data + w_prior))
+
+
+def calibration_slope(y: np.ndarray, treated: np.ndarray, propensity: np.ndarray, tau: np.ndarray) -> tuple[float, float]:
+    """(slope, standard error) of the transformed outcome on the centred predicted uplift.
+
+    Y* = y (t - e) / (e (1 - e)) has E[Y* | x] = the true uplift in a randomised experiment, so the
+    slope is ~1 for a learner whose spread is real and ~0 for noise. Sandwich (heteroskedastic) error.
+    """
+    y_star = y * (treated - propensity) / (propensity * (1 - propensity))
+    centred = tau - tau.mean()
+    spread = float(np.sum(centred ** 2))
+    if not np.std(tau) > 1e-6:  # learners without spread (e.g. no split found): nothing to calibrate
+        return 0.0, float("inf")
+    slope = float(np.sum(centred * (y_star - y_star.mean())) / spread)
+    residual = y_star - y_star.mean() - slope * centred
+    return slope, float(np.sqrt(np.sum(centred ** 2 * residual ** 2)) / spread)
+
+
+def _fit_arm(rows: pd.DataFrame, features, params, seed: list[int], n_threads: int) -> BoostedModel:
+    """One arm's calibrated classifier; a seeded CALIBRATION_SHARE of its rows calibrates it."""
+    rng = np.random.default_rng(seed)
+    calibrate = rng.random(len(rows)) < CALIBRATION_SHARE
+    return fit_calibrated_classifier(rows[~calibrate], rows[calibrate], features,
+                                     {**RESPONSE_PARAMS, **(params or {})}, int(rng.integers(2**31 - 1)), n_threads)
+
+
+def _control_rate(frame: pd.DataFrame) -> float:
+    control = frame[frame["treated"] == 0]
+    return float(control["label"].mean()) if len(control) else 0.0
+
+
+def _history_notes(dates: list, held_out: list) -> list[str]:
+    if not dates:
+        return ["no campaign history with settled outcomes before the as-of date: every action uses its prior"]
+    if not held_out:
+        return [f"one campaign date ({dates[0]}): nothing held out, uplift not evaluated, no ranking used"]
+    return [f"trained on campaign dates {dates[0]}..{dates[-len(held_out) - 1]}, "
+            f"evaluated on {held_out[0]}..{held_out[-1]} ({len(held_out)} date(s))"]
+
+
+def _evaluate_on(models: ResponseModels, held_out: pd.DataFrame) -> None:
+    """Per learned action on the held-out dates: Qini and uplift@k (metrics `<metric>_<action>`), and the
+    calibration slope of its uplift (`uplift_slope_<action>`, clipped to [0, 1])."""
+    qinis = []
+    for action_id, (treated, control) in sorted(models.learners.items()):
+        rows = held_out[held_out["action_id"] == action_id]
+        effect = models.effects[action_id]
+        if rows["treated"].nunique() < 2:
+            models.notes.append(f"{action_id}: held-out dates lack one arm, not evaluated, no ranking used")
+            models.effects[action_id] = replace(effect, slope=0.0)
+            continue
+        uplift = treated.predict(rows) - control.predict(rows)
+        y, t = rows["label"].to_numpy(), rows["treated"].to_numpy()
+        for name, value in uplift_metrics(y, t, uplift).items():
+            models.metrics[f"{name}_{action_id}"] = value
+        propensity = rows.groupby("campaign_date")["treated"].transform("mean").to_numpy()
+        slope, se = calibration_slope(y.astype(float), t.astype(float), propensity, uplift)
+        models.effects[action_id] = replace(effect, slope=float(np.clip(slope, 0.0, 1.0)))
+        models.metrics[f"uplift_slope_{action_id}"] = models.effects[action_id].slope
+        models.notes.append(f"{action_id}: held-out slope {slope:.2f} (se {se:.2f}) -> "
+                            f"{models.effects[action_id].slope:.2f}")
+        models.report[action_id] = qini_curve(y, t, uplift)
+        qinis.append(models.metrics[f"qini_{action_id}"])
+    if qinis:
+        models.metrics["qini_mean"] = float(np.mean(qinis))
+
+
+def score_responses(models: ResponseModels, features: pd.DataFrame) -> pd.DataFrame:
+    """`action_response` rows: (customer_id, action_id, p_treated, p_control, uplift, source) per action."""
+    parts, matrices = [], SharedMatrices(features)
+    for action_id in models.action_ids:
+        if action_id in models.learners:
+            treated, control = models.learners[action_id]
+            p_control = control.predict(matrices.of(control))
+            # A model pickled before effects existed scores with its raw learners.
+            effect = getattr(models, "effects", {}).get(action_id, ActionEffect(0.0, 0.0, 1.0))
+            tau = treated.predict(matrices.of(treated)) - p_control
+            p_treated = np.clip(p_control + effect.ate + effect.slope * (tau - effect.mean_tau), 0.0, 1.0)
+            source = "model"
+        else:
+            p_treated, p_control = (np.full(len(features), p) for p in models.priors[action_id])
+            source = "prior"
+        parts.append(pd.DataFrame({"customer_id": features["customer_id"].to_numpy(), "action_id": action_id,
+                                   "p_treated": p_treated, "p_control": p_control,
+                                   "uplift": np.asarray(p_treated) - np.asarray(p_control), "source": source}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=RESPONSE_COLUMNS)

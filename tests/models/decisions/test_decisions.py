@@ -1,0 +1,344 @@
+"""decide(): a hand-computed case, global limits with fallback, control groups, determinism, explanations."""
+import copy
+import json
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from models.decisions.catalog import CHANNELS, load_catalog, parse_catalog
+from models.decisions.control_groups import assign_holdout
+from models.decisions.plan import AUDIT_COLUMNS, NBA_COLUMNS, decide
+from models.decisions.explain import explain_customer, policy_reason
+
+FEATURES = {"purchases_365d", "complaints_30d", "avg_order_value_365d", "days_since_last_decline",
+            *(f"reachable_{ch}" for ch in CHANNELS), *(f"contacts_{ch}_{w}" for ch in CHANNELS for w in ("7d", "30d"))}
+CATALOG = {"version": "hand-v1", "actions": [
+    {"id": "retain", "type": "retention_offer", "names": {"en": "Retention offer", "es": "Oferta de retención"},
+     "channels": ["email", "phone"], "cost_per_contact": {"email": 0.5, "phone": 3.0}, "offer_cost_share": 0.1,
+     "value_basis": "retained_clv", "eligibility": "purchases_365d >= 1", "priority": 1, "prior_uplift": 0.02,
+     "script_hint": {"en": "Offer 10% off."}},
+    {"id": "survey", "type": "survey", "names": {"en": "Survey", "pt": "Pesquisa"}, "channels": ["email", "sms"],
+     "cost_per_contact": {"email": 0.1, "sms": 0.2}, "value_basis": "fixed", "value_per_conversion": 10.0,
+     "eligibility": "true", "priority": 2, "prior_uplift": 0.05, "script_hint": {"en": "Ask."}},
+    {"id": "upsell", "type": "upsell", "names": {"en": "Premium range"}, "channels": ["app"],
+     "cost_per_contact": {"app": 0.0}, "value_basis": "upsell_margin", "eligibility": "purchases_365d >= 2",
+     "suitability": "complaints_30d == 0", "priority": 3, "prior_uplift": 0.01, "script_hint": {"en": "Premium."}},
+]}
+CONFIG = {"seed": 1, "decisions": {
+    "top_k": 3, "min_margin_value": 0.5, "one_action_per_customer": True, "holdout_share": 0.0,
+    "holdout_salt": "test-salt", "exploration_share": 0.0, "capacity_calls_per_night": 10,
+    "offer_budget_per_night": 100.0, "action_volume_caps": {}, "margin_rate": 0.5,
+    "contact_policy": {"max_contacts_per_channel_7d": 1, "max_contacts_per_channel_30d": 3,
+                       "cooldown_after_decline_days": 14}}}
+AS_OF = date(2026, 11, 23)
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory):
+    path = tmp_path_factory.mktemp("catalog") / "action_catalog.yaml"
+    path.write_text(yaml.safe_dump(CATALOG), encoding="utf-8")
+    return load_catalog(path, FEATURES)
+
+
+def hand_inputs():
+    """Six customers whose expected values are worked out by hand in the tests below."""
+    ids = ["A", "B", "C", "D", "E", "F"]
+    customers = pd.DataFrame({"customer_id": ids, "do_not_contact": [False, False, True, False, False, False],
+                              "consent_email": [True, False, True, True, True, True], "consent_sms": True,
+                              "consent_phone": True, "consent_app": True})
+    features = pd.DataFrame({"customer_id": ids, "purchases_365d": [3, 1, 3, 3, 0, 1],
+                             "complaints_30d": [0, 0, 0, 0, 1, 0],
+                             "avg_order_value_365d": [100.0, 50.0, 100.0, 100.0, 0.0, 80.0],
+                             "days_since_last_decline": 9999,
+                             **{f"reachable_{ch}": True for ch in CHANNELS},
+                             **{f"contacts_{ch}_{w}": 0 for ch in CHANNELS for w in ("7d", "30d")}})
+    features.loc[features["customer_id"] == "F", "contacts_email_7d"] = 1  # F hit the 7-day email cap
+    scores = pd.DataFrame({"customer_id": ids, "churn_probability": 0.5, "upsell_probability": [0.5, 0, 0.5, 0.5, 0, 0],
+                           "clv": [1000.0, 200.0, 1000.0, 1000.0, 100.0, 500.0]})
+    rows = [("A", "retain", 0.3, 0.1), ("A", "survey", 0.2, 0.2), ("A", "upsell", 0.1, 0.1),
+            ("B", "retain", 0.1, 0.05), ("B", "survey", 0.1, 0.1), ("B", "upsell", 0.1, 0.1),
+            ("C", "retain", 0.3, 0.1), ("D", "retain", 0.3, 0.1), ("E", "survey", 0.05, 0.03)]  # F: priors
+    responses = pd.DataFrame(rows, columns=["customer_id", "action_id", "p_treated", "uplift"])
+    responses["p_control"] = responses["p_treated"] - responses["uplift"]
+    return customers, features, scores, responses
+
+
+def run(catalog, config=CONFIG, inputs=None, suppressed=frozenset({"D"}), as_of=AS_OF, **decisions):
+    config = copy.deepcopy(config)
+    config["decisions"].update(decisions)
+    customers, features, scores, responses = inputs or hand_inputs()
+    return decide(customers, features, scores, responses, catalog, config, as_of=as_of,
+                  suppressed_ids=set(suppressed), model_versions={"churn": "7", "clv": "2"})
+
+
+def chosen_of(result) -> dict[str, tuple]:
+    rows = result.next_best_actions[result.next_best_actions["chosen"]]
+    return {r.customer_id: (r.action_id, r.channel) for r in rows.itertuples()}
+
+
+def audit_row(result, customer, action, channel):
+    audit = result.decision_audit
+    match = audit[(audit["customer_id"] == customer) & (audit["action_id"] == action) & (audit["channel"] == channel)]
+    assert len(match) == 1
+    return match.iloc[0]
+
+
+def test_hand_made_case_values_and_choices(catalog):
+    result = run(catalog)
+    assert chosen_of(result) == {"A": ("retain", "email"), "B": ("retain", "phone"), "C": ("no_action", None),
+                                 "D": ("no_action", None), "E": ("no_action", None), "F": ("retain", "phone")}
+    # EV = uplift x stake - contact cost - p_treated x offer_cost_share x order value
+    expected = {("A", "retain", "email"): 0.1 * 500 - 0.5 - 0.3 * 10, ("A", "retain", "phone"): 0.1 * 500 - 3 - 0.3 * 10,
+                ("A", "survey", "email"): 0.2 * 10 - 0.1, ("A", "survey", "sms"): 0.2 * 10 - 0.2,
+                ("A", "upsell", "app"): 0.1 * 0.5 * 100 * 1.5,
+                ("B", "retain", "phone"): 0.05 * 100 - 3 - 0.1 * 5, ("B", "survey", "sms"): 0.1 * 10 - 0.2,
+                ("E", "survey", "email"): 0.03 * 10 - 0.1,
+                ("F", "retain", "phone"): 0.02 * 250 - 3 - 0.02 * 8, ("F", "survey", "sms"): 0.05 * 10 - 0.2}
+    for (customer, action, channel), value in expected.items():
+        assert audit_row(result, customer, action, channel)["expected_value"] == pytest.approx(value)
+    nba = result.next_best_actions
+    a_rows = nba[nba["customer_id"] == "A"]
+    assert a_rows[["rank", "action_id", "channel"]].values.tolist() == [[1, "retain", "email"], [2, "retain", "phone"],
+                                                                       [3, "upsell", "app"]]
+    assert a_rows["expected_value"].tolist() == pytest.approx([46.5, 44.0, 7.5])
+    assert a_rows["selection_probability"].tolist() == [1.0, 0.0, 0.0]
+    assert list(nba.columns) == NBA_COLUMNS and list(result.decision_audit.columns) == AUDIT_COLUMNS
+    assert json.loads(nba["model_versions"].iloc[0]) == {"churn": "7", "clv": "2"}
+    assert nba["policy_version"].iloc[0] == catalog.version
+    assert result.summary["total_expected_value"] == pytest.approx(46.5 + 1.5 + 1.84)
+    assert result.summary["counts_by_action"] == {"no_action": 3, "retain": 3}
+    assert result.summary["counts_by_action_channel"] == {"retain": {"email": 1, "phone": 2}}
+    assert result.summary["calls_used"] == 2
+
+
+def test_hand_made_case_audit_reasons(catalog):
+    result = run(catalog)
+    assert audit_row(result, "A", "retain", "phone")["not_chosen_reason"] == "lower_value"
+    assert audit_row(result, "A", "survey", "email")["not_chosen_reason"] == "one_action_per_customer"
+    assert audit_row(result, "A", "upsell", "app")["not_chosen_reason"] == "one_action_per_customer"
+    b_email = audit_row(result, "B", "retain", "email")
+    assert b_email["suppressed"] and b_email["suppression_reason"] == "no_consent_email" and pd.isna(b_email["rank"])
+    b_upsell = audit_row(result, "B", "upsell", "app")
+    assert not b_upsell["eligible"] and b_upsell["ineligible_rule"] == "eligibility: purchases_365d >= 2"
+    assert audit_row(result, "C", "retain", "email")["suppression_reason"] == "do_not_contact"
+    assert audit_row(result, "D", "survey", "sms")["suppression_reason"] == "erased"
+    assert audit_row(result, "E", "survey", "email")["not_chosen_reason"] == "below_margin"
+    assert audit_row(result, "E", "upsell", "app")["ineligible_rule"] == "eligibility: purchases_365d >= 2"
+    assert audit_row(result, "F", "retain", "email")["suppression_reason"] == "frequency_cap_7d"
+    assert audit_row(result, "F", "retain", "phone")["chosen"]
+    assert len(result.decision_audit) == 6 * 5
+
+
+def test_capacity_falls_back_to_next_best(catalog):
+    one = run(catalog, capacity_calls_per_night=1)
+    # B loses only 0.7 by moving to the survey by SMS; F would lose 1.84 (its next best is below margin)
+    assert chosen_of(one)["B"] == ("survey", "sms") and chosen_of(one)["F"] == ("retain", "phone")
+    assert audit_row(one, "B", "retain", "phone")["not_chosen_reason"] == "capacity"
+    assert one.summary["calls_used"] == 1
+    assert one.summary["shadow_price_call"] == pytest.approx((1.84 + 0.7) / 2)
+    assert one.summary["constraint_costs"]["capacity_calls_per_night"] == pytest.approx(0.7)
+    none = run(catalog, capacity_calls_per_night=0)
+    assert chosen_of(none)["F"] == ("no_action", None) and chosen_of(none)["B"] == ("survey", "sms")
+    assert audit_row(none, "F", "retain", "phone")["not_chosen_reason"] == "capacity"
+    assert none.summary["calls_used"] == 0
+
+
+def test_budget_and_action_caps_move_the_cheapest_losses(catalog):
+    budget = run(catalog, offer_budget_per_night=1.0)  # A's retention offer spends 0.3 x 10 = 3.0
+    assert chosen_of(budget)["A"] == ("upsell", "app")
+    assert chosen_of(budget)["B"] == ("retain", "phone") and chosen_of(budget)["F"] == ("retain", "phone")
+    assert audit_row(budget, "A", "retain", "email")["not_chosen_reason"] == "budget"
+    assert budget.summary["offer_spend_expected"] == pytest.approx(0.5 + 0.16)
+    capped = run(catalog, action_volume_caps={"retain": 1})
+    assert chosen_of(capped)["A"] == ("retain", "email")
+    assert chosen_of(capped)["B"] == ("survey", "sms") and chosen_of(capped)["F"] == ("no_action", None)
+    assert audit_row(capped, "F", "retain", "phone")["not_chosen_reason"] == "action_cap"
+    assert capped.summary["counts_by_action"]["retain"] == 1
+
+
+def test_empty_night_and_json_summary(catalog):
+    customers, features, scores, responses = hand_inputs()
+    empty = run(catalog, inputs=(customers.iloc[:0], features.iloc[:0], scores.iloc[:0], responses.iloc[:0]))
+    assert empty.next_best_actions.empty and empty.decision_audit.empty
+    assert empty.summary["counts_by_action"] == {"no_action": 0}
+    full = run(catalog, holdout_share=0.3, exploration_share=0.2)
+    assert json.loads(json.dumps(full.summary))["solver"]["method"] == "lagrangian"
+
+
+def test_ties_go_to_priority_then_action_id_then_channel():
+    def action(action_id, priority):
+        return {"id": action_id, "type": "survey", "names": {"en": action_id}, "channels": ["sms", "email"],
+                "cost_per_contact": {"email": 0.1, "sms": 0.1}, "value_basis": "fixed", "value_per_conversion": 10.0,
+                "eligibility": "true", "priority": priority, "prior_uplift": 0.1, "script_hint": {"en": "Hi."}}
+    customers, features, scores, _ = hand_inputs()
+    no_responses = pd.DataFrame(columns=["customer_id", "action_id", "p_treated", "p_control", "uplift"])
+    for actions, winner in [([action("b", 1), action("a", 1)], ("a", "email")),
+                            ([action("a", 2), action("b", 1)], ("b", "email"))]:
+        tied = parse_catalog({"version": "tie", "actions": actions}, FEATURES, source="tie.yaml", sha256="0" * 64)
+        result = run(tied, inputs=(customers, features, scores, no_responses))
+        assert chosen_of(result)["A"] == winner
+        nba = result.next_best_actions
+        assert nba.loc[nba["customer_id"] == "A", "expected_value"].tolist()[:2] == [0.9, 0.9]
+
+
+def test_levers_weight_an_action(catalog):
+    result = run(catalog, levers={"upsell": 10.0})  # upsell app becomes 75 > 46.5
+    assert chosen_of(result)["A"] == ("upsell", "app")
+    assert audit_row(result, "A", "upsell", "app")["expected_value"] == pytest.approx(75.0)
+
+
+def test_bad_config_values_are_named(catalog):
+    with pytest.raises(ValueError, match="decisions.holdout_share"):
+        run(catalog, holdout_share=2)
+    with pytest.raises(ValueError, match="decisions.action_volume_caps.nope"):
+        run(catalog, action_volume_caps={"nope": 3})
+    customers, features, scores, responses = hand_inputs()
+    with pytest.raises(ValueError, match="features lacks column.*contacts_email_7d"):
+        run(catalog, inputs=(customers, features.drop(columns="contacts_email_7d"), scores, responses))
+    with pytest.raises(ValueError, match="customers has customer_id 'A' more than once"):
+        run(catalog, inputs=(pd.concat([customers, customers.head(1)]), features, scores, responses))
+
+
+def make_inputs(n: int, catalog, seed: int = 0):
+    """Synthetic customers, features, scores and responses for `catalog` (features of the hand catalog)."""
+    rng = np.random.default_rng(seed)
+    ids = np.array([f"C{i:07d}" for i in range(n)], dtype=object)
+    customers = pd.DataFrame({"customer_id": ids, "do_not_contact": rng.random(n) < 0.03,
+                              **{f"consent_{ch}": rng.random(n) < p for ch, p in zip(CHANNELS, (0.8, 0.5, 0.4, 0.6))}})
+    features = pd.DataFrame({
+        "customer_id": ids, "purchases_365d": rng.poisson(2, n), "complaints_30d": rng.poisson(0.1, n),
+        "avg_order_value_365d": np.round(rng.gamma(2, 30, n), 2),
+        "days_since_last_decline": np.where(rng.random(n) < 0.1, rng.integers(0, 60, n), 9999),
+        **{f"reachable_{ch}": rng.random(n) < 0.95 for ch in CHANNELS},
+        **{f"contacts_{ch}_{w}": rng.poisson(lam, n) for ch in CHANNELS for w, lam in (("7d", 0.1), ("30d", 0.5))}})
+    scores = pd.DataFrame({"customer_id": ids, "churn_probability": rng.random(n), "upsell_probability": rng.random(n),
+                           "clv": np.round(rng.gamma(2, 150, n), 2)})
+    action_ids = [a.id for a in catalog.actions]
+    control = rng.random(n * len(action_ids)) * 0.1
+    uplift = rng.normal(0.03, 0.03, n * len(action_ids))
+    responses = pd.DataFrame({"customer_id": np.repeat(ids, len(action_ids)),
+                              "action_id": np.tile(np.array(action_ids, dtype=object), n),
+                              "p_treated": np.clip(control + uplift, 0, 1), "p_control": control, "uplift": uplift})
+    return customers, features, scores, responses
+
+
+def test_holdout_is_stable_across_nights_and_has_the_configured_share(catalog):
+    ids = [f"C{i:07d}" for i in range(20000)]
+    holdout = assign_holdout(ids, "nba-holdout-v1", 0.05)
+    assert abs(holdout.mean() - 0.05) < 0.006
+    assert (assign_holdout(ids, "nba-holdout-v1", 0.05) == holdout).all()
+    assert (assign_holdout(ids, "other-salt", 0.05) != holdout).any()
+    assert (holdout <= assign_holdout(ids, "nba-holdout-v1", 0.10)).all()  # growing the share only adds people
+
+    inputs = make_inputs(1500, catalog, seed=3)
+    nights = [run(catalog, inputs=inputs, suppressed=(), as_of=day, holdout_share=0.2, exploration_share=0.1)
+              for day in (date(2026, 11, 23), date(2026, 11, 24))]
+    flags = [n.next_best_actions.groupby("customer_id")["is_holdout"].first() for n in nights]
+    pd.testing.assert_series_equal(flags[0], flags[1])
+    assert 0.15 < flags[0].mean() < 0.25
+    for night in nights:
+        nba = night.next_best_actions
+        held = nba[nba["is_holdout"]]
+        assert (held.loc[held["chosen"], "action_id"] == "no_action").all()
+        assert (held.loc[held["chosen"], "selection_probability"] == 1.0).all()
+        assert not held["is_exploration"].any()
+        audit = night.decision_audit
+        held_audit = audit[audit["customer_id"].isin(held["customer_id"])]
+        assert not held_audit["chosen"].any()
+        listed = held_audit["rank"].notna()
+        assert (held_audit.loc[listed, "suppression_reason"] == "holdout").all()
+        assert (held_audit.loc[listed, "not_chosen_reason"] == "holdout").all()
+        assert night.summary["holdout_size"] == int(flags[0].sum())
+    explored = [set(n.next_best_actions.loc[n.next_best_actions["is_exploration"], "customer_id"]) for n in nights]
+    assert explored[0] != explored[1]  # exploration is drawn afresh every night
+
+
+def test_selection_probabilities_sum_to_one_and_match_the_policy(catalog):
+    inputs = make_inputs(1500, catalog, seed=5)
+    result = run(catalog, inputs=inputs, suppressed=(), top_k=50, holdout_share=0.1, exploration_share=0.3,
+                 capacity_calls_per_night=20, offer_budget_per_night=50.0)
+    nba = result.next_best_actions
+    sums = nba.groupby("customer_id")["selection_probability"].sum()
+    assert np.allclose(sums, 1.0)
+    assert len(sums) == 1500
+    chosen = nba[nba["chosen"]]
+    assert (chosen["selection_probability"] > 0).all()
+    assert 0.2 < chosen["is_exploration"].mean() < 0.4
+    # a customer who was not explored got the policy's greedy choice: probability 1 - eps + eps/n
+    n_options = nba[nba["selection_probability"] > 0].groupby("customer_id").size()
+    greedy = chosen[~chosen["is_exploration"] & ~chosen["is_holdout"]].set_index("customer_id")
+    assert np.allclose(greedy["selection_probability"], 0.7 + 0.3 / n_options.loc[greedy.index])
+    # exploration never draws a phone call or a costly offer, so the limits still hold
+    assert result.summary["calls_used"] <= 20 and result.summary["offer_spend_expected"] <= 50.0 + 1e-9
+    audit = result.decision_audit
+    moved = audit.loc[audit["not_chosen_reason"] == "exploration", "customer_id"]
+    drawn = chosen[chosen["customer_id"].isin(moved)]
+    assert len(drawn) > 20 and drawn["is_exploration"].all()
+    assert (drawn["channel"] != "phone").all() and (drawn["action_id"] != "retain").all()  # no call, no offer spend
+
+
+def test_limits_hold_on_a_larger_night(catalog):
+    inputs = make_inputs(4000, catalog, seed=11)
+    result = run(catalog, inputs=inputs, suppressed=set(inputs[0]["customer_id"][:100]),
+                 capacity_calls_per_night=15, offer_budget_per_night=30.0, action_volume_caps={"upsell": 40},
+                 holdout_share=0.05, exploration_share=0.05)
+    chosen = result.next_best_actions[result.next_best_actions["chosen"]]
+    assert (chosen["channel"] == "phone").sum() <= 15
+    assert (chosen["action_id"] == "upsell").sum() <= 40
+    assert result.summary["offer_spend_expected"] <= 30.0 + 1e-9
+    assert chosen["customer_id"].is_unique and len(chosen) == 4000
+    erased = chosen[chosen["customer_id"].isin(inputs[0]["customer_id"][:100])]
+    assert (erased["action_id"] == "no_action").all()
+    assert result.summary["solver"]["gap"] < 0.01
+    assert result.summary["constraint_costs"]["capacity_calls_per_night"] > 0
+
+
+def test_several_actions_per_customer_when_allowed(catalog):
+    result = run(catalog, one_action_per_customer=False)
+    chosen = result.next_best_actions[result.next_best_actions["chosen"]]
+    a = chosen[chosen["customer_id"] == "A"]
+    assert set(zip(a["action_id"], a["channel"])) == {("retain", "email"), ("survey", "email"), ("upsell", "app")}
+    assert not chosen.duplicated(["customer_id", "action_id"]).any()
+    assert audit_row(result, "A", "retain", "phone")["not_chosen_reason"] == "lower_value"
+
+
+def test_results_do_not_depend_on_input_order(catalog):
+    inputs = make_inputs(800, catalog, seed=2)
+    shuffled = tuple(frame.sample(frac=1.0, random_state=9) for frame in inputs)
+    settings = dict(suppressed=(), holdout_share=0.1, exploration_share=0.2, capacity_calls_per_night=10)
+    first, second = run(catalog, inputs=inputs, **settings), run(catalog, inputs=shuffled, **settings)
+    pd.testing.assert_frame_equal(first.next_best_actions, second.next_best_actions)
+    pd.testing.assert_frame_equal(first.decision_audit, second.decision_audit)
+    assert first.summary == second.summary
+
+
+@pytest.mark.parametrize("lang, expected", [
+    ("en", ["Chosen: Retention offer by phone call (expected value 1.50).",
+            "- Retention offer (email): no consent for email.",
+            "- Premium range (app notification): not eligible: purchases_365d >= 2 does not hold."]),
+    ("es", ["Elegida: Oferta de retención por llamada (valor esperado 1,50).",
+            "- Oferta de retención (correo electrónico): sin consentimiento para correo electrónico."]),
+    ("pt", ["Escolhida: Retention offer por ligação (valor esperado 1,50).", "- Pesquisa (SMS): apenas uma ação"]),
+])
+def test_explanations_in_three_languages(catalog, lang, expected):
+    text = explain_customer(run(catalog).decision_audit, catalog, "B", lang)
+    for line in expected:
+        assert line in text
+
+
+def test_explanations_of_constraints_and_suppression(catalog):
+    audit = run(catalog, capacity_calls_per_night=0).decision_audit
+    f = explain_customer(audit, catalog, "F")
+    assert "Chosen: no action tonight." in f and "no call-centre slot left tonight" in f
+    assert "as often as allowed in the last 7 days" in f
+    d = explain_customer(audit, catalog, "D", "es")
+    assert "- Oferta de retención (correo electrónico, llamada): los datos del cliente se borraron" in d
+    with pytest.raises(ValueError, match="customer 'Z' is not in the decision audit"):
+        explain_customer(audit, catalog, "Z")
+    with pytest.raises(ValueError, match="language 'fr' is not supported"):
+        explain_customer(audit, catalog, "A", "fr")
+    assert policy_reason("retain", 46.5, catalog, "es") == "Oferta de retención: el mayor valor esperado esta noche (46,50)"
+    assert policy_reason("survey", 1.0, catalog, "pt", is_exploration=True) == "Pesquisa: sorteada para aprender o que funciona"

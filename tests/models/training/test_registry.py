@@ -1,0 +1,60 @@
+"""MLflow lifecycle: candidates are logged and registered; the promotion gate refuses worse models."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.training import registry
+
+
+class ConstantModel:
+    """A stand-in fitted model whose quality is a known number."""
+
+    feature_names = ["x"]
+
+    def __init__(self, quality: float):
+        self.quality = quality
+
+    def predict(self, frame):
+        return np.full(len(frame), self.quality)
+
+
+@pytest.fixture()
+def store(tmp_path):
+    registry.configure_tracking(f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "artifacts")
+    return tmp_path
+
+
+def _log(quality):
+    return registry.log_candidate(
+        "churn_model", ConstantModel(quality), params={"depth": 3}, metrics={"auc": quality},
+        tags={"as_of": "2026-11-01"}, artifacts={"features.json": '["x"]'},
+        input_example=pd.DataFrame({"x": [1.0]}),
+    )
+
+
+def _gate(candidate, score, baseline=0.5):
+    return registry.gate_promotion(
+        "churn_model", candidate, candidate_score=score, baseline_score=baseline,
+        score_champion=lambda model: model.quality, tolerance=0.01,
+    )
+
+
+def test_first_candidate_that_beats_baseline_becomes_champion(store):
+    decision = _gate(_log(0.8), 0.8)
+    assert decision.promoted and registry.champion_version("churn_model") == decision.candidate_version
+    assert registry.load_version("churn_model", decision.candidate_version).quality == 0.8
+
+
+def test_worse_candidate_is_not_promoted_and_champion_stays(store):
+    first = _gate(_log(0.8), 0.8)
+    worse = _gate(_log(0.7), 0.7)
+    assert not worse.promoted and "worse than champion" in worse.reason
+    assert registry.champion_version("churn_model") == first.candidate_version
+    within_tolerance = _gate(_log(0.795), 0.795)
+    assert within_tolerance.promoted
+
+
+def test_candidate_below_baseline_is_not_promoted_even_without_champion(store):
+    decision = _gate(_log(0.55), 0.55, baseline=0.6)
+    assert not decision.promoted and "baseline" in decision.reason
+    assert registry.champion_version("churn_model") is None

@@ -1,0 +1,237 @@
+"""Response / uplift models from randomised campaign history."""
+from datetime import date, datetime, timedelta
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.training.uplift import (RESPONSE_COLUMNS, build_response_frame, find_campaign_dates, fit_response_models,
+                           score_responses)
+from tests.models.training.test_training_sets import INTERACTION_COLUMNS, T, make_warehouse, shake_future, write_table
+
+PRIORS = {"retention_offer": 0.02, "winback": 0.01, "service_recovery_call": 0.03, "upsell_premium": -0.01}
+FAST = {"num_boost_round": 30}
+DATES = [date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1)]
+
+
+def _randomised_history(n_per_date=1500, seed=0) -> pd.DataFrame:
+    """Randomised arms. retention_offer helps only customers with recent complaints; upsell_premium hurts them.
+
+    winback has a handful of rows (below the minimum), so it must fall back to its prior.
+    """
+    rng = np.random.default_rng(seed)
+    parts = []
+    for day in DATES:
+        for action, effect in (("retention_offer", 0.4), ("upsell_premium", -0.08), ("winback", 0.3)):
+            n = n_per_date if action != "winback" else 20
+            complaints = rng.integers(0, 3, n).astype(float)
+            treated = rng.integers(0, 2, n)
+            p = 0.1 + effect * treated * (complaints >= 1)
+            parts.append(pd.DataFrame({
+                "customer_id": [f"{action}-{day}-{i}" for i in range(n)], "campaign_date": day,
+                "action_id": action, "treated": treated, "label": (rng.uniform(size=n) < p).astype(int),
+                "complaints_30d": complaints, "spend_365d": rng.gamma(2, 100, n)}))
+    return pd.concat(parts, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return fit_response_models(_randomised_history(), PRIORS, 200, params=FAST, seed=1, n_threads=1)
+
+
+def _probe():
+    return pd.DataFrame({"customer_id": ["complainer", "quiet"], "complaints_30d": [2.0, 0.0],
+                         "spend_365d": [150.0, 150.0]})
+
+
+def _population(n=200, seed=9):
+    """Fresh customers, half with recent complaints (true uplift 0.4 / -0.08), half without (true uplift 0)."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"customer_id": [f"P{i}" for i in range(n)],
+                         "complaints_30d": np.where(np.arange(n) < n // 2, 2.0, 0.0),
+                         "spend_365d": rng.gamma(2, 100, n)})
+
+
+def test_t_learner_recovers_the_direction_of_a_planted_treatment_effect(fitted):
+    people = _population()
+    scores = score_responses(fitted, people).merge(people, on="customer_id")
+    mean = scores.groupby(["action_id", scores["complaints_30d"] > 0])[["uplift", "p_control"]].mean()
+    assert (scores.loc[scores["action_id"].isin(["retention_offer", "upsell_premium"]), "source"] == "model").all()
+    assert mean.loc[("retention_offer", True), "uplift"] > 0.25  # truth 0.4
+    assert abs(mean.loc[("retention_offer", False), "uplift"]) < 0.1  # truth 0
+    assert mean.loc[("retention_offer", True), "uplift"] - mean.loc[("retention_offer", False), "uplift"] > 0.2
+    assert mean.loc[("upsell_premium", True), "uplift"] < mean.loc[("upsell_premium", False), "uplift"]
+    assert mean.loc[("upsell_premium", True), "uplift"] < 0
+    assert mean.loc[("retention_offer", True), "p_control"] == pytest.approx(0.1, abs=0.05)
+
+
+def test_latest_campaign_date_is_held_out_and_qini_rewards_the_learned_ranking(fitted):
+    assert any("evaluated on 2026-11-01" in note for note in fitted.notes)
+    # a perfect ranking scores ~0.044 here (2/3 of customers gain 0.4, the rest nothing); random scores 0
+    assert fitted.metrics["qini_retention_offer"] > 0.03
+    assert fitted.metrics["uplift_at_30_retention_offer"] > 0.2
+    assert len(fitted.report["retention_offer"]) == 101
+
+
+def test_actions_with_too_little_history_use_the_documented_prior(fitted):
+    scores = score_responses(fitted, _probe())
+    assert list(scores.columns) == RESPONSE_COLUMNS
+    assert sorted(scores["action_id"].unique()) == sorted(PRIORS)
+    for action in ("winback", "service_recovery_call"):
+        rows = scores[scores["action_id"] == action]
+        assert (rows["source"] == "prior").all()
+        assert np.allclose(rows["uplift"], PRIORS[action])
+    winback = fitted.priors["winback"]
+    assert 0.05 < winback[1] < 0.3  # shrunk towards the pooled control rate of all actions
+    assert any(note.startswith("winback: prior (") for note in fitted.notes)
+
+
+def test_no_campaign_history_means_priors_everywhere():
+    empty = fit_response_models(_randomised_history().iloc[0:0], PRIORS, 200, params=FAST, n_threads=1)
+    scores = score_responses(empty, _probe())
+    assert (scores["source"] == "prior").all() and (scores["p_control"] == 0).all()
+    assert scores.loc[scores["action_id"] == "upsell_premium", "p_treated"].tolist() == [0.0, 0.0]  # clipped at 0
+
+
+def test_response_fit_is_reproducible(fitted):
+    again = fit_response_models(_randomised_history(), PRIORS, 200, params=FAST, seed=1, n_threads=1)
+    pd.testing.assert_frame_equal(score_responses(again, _probe()), score_responses(fitted, _probe()))
+
+
+# ---- campaign history from the warehouse ------------------------------------------------------------------------
+def _add_campaigns(con, day: date, rows: list[tuple[str, str, str, str]]) -> None:
+    """Append (customer_id, type, action_id, outcome) interactions at noon on `day`."""
+    existing = con.execute("SELECT * FROM interactions").df()
+    at = datetime.combine(day, datetime.min.time()) + timedelta(hours=12)
+    new = pd.DataFrame([{"interaction_id": f"K-{day}-{i}", "customer_id": c, "interaction_ts": at,
+                         "channel": "email" if kind == "campaign" else "none", "type": kind, "action_id": a,
+                         "outcome": o} for i, (c, kind, a, o) in enumerate(rows)])
+    write_table(con, "interactions", pd.concat([existing, new], ignore_index=True), INTERACTION_COLUMNS)
+
+
+@pytest.fixture
+def campaign_warehouse():
+    con = duckdb.connect()
+    make_warehouse(con, n_customers=60)
+    _add_campaigns(con, date(2026, 10, 1), [("C0001", "campaign", "retention_offer", "accepted"),
+                                           ("C0002", "campaign", "retention_offer", "declined"),
+                                           ("C0003", "campaign_control", "retention_offer", "converted"),
+                                           ("C0004", "campaign_control", "retention_offer", "no_response")])
+    _add_campaigns(con, date(2026, 11, 2), [("C0001", "campaign", "winback", "converted"),
+                                           ("C0005", "campaign_control", "winback", "no_response")])
+    con.execute("INSERT INTO purchases (order_id, customer_id, order_ts, amount, quantity, status) "
+                "VALUES ('same-day', 'C0001', TIMESTAMP '2026-10-01 08:00:00', 10000, 1, 'completed')")
+    yield con
+    con.close()
+
+
+def test_response_frame_has_arms_labels_and_features_as_of_each_campaign_date(campaign_warehouse):
+    frame = build_response_frame(campaign_warehouse, T, 6)
+    assert sorted(frame["campaign_date"].unique()) == [date(2026, 10, 1), date(2026, 11, 2)]
+    october = frame[frame["campaign_date"] == date(2026, 10, 1)].set_index("customer_id")
+    assert october["treated"].to_dict() == {"C0001": 1, "C0002": 1, "C0003": 0, "C0004": 0}
+    # "accepted" is not a conversion: only `converted` counts, in both arms alike
+    assert october["label"].to_dict() == {"C0001": 0, "C0002": 0, "C0003": 1, "C0004": 0}
+    assert october.loc["C0001", "spend_30d"] < 10000  # the purchase on the campaign day itself is not a feature
+    november = frame[frame["campaign_date"] == date(2026, 11, 2)].set_index("customer_id")
+    assert november.loc["C0001", "spend_365d"] >= 10000 and november.loc["C0001", "campaign_accepts_365d"] >= 1
+    assert find_campaign_dates(campaign_warehouse, T, 1) == [date(2026, 11, 2)]
+
+
+def test_response_frame_ignores_campaigns_and_events_on_or_after_T(campaign_warehouse):
+    before = build_response_frame(campaign_warehouse, T, 6)
+    shake_future(campaign_warehouse)
+    pd.testing.assert_frame_equal(build_response_frame(campaign_warehouse, T, 6), before)
+
+
+def test_campaigns_whose_outcomes_have_not_settled_are_not_training_dates(campaign_warehouse):
+    from models.features.customer_features import OUTCOME_SETTLE_DAYS
+    # 2026-11-02 + 14 days = 2026-11-16: settled for T = 2026-11-23, not for an as-of of 2026-11-15
+    assert find_campaign_dates(campaign_warehouse, date(2026, 11, 2) + timedelta(days=OUTCOME_SETTLE_DAYS), 6)[-1] \
+        == date(2026, 11, 2)
+    young = date(2026, 11, 2) + timedelta(days=OUTCOME_SETTLE_DAYS - 1)
+    assert find_campaign_dates(campaign_warehouse, young, 6) == [date(2026, 10, 1)]
+    assert sorted(build_response_frame(campaign_warehouse, young, 6)["campaign_date"].unique()) == [date(2026, 10, 1)]
+
+
+def _experiment(n, tau, seed, control_share=0.3):
+    rng = np.random.default_rng(seed)
+    treated = (rng.random(n) >= control_share).astype(float)
+    p = 0.1 + tau * treated
+    return (rng.random(n) < p).astype(float), treated, np.full(n, 1 - control_share)
+
+
+def test_calibration_slope_is_about_one_for_a_real_ranking_and_about_zero_for_noise():
+    from models.training.uplift import calibration_slope
+    rng = np.random.default_rng(4)
+    true_tau = rng.uniform(0.0, 0.3, 40_000)
+    y, t, e = _experiment(40_000, true_tau, seed=5)
+    slope, se = calibration_slope(y, t, e, true_tau)
+    assert slope == pytest.approx(1.0, abs=3 * se) and se < 0.2
+    assert calibration_slope(y, t, e, 10 * true_tau)[0] == pytest.approx(slope / 10)  # an overstated spread
+    noise = rng.uniform(0.0, 0.3, 40_000)  # a "ranking" unrelated to the outcome
+    slopes = [calibration_slope(*_experiment(40_000, true_tau, seed=s), noise) for s in range(6, 16)]
+    assert abs(np.median([s for s, _ in slopes])) < 0.2 and all(abs(s) < 4 * se for s, se in slopes)
+
+
+def test_a_ranking_that_does_not_hold_up_on_later_dates_gives_everyone_the_measured_effect():
+    """Arms whose conversion does not depend on the features: the learners fit noise; the held-out
+    slope drops it and every customer gets the action's randomised difference in means."""
+    rng = np.random.default_rng(11)
+    parts = []
+    for day in DATES:
+        n = 3000
+        treated = rng.integers(0, 2, n)
+        parts.append(pd.DataFrame({
+            "customer_id": [f"N-{day}-{i}" for i in range(n)], "campaign_date": day, "action_id": "retention_offer",
+            "treated": treated, "label": (rng.random(n) < 0.10 + 0.05 * treated).astype(int),
+            "complaints_30d": rng.integers(0, 3, n).astype(float), "spend_365d": rng.gamma(2, 100, n)}))
+    history = pd.concat(parts, ignore_index=True)
+    models = fit_response_models(history, {"retention_offer": 0.0}, 200, seed=2, n_threads=1, prior_sd=1.0)
+    effect = models.effects["retention_offer"]
+    by_date = history.groupby(["campaign_date", "treated"])["label"].mean().unstack()
+    assert effect.ate == pytest.approx(float((by_date[1] - by_date[0]).mean()), abs=1e-3)
+    uplift = score_responses(models, _population(400))["uplift"]
+    if effect.slope == 0.0:
+        assert np.allclose(uplift, effect.ate)
+    assert uplift.std() < 0.01 and uplift.mean() == pytest.approx(0.05, abs=0.02)
+    flat = models.without_ranking("test")
+    assert np.allclose(score_responses(flat, _population(400))["uplift"], effect.ate)
+    assert flat.metrics["qini_mean"] == 0.0 and any(n.startswith("ranking dropped (test)") for n in flat.notes)
+
+
+def test_the_measured_effect_and_the_catalog_prior_are_weighed_by_their_precision():
+    from models.training.uplift import combine_with_prior
+    assert combine_with_prior(0.05, 0.01, 0.01, 0.01) == pytest.approx(0.03)  # equal precision: halfway
+    assert combine_with_prior(0.05, 0.001, 0.01, 0.01) == pytest.approx(0.05, abs=0.001)  # a big experiment decides
+    assert combine_with_prior(0.05, 0.1, 0.01, 0.01) == pytest.approx(0.01, abs=0.001)  # a tiny one barely moves it
+    assert combine_with_prior(0.0, float("inf"), 0.02, 0.01) == 0.02
+    small, large = (fit_response_models(_randomised_history(n, seed=3), PRIORS, 5, params=FAST, seed=1, n_threads=1)
+                    for n in (150, 6000))
+    prior, measured = PRIORS["retention_offer"], large.metrics["measured_effect_retention_offer"]
+    gap = {name: abs(m.effects["retention_offer"].ate - m.metrics[f"measured_effect_retention_offer"])
+           for name, m in (("small", small), ("large", large))}
+    assert gap["large"] < gap["small"] and abs(large.effects["retention_offer"].ate - measured) < 0.5 * abs(measured - prior)
+
+
+def test_the_effect_is_measured_among_customers_the_action_rules_admit_when_there_are_enough():
+    from models.decisions.catalog import load_catalog
+    from models.features.customer_features import FEATURE_COLUMNS
+    from models.training.uplift import AUDIENCE, audience_mask
+    history = _randomised_history(3000, seed=5)  # retention_offer: +0.4 for complainers, 0 for the others
+    wide = fit_response_models(history, PRIORS, 200, params=FAST, seed=1, n_threads=1, prior_sd=1.0)
+    narrow = fit_response_models(history.assign(**{AUDIENCE: history["complaints_30d"] >= 1}), PRIORS, 200,
+                                 params=FAST, seed=1, n_threads=1, prior_sd=1.0)
+    assert wide.metrics["measured_effect_retention_offer"] == pytest.approx(0.4 * 2 / 3, abs=0.03)
+    assert narrow.metrics["measured_effect_retention_offer"] == pytest.approx(0.4, abs=0.03)
+    assert any("rows meeting the action's rules" in n for n in narrow.notes)
+    few = fit_response_models(history.assign(**{AUDIENCE: history["customer_id"].str.endswith("-7")}), PRIORS, 200,
+                              params=FAST, seed=1, n_threads=1, prior_sd=1.0)
+    assert few.metrics["measured_effect_retention_offer"] == wide.metrics["measured_effect_retention_offer"]
+    # the mask itself comes from the catalog rules, evaluated on the features of the campaign date
+    catalog = load_catalog("pipelines/config/action_catalog.yaml", set(FEATURE_COLUMNS))
+    rows = pd.DataFrame({c: 0 for c in FEATURE_COLUMNS}, index=range(2)).assign(
+        action_id=["service_recovery_call", "no_such_action"], complaints_30d=[3, 3])
+    assert audience_mask(rows, catalog.actions).tolist() == [True, False]  # a complainer; an unknown action
+    assert audience_mask(rows.iloc[0:0], catalog.actions).shape == (0,)
