@@ -39,6 +39,8 @@ class History:
     purchase_person: np.ndarray
     purchase_day: np.ndarray
     purchase_action: np.ndarray      # -1 ordinary order, else index of the action it converted on
+    purchase_value_mult: np.ndarray  # multiplier of the order's expected gross value (1: as usual)
+    purchase_discount: np.ndarray    # discount share of a promotion the order was placed under, -1: habitual
     event_person: np.ndarray
     event_day: np.ndarray
     event_type: np.ndarray           # index into generator_dynamics.EVENT_TYPES (never PURCHASE)
@@ -65,7 +67,7 @@ class _Collector:
 
     def history(self) -> History:
         dtypes = {"person": np.int32, "day": np.int32, "action": np.int16, "type": np.int8, "sat": np.float32,
-                  "channel": np.int8, "outcome": np.int8}
+                  "channel": np.int8, "outcome": np.int8, "value_mult": np.float64, "discount": np.float64}
         return History(**{name: np.concatenate(parts).astype(dtypes[name.split("_", 1)[1]]) if parts
                           else np.zeros(0, dtype=dtypes[name.split("_", 1)[1]]) for name, parts in self.parts.items()})
 
@@ -104,18 +106,33 @@ def _simulate_week(people: People, s0: int, s1: int, seasons: np.ndarray, action
     if not len(idx):
         return
     begin = np.maximum(s0, people.signup_day[idx]).astype(float)
-    span = s1 - begin
     converted_at = np.full(len(idx), -1.0)
     if actions:
         _run_campaign(people, idx, begin == s0, s0, actions, rng, out, converted_at)
+    draw_week_events(people, idx, s0, s1, begin, seasons, active_boost(people, idx, s0), converted_at - s0 + 0.5,
+                     rng, out)
+
+
+def draw_week_events(people: People, idx: np.ndarray, s0: int, s1: int, begin: np.ndarray, seasons: np.ndarray,
+                     hazard_mult: np.ndarray, min_death: np.ndarray, rng: np.random.Generator, out: _Collector, *,
+                     rate_mult: np.ndarray | None = None, purchase_terms=None) -> np.ndarray:
+    """Death times and Poisson events of persons `idx` over [begin, s1), then the state update.
+
+    `hazard_mult` scales each person's churn hazard, `rate_mult` (optional) their purchase rate; nobody dies
+    before `min_death` days after s0. `purchase_terms(persons, days)` (optional) returns each new order's
+    (value multiplier, promotion discount share or -1). Returns the persons (of idx) who bought this week.
+    """
     load = people.complaint_load[idx]
     sat = satisfaction(people.sat_base[idx], load)
-    hazard = hazard_daily(people.engagement[idx], sat, load, active_boost(people, idx, s0))
-    death = np.maximum(rng.exponential(1.0, len(idx)) / hazard, converted_at - s0 + 0.5)
+    hazard = hazard_daily(people.engagement[idx], sat, load, hazard_mult)
+    death = np.maximum(rng.exponential(1.0, len(idx)) / hazard, min_death)
+    span = s1 - begin
     dies = death < span
     exposure = np.where(dies, death, span)
     peak = seasons[:, s0:s1].max(axis=1)
     weighted = event_rates(people, idx, sat) * peak
+    if rate_mult is not None:
+        weighted[:, PURCHASE] *= rate_mult
     local = np.repeat(np.arange(len(idx)), rng.poisson(weighted.sum(axis=1) * exposure))
     day = np.minimum(begin[local] + rng.random(len(local)) * exposure[local], s1 - 1).astype(np.int32)
     cumulative = np.cumsum(weighted[local], axis=1)
@@ -123,35 +140,30 @@ def _simulate_week(people: People, s0: int, s1: int, seasons: np.ndarray, action
     keep = rng.random(len(local)) * peak[kind] < seasons[kind, day]      # thinning: the daily season
     local, day, kind = local[keep], day[keep], kind[keep]
     buys = kind == PURCHASE
-    out.add("purchase", person=idx[local[buys]], day=day[buys], action=-1)
+    buyers = idx[local[buys]]
+    value_mult, discount = purchase_terms(buyers, day[buys]) if purchase_terms else (1.0, -1.0)
+    out.add("purchase", person=buyers, day=day[buys], action=-1, value_mult=value_mult, discount=discount)
     out.add("event", person=idx[local[~buys]], day=day[~buys], type=kind[~buys], sat=sat[local[~buys]], channel=-1)
-    np.maximum.at(people.last_purchase_day, idx[local[buys]], day[buys])
+    np.maximum.at(people.last_purchase_day, buyers, day[buys])
     complaints = kind == COMPLAINT
     np.maximum.at(people.last_complaint_day, idx[local[complaints]], day[complaints])
     decay = np.exp(-(s1 - s0) / COMPLAINT_DECAY_DAYS)
     people.complaint_load[idx] = load * decay + np.bincount(local[complaints], minlength=len(idx))
     people.death_day[idx[dies]] = begin[dies] + death[dies]
+    return np.unique(buyers)
 
 
 def _run_campaign(people: People, idx: np.ndarray, present: np.ndarray, day: int, actions: list[Action],
                   rng: np.random.Generator, out: _Collector, converted_at: np.ndarray) -> None:
     """Randomly assign action, channel and arm; draw outcomes; apply conversions (sets converted_at)."""
-    eligible = np.flatnonzero(present & ~people.do_not_contact[idx])
-    chosen = eligible[rng.random(len(eligible)) < CAMPAIGN_SHARE]
+    chosen, action, channel, control = assign_campaign(rng, np.flatnonzero(present & ~people.do_not_contact[idx]),
+                                                       actions)
     persons = idx[chosen]
-    action = rng.integers(0, len(actions), len(chosen))
-    channel_table = _channel_table(actions)
-    n_channels = np.array([len(a.channels) for a in actions])
-    channel = channel_table[action, (rng.random(len(chosen)) * n_channels[action]).astype(np.int64)]
-    control = rng.random(len(chosen)) < CONTROL_SHARE
     p_control, p_treated = response_probabilities(people, persons, day, actions)
     rows = np.arange(len(chosen))
     p_control, p_treated = p_control[rows, action], p_treated[rows, action]
     converted = rng.random(len(chosen)) < np.where(control, p_control, p_treated)
-    u = rng.random(len(chosen))
-    decline = ACCEPT_SHARE + 0.15 + 0.25 * (p_treated < p_control)      # the annoyed decline more
-    outcome = np.where(u < ACCEPT_SHARE, ACCEPTED, np.where(u < decline, DECLINED, NO_RESPONSE))
-    outcome = np.where(converted, CONVERTED, np.where(control, NO_RESPONSE, outcome))
+    outcome = draw_outcomes(rng, converted, control, p_treated < p_control)
     out.add("campaign", person=persons, day=day, action=action, channel=np.where(control, NONE_CHANNEL, channel),
             outcome=outcome)
     offset = rng.integers(1, STEP_DAYS, len(chosen))
@@ -165,12 +177,37 @@ def _run_campaign(people: People, idx: np.ndarray, present: np.ndarray, day: int
         people.complaint_load[who] *= effect.load_factor
         when = day + offset[hit]
         if effect.buys:
-            out.add("purchase", person=who, day=when, action=j)
+            out.add("purchase", person=who, day=when, action=j, value_mult=1.0, discount=-1.0)
             people.last_purchase_day[who] = np.maximum(people.last_purchase_day[who], when)
         else:
             out.add("event", person=who, day=when, type=SURVEY, sat=sat[hit],
                     channel=np.where(control[hit], -1, channel[hit]))
         converted_at[chosen[hit]] = when
+
+
+def assign_campaign(rng: np.random.Generator, candidates: np.ndarray,
+                    actions: list[Action]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Randomise a campaign: CAMPAIGN_SHARE of `candidates` get a uniform action and channel, CONTROL_SHARE
+    of them are the no-contact control. Returns (chosen candidates, action index, channel code, control)."""
+    chosen = candidates[rng.random(len(candidates)) < CAMPAIGN_SHARE]
+    action = rng.integers(0, len(actions), len(chosen))
+    channel_table = _channel_table(actions)
+    n_channels = np.array([len(a.channels) for a in actions])
+    channel = channel_table[action, (rng.random(len(chosen)) * n_channels[action]).astype(np.int64)]
+    control = rng.random(len(chosen)) < CONTROL_SHARE
+    return chosen, action, channel, control
+
+
+def draw_outcomes(rng: np.random.Generator, converted: np.ndarray, control: np.ndarray,
+                  annoyed: np.ndarray) -> np.ndarray:
+    """The marketing tool's outcome per campaign row: converted, else (treated) accepted / declined / no response.
+
+    The annoyed (contacts that hurt them) decline more often; the control arm is never contacted.
+    """
+    u = rng.random(len(converted))
+    decline = ACCEPT_SHARE + 0.15 + 0.25 * annoyed
+    outcome = np.where(u < ACCEPT_SHARE, ACCEPTED, np.where(u < decline, DECLINED, NO_RESPONSE))
+    return np.where(converted, CONVERTED, np.where(control, NO_RESPONSE, outcome))
 
 
 def _channel_table(actions: list[Action]) -> np.ndarray:

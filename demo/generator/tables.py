@@ -60,6 +60,8 @@ def build_purchases(rng: np.random.Generator, history: History, people: People, 
             tier_mult[action == j] = effect.tier_mult
     price *= tier_mult
     del tier_mult
+    boosted = np.flatnonzero(history.purchase_value_mult != 1.0)    # larger baskets (lifecycle upsell)
+    price[boosted] *= history.purchase_value_mult[boosted]
     price *= rng.lognormal(0.0, UNIT_PRICE_SIGMA, n)
     quantity = (np.searchsorted(np.cumsum(QUANTITY_PROBS), rng.random(n) * 0.999999) + 1).astype(np.int8)
     price *= quantity * 100.0
@@ -69,6 +71,8 @@ def build_purchases(rng: np.random.Generator, history: History, people: People, 
                      DISCOUNT_SHARES[rng.integers(0, len(DISCOUNT_SHARES), n)], 0.0)
     offer_share = np.array([e.discount_share for e in effects] + [0.0])
     share = np.where(action >= 0, offer_share[action], share)
+    promoted = np.flatnonzero(history.purchase_discount >= 0)       # orders placed under a promotion
+    share[promoted] = history.purchase_discount[promoted]
     discount = np.rint(gross * share).astype(np.int32)
     del share
     channel = _pick(rng, people.channel_pref, person)
