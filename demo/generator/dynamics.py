@@ -28,6 +28,8 @@ PRODUCTS_PER_CATEGORY = 250
 UNIT_PRICE_SIGMA = 0.15
 QUANTITY_PROBS = np.array([0.6, 0.24, 0.096, 0.0384, 0.0256])   # quantity 1..5
 DISCOUNT_SHARES = np.array([0.05, 0.10, 0.15, 0.20, 0.25, 0.30])
+MARGIN_RATE = 0.30               # the worlds' true gross margin on list prices (= the shipped decisions.margin_rate)
+TRUTH_HORIZON_DAYS = 365         # the truth's evaluation horizon after the as-of date
 
 _WEEKLY_PURCHASE = np.array([0.92, 0.90, 0.94, 0.98, 1.08, 1.22, 0.96])   # Monday .. Sunday
 
@@ -171,6 +173,19 @@ class PriceModel:
 def discount_probability(price_sens: np.ndarray) -> np.ndarray:
     """Share of a person's ordinary orders that carry a discount."""
     return 0.08 + 0.25 * price_sens
+
+
+def habitual_discount_share(price_sens: np.ndarray) -> np.ndarray:
+    """Expected discount share of a person's ordinary orders (how often times how much)."""
+    return discount_probability(price_sens) * DISCOUNT_SHARES.mean()
+
+
+def order_net_margin(gross: np.ndarray, discount_share: np.ndarray | float, keep: np.ndarray) -> np.ndarray:
+    """Expected net margin of an order: MARGIN_RATE x list value - discount, 0 when it is returned.
+
+    The discount comes off the margin in full (the goods cost the same); `keep` = 1 - return probability.
+    """
+    return keep * gross * (MARGIN_RATE - discount_share)
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ import pyarrow as pa
 
 from models.decisions.catalog import Action
 from demo.generator.dynamics import (
-    PREMIUM_RANGE_MULT, TIER_PRICE_MULT, People, PriceModel, Projection, active_boost, hazard_daily, project_future,
-    purchase_rate, satisfaction,
+    PREMIUM_RANGE_MULT, TIER_PRICE_MULT, People, PriceModel, Projection, active_boost, habitual_discount_share,
+    hazard_daily, order_net_margin, project_future, purchase_rate, satisfaction,
 )
 from demo.generator.format import categorical
 
@@ -128,6 +128,10 @@ def build_truth(people: People, actions: list[Action], prices: PriceModel, start
 
     person_ids / person_numbers: each person's golden customer id and its number (same order as ids).
     Dead persons get churn probability 1 and revenue 0, and probability 0 and value 0 for every action.
+    action_truth: p_treated / p_control (conversion within 14 days), value_if_converted (revenue of one
+    conversion), true_net_margin_365d = (p_treated - p_control) x the conversion's net margin (its order and
+    the orders it retains over TRUTH_HORIZON_DAYS, MARGIN_RATE x list value - discounts) and
+    true_offer_cost_365d = p_treated x the discount of the converted order; both before the contact cost.
     """
     alive = np.isinf(people.death_day)
     idx = np.flatnonzero(alive)
@@ -136,22 +140,25 @@ def build_truth(people: People, actions: list[Action], prices: PriceModel, start
     base = project_future(people, idx, n_days, start)
     order = np.argsort(person_numbers, kind="stable")
     ids = person_ids.take(pa.array(order))
-    customers_truth = _customers_truth(people, n_days, idx, base, order_value, net)
+    customers_truth = customers_truth_columns(people, n_days, idx, base, order_value, net)
     customers_truth = pa.table({"person_id": ids, **{k: v[order] for k, v in customers_truth.items()}})
     p_control, p_treated = response_probabilities(people, np.arange(people.n), n_days, actions)
     p_control[~alive], p_treated[~alive] = 0.0, 0.0
-    values = np.zeros_like(p_control)
-    values[idx] = _conversion_values(people, idx, actions, prices, start, n_days, base.expected_orders_365d, net[idx])
+    values, margins, offer = (np.zeros_like(p_control) for _ in range(3))
+    values[idx], margins[idx], offer[idx] = _conversion_values(people, idx, actions, prices, start, n_days,
+                                                               base.expected_orders_365d, net[idx])
     action_truth = pa.table({
         "person_id": ids.take(pa.array(np.repeat(np.arange(people.n), len(actions)))),
         "action_id": categorical(np.tile(np.arange(len(actions)), people.n), [a.id for a in actions]),
         "p_treated": np.round(p_treated[order].ravel(), 6), "p_control": np.round(p_control[order].ravel(), 6),
         "value_if_converted": np.round(values[order].ravel(), 2),
+        "true_net_margin_365d": np.round(((p_treated - p_control) * margins)[order].ravel(), 4),
+        "true_offer_cost_365d": np.round((p_treated * offer)[order].ravel(), 4),
     })
     return customers_truth, action_truth
 
 
-def _customers_truth(people: People, n_days: int, idx: np.ndarray, base: Projection, order_value: np.ndarray,
+def customers_truth_columns(people: People, n_days: int, idx: np.ndarray, base: Projection, order_value: np.ndarray,
                      net: np.ndarray) -> dict[str, np.ndarray]:
     """Per person (in person order): hazard today, 90-day churn, order value, 365-day revenue, alive."""
     everyone = np.arange(people.n)
@@ -167,22 +174,32 @@ def _customers_truth(people: People, n_days: int, idx: np.ndarray, base: Project
 
 
 def _conversion_values(people: People, idx: np.ndarray, actions: list[Action], prices: PriceModel,
-                       start: dt.date, n_days: int, base_orders: np.ndarray, net: np.ndarray) -> np.ndarray:
-    """(len(idx), len(actions)) revenue of one conversion: the converted order plus the revenue it retains."""
-    values = np.zeros((len(idx), len(actions)))
+                       start: dt.date, n_days: int, base_orders: np.ndarray,
+                       net: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(len(idx), len(actions)) arrays per conversion: revenue (the converted order plus the revenue it
+    retains), net margin (the same in MARGIN_RATE x list value - discounts) and the offer's discount.
+
+    A `fixed` action's conversion is worth the catalog's value_per_conversion, in both revenue and margin.
+    """
+    values, margins, offer = (np.zeros((len(idx), len(actions))) for _ in range(3))
     retained: dict[tuple[float, float], np.ndarray] = {}
     keep = 1.0 - people.return_prob[idx]
+    ordinary_margin = order_net_margin(prices.expected_gross(people.affinity[idx], TIER_PRICE_MULT[people.tier[idx]]),
+                                       habitual_discount_share(people.price_sens[idx]), keep)
     for j, action in enumerate(actions):
         effect = conversion_effect(action)
         if not effect.buys:
-            values[:, j] = action.value_per_conversion or 0.0
+            values[:, j] = margins[:, j] = action.value_per_conversion or 0.0
             continue
         weights = new_category_weights(people.affinity[idx]) if effect.new_category else people.affinity[idx]
         tier_mult = effect.tier_mult if effect.tier_mult is not None else TIER_PRICE_MULT[people.tier[idx]]
-        order_value = prices.expected_gross(weights, tier_mult) * (1.0 - effect.discount_share) * keep
+        gross = prices.expected_gross(weights, tier_mult)
+        order_value = gross * (1.0 - effect.discount_share) * keep
         key = (effect.hazard_cap, effect.load_factor)
         if key not in retained:
             converted = project_future(people, idx, n_days, start, hazard_cap=key[0], load_factor=key[1])
-            retained[key] = (converted.expected_orders_365d - base_orders) * net
-        values[:, j] = order_value + retained[key]
-    return values
+            retained[key] = converted.expected_orders_365d - base_orders
+        values[:, j] = order_value + retained[key] * net
+        margins[:, j] = order_net_margin(gross, effect.discount_share, keep) + retained[key] * ordinary_margin
+        offer[:, j] = gross * effect.discount_share * keep
+    return values, margins, offer
