@@ -29,18 +29,20 @@ def _positive_int(text: str) -> int:
 
 def cmd_generate(args) -> int:
     """Write demo extracts (and the generator's ground truth under OUT/truth/)."""
-    from demo.generator.world import generate_world, write_world
+    from demo.generator.world import CONFIG_FILE, generate_world, write_world
 
     if args.start >= args.end:
         raise SystemExit(f"nba generate: --start {args.start} must be before --end {args.end}")
     started = time.perf_counter()
-    print(f"generating {args.customers:,} customers, {args.start} .. {args.end}, seed {args.seed}", flush=True)
-    world = generate_world(args.customers, args.seed, args.start, args.end)
+    print(f"generating the {args.world} world: {args.customers:,} customers, {args.start} .. {args.end}, "
+          f"seed {args.seed}", flush=True)
+    world = generate_world(args.customers, args.seed, args.start, args.end, world=args.world)
     counts = write_world(world, Path(args.out), fmt=args.format)
     for name, rows in counts.items():
-        print(f"  {name:28} {rows:>12,} rows")
+        print(f"  {name:28} {rows:>12,} {'lines' if name.endswith('.yaml') else 'rows'}")
+    config = f" --config {Path(args.out) / CONFIG_FILE}" if CONFIG_FILE in counts else ""
     print(f"wrote {args.out} in {time.perf_counter() - started:.1f} s; run it with: "
-          f"nba run --landing {args.out} --as-of {args.end + dt.timedelta(days=1)} --home HOME")
+          f"nba run --landing {args.out} --as-of {args.end + dt.timedelta(days=1)} --home HOME{config}")
     return 0
 
 
@@ -126,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--start", type=_date, default=DEMO_START, help=f"first day of history (default {DEMO_START})")
     gen.add_argument("--end", type=_date, default=DEMO_END, help=f"last day of history (default {DEMO_END})")
     gen.add_argument("--format", choices=["csv", "parquet"], default="csv", help="file format (default csv)")
+    gen.add_argument("--world", choices=["conversion", "lifecycle"], default="conversion",
+                     help="campaign mechanics: conversion (default; a contact changes the chance of one order) or "
+                          "lifecycle (contacts act on retention, basket size, discounts and reactivation; writes "
+                          "its own catalog.yaml and nba_config.yaml)")
     gen.set_defaults(func=cmd_generate)
 
     run = sub.add_parser("run", help="run the whole nightly job for one as-of date")
@@ -145,10 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=cmd_ui)
 
-    from demo import bench
+    from demo import bench, evaluate_worlds
     from pipelines import cli_tools
     cli_tools.add_commands(sub, _date)
     bench.add_commands(sub)
+    evaluate_worlds.add_commands(sub)
     return parser
 
 

@@ -2,20 +2,27 @@
 
 A latent state per person (engagement, satisfaction, price sensitivity, category affinities, price
 tier) drives churn, purchases, visits, support contacts, complaints with multilingual notes, surveys
-and the response to randomised campaigns (see generator_simulation). The extracts follow the
-extract contract; the truth (`truth/customers_truth.csv`, `truth/action_truth.csv`) states churn risk,
-value and per-action response as of the day after `end`, for the evaluation of the pipeline only.
+and the response to randomised campaigns. Two worlds share people, records, dirty rows and the
+extract contract and differ in how campaigns work:
+- `conversion` (the default): a contact changes the probability of one converted order, which also
+  lowers the churn hazard for a while (demo.generator.simulation / response);
+- `lifecycle`: a contact acts on the churn hazard, purchase rate, basket size, discounts of every order
+  in a promotion window or brings a churned customer back, some for the worse (demo.generator.lifecycle);
+  it ships its own action catalog and a config pointing at it (`catalog.yaml`, `nba_config.yaml`).
+The truth (`truth/customers_truth.csv`, `truth/action_truth.csv`) states churn risk, value and per-action
+incremental net margin as of the day after `end`, for the evaluation of the pipeline only.
 
-    world = generate_world(100_000, seed=7, start=DEFAULT_START, end=DEFAULT_END)
+    world = generate_world(100_000, seed=7, start=DEFAULT_START, end=DEFAULT_END, world="lifecycle")
     write_world(world, Path("demo_landing/2026-11-01"))
 
-Same (n_customers, seed, start, end, catalog) -> byte-identical files.
+Same (n_customers, seed, start, end, catalog, world) -> byte-identical files.
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -27,6 +34,8 @@ from models.decisions.catalog import Catalog, load_catalog
 from models.features.customer_features import FEATURE_COLUMNS
 from demo.generator.dynamics import PriceModel
 from demo.generator.format import to_frame, to_table
+from demo.generator.lifecycle import draw_receptiveness, simulate_lifecycle
+from demo.generator.lifecycle_truth import build_lifecycle_truth
 from demo.generator.population import draw_people, draw_records
 from demo.generator.response import build_truth
 from demo.generator.simulation import simulate_history
@@ -35,10 +44,15 @@ from demo.generator.tables import build_interactions, build_purchases
 DEFAULT_START = dt.date(2023, 11, 1)
 DEFAULT_END = dt.date(2026, 10, 31)
 DEFAULT_CATALOG_PATH = Path(__file__).resolve().parents[2] / "pipelines" / "config" / "action_catalog.yaml"
+LIFECYCLE_CATALOG_PATH = Path(__file__).resolve().parent / "lifecycle_catalog.yaml"
+WORLDS = ("conversion", "lifecycle")
 EXTRACTS = ("customers", "purchases", "interactions")
 TRUTH_DIR = "truth"
 READY_MARKER = "_READY"
 FORMATS = ("csv", "parquet")
+CATALOG_FILE = "catalog.yaml"
+CONFIG_FILE = "nba_config.yaml"
+LIFECYCLE_CALLS_PER_NIGHT = 300
 
 
 @dataclass
@@ -50,31 +64,57 @@ class World:
     interactions: pd.DataFrame
     customers_truth: pd.DataFrame
     action_truth: pd.DataFrame
+    files: dict[str, str] = field(default_factory=dict)   # further text files to write: {name: content}
 
 
 def generate_world(n_customers: int, seed: int, start: dt.date = DEFAULT_START, end: dt.date = DEFAULT_END,
-                   *, catalog: Catalog | None = None) -> World:
-    """Simulate `n_customers` persons from `start` to `end` (inclusive) with the catalog's actions.
+                   *, catalog: Catalog | None = None, world: str = "conversion") -> World:
+    """Simulate `n_customers` persons from `start` to `end` (inclusive) with the catalog's actions in `world`.
 
-    `catalog` defaults to the shipped pipelines/config/action_catalog.yaml.
+    `catalog` defaults to the world's own: pipelines/config/action_catalog.yaml for `conversion`,
+    lifecycle_catalog.yaml (written next to the extracts with a config that points at it) for `lifecycle`.
     """
     _check_arguments(n_customers, seed, start, end)
-    actions = list((catalog or load_default_catalog()).actions)
+    if world not in WORLDS:
+        raise ValueError(f"generate_world: unknown world '{world}'; expected one of {', '.join(WORLDS)}.")
+    lifecycle = world == "lifecycle"
+    if catalog is None:
+        catalog = load_catalog(LIFECYCLE_CATALOG_PATH, set(FEATURE_COLUMNS)) if lifecycle else load_default_catalog()
+    actions = list(catalog.actions)
     n_days = (end - start).days + 1
     prices = PriceModel.draw(_rng(seed, "prices"))
     people = draw_people(_rng(seed, "people"), n_customers, n_days)
     records = draw_records(_rng(seed, "records"), people, start, n_days)
-    history = simulate_history(people, actions, start, n_days, seed)
+    if lifecycle:
+        receptiveness = draw_receptiveness(_rng(seed, "receptiveness"), n_customers)
+        history, modifiers = simulate_lifecycle(people, actions, start, n_days, seed, receptiveness)
+    else:
+        history = simulate_history(people, actions, start, n_days, seed)
     purchases = build_purchases(_rng(seed, "purchases"), history, people, records, actions, prices, start, n_days)
     interactions = build_interactions(_rng(seed, "interactions"), history, people, records, actions, start)
     del history
     customers = records.customers
     customers = customers.take(_with_duplicate_rows(_rng(seed, "customers"), customers.num_rows))
     golden = records.number_a
-    customers_truth, action_truth = build_truth(people, actions, prices, start, n_days,
-                                                records.customer_ids(golden), golden)
+    files = {}
+    if lifecycle:
+        customers_truth, action_truth = build_lifecycle_truth(people, modifiers, receptiveness, actions, prices, start,
+                                                              n_days, records.customer_ids(golden), golden)
+        shipped = LIFECYCLE_CATALOG_PATH.read_bytes()
+        if catalog.sha256 == hashlib.sha256(shipped).hexdigest():     # a test's own catalog is not written
+            files = {CATALOG_FILE: shipped.decode("utf-8"), CONFIG_FILE: _lifecycle_config()}
+    else:
+        customers_truth, action_truth = build_truth(people, actions, prices, start, n_days,
+                                                    records.customer_ids(golden), golden)
     return World(customers=to_frame(customers), purchases=to_frame(purchases), interactions=to_frame(interactions),
-                 customers_truth=to_frame(customers_truth), action_truth=to_frame(action_truth))
+                 customers_truth=to_frame(customers_truth), action_truth=to_frame(action_truth), files=files)
+
+
+def _lifecycle_config() -> str:
+    """nba_config.yaml of the lifecycle world: its own catalog and call-centre capacity."""
+    return ("# Run this world's night with: nba run --landing LANDING --as-of DATE --home HOME --config LANDING/"
+            f"{CONFIG_FILE}\n# (paths are relative to this file)\npaths:\n  action_catalog: {CATALOG_FILE}\n"
+            f"decisions:\n  capacity_calls_per_night: {LIFECYCLE_CALLS_PER_NIGHT}\n")
 
 
 def write_world(world: World, out_dir: Path, fmt: str = "csv") -> dict[str, int]:
@@ -104,6 +144,9 @@ def write_world(world: World, out_dir: Path, fmt: str = "csv") -> dict[str, int]
                 con.execute(f"COPY _world_table TO '{_sql_path(path)}' (FORMAT csv, HEADER true)")
                 con.unregister("_world_table")
             written[name] = table.num_rows
+    for name, text in world.files.items():
+        (out_dir / name).write_text(text, encoding="utf-8")
+        written[name] = text.count("\n")
     (out_dir / READY_MARKER).touch()
     return written
 
