@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import sys
 from pathlib import Path
 
@@ -55,42 +57,65 @@ def cmd_explain(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    """Tonight's plan vs baselines on the generator's ground truth."""
-    from demo.policy_evaluation import evaluate_policies, true_option_values
-    from models.golden.suppression import load_suppressed_ids
+    """Last night's plan and baselines valued on a demo world's truth; writes HOME/evaluation_<as-of>.json."""
+    from demo.policy_evaluation import format_evaluation
     from demo.truth_evaluation import evaluate_models_against_truth
-    from pipelines.resources import NbaHome
+
+    result, night, tables = evaluate_home(args.home, args.truth, args.config)
+    print(format_evaluation(result, night))
+    out = Path(args.home).expanduser().resolve() / f"evaluation_{night}.json"
+    out.write_text(json.dumps(result, indent=2, default=_json_number) + "\n", encoding="utf-8")
+    print(f"\nwritten: {out}")
+    try:
+        quality = evaluate_models_against_truth(**tables, seed=int(result["seed"]))
+    except ValueError as exc:
+        print(f"\nmodel quality against the truth: skipped ({exc})")
+        return 0
+    print(f"\nmodel quality against the truth, night of {night} (truth_value = the truth as its own score):")
+    print(quality.to_string(index=False, float_format=lambda v: f"{v:,.4f}"))
+    return 0
+
+
+def evaluate_home(home: str, truth: str, config_path: str | None) -> tuple[dict, str, dict]:
+    """Read a home's latest night and a world's truth; returns (evaluation, as-of, model-quality inputs).
+
+    Without `config_path`, the world's own nba_config.yaml next to the truth folder is used when there is one.
+    """
+    from demo.policy_evaluation import Limits, evaluate_plan
+    from models.decisions.policies import read_decision_settings
     from pipelines.settings import load_config
 
-    truth = Path(args.truth)
-    folder = truth if truth.is_dir() else truth.parent
-    action_truth = pd.read_csv(folder / "action_truth.csv", dtype={"person_id": str})
+    folder = Path(truth) if Path(truth).is_dir() else Path(truth).parent
+    if not (folder / "action_truth.csv").exists():
+        raise SystemExit(f"nba evaluate: no action_truth.csv in {folder}; pass the generator's truth folder")
+    if config_path is None and (folder.parent / "nba_config.yaml").exists():
+        config_path = str(folder.parent / "nba_config.yaml")
+    action_truth = pd.read_csv(folder / "action_truth.csv", dtype={"person_id": str, "action_id": str})
     customers_truth = pd.read_csv(folder / "customers_truth.csv", dtype={"person_id": str})
-    config = load_config(args.config)
-    con = _warehouse(args.home)
+    config = load_config(config_path)
+    catalog = _catalog(config_path)
+    settings = read_decision_settings(config, catalog)
+    con = _warehouse(home)
     night = _night(con, None)
-    customers = con.execute("SELECT * FROM golden_customers").df()
     plan = con.execute("SELECT * FROM next_best_actions").df()
+    audit = con.execute("SELECT customer_id, action_id, channel, eligible, suppressed, expected_value "
+                        "FROM decision_audit").df()
+    n_customers = int(con.execute("SELECT count(*) FROM golden_customers").fetchall()[0][0])
     scores = con.execute("SELECT * FROM customer_scores").df()
     responses = con.execute("SELECT * FROM action_response").df()
     features = con.execute("SELECT customer_id, days_since_last_purchase, purchases_365d, spend_365d "
                            "FROM customer_features").df()
-    eligible = con.execute("SELECT DISTINCT customer_id, action_id FROM decision_audit WHERE eligible").df()
-    suppressed = load_suppressed_ids(con, NbaHome(home_dir=args.home, config_path=args.config or "").suppression_path())
     con.close()
-    catalog = _catalog(args.config)
-    options = true_option_values(catalog, customers, action_truth, customers_truth, suppressed)
-    result = evaluate_policies(plan, options, scores, int(config["decisions"]["capacity_calls_per_night"]),
-                               int(config["seed"]), [a.id for a in catalog.actions if a.type == "retention_offer"])
-    plan_value = float(result.loc[result["policy"] == "plan (tonight)", "true_incremental_value"].iloc[0])
-    result["plan_minus_policy"] = plan_value - result["true_incremental_value"]
-    print(f"true expected incremental value, night of {night} ({int(result['contacts'].iloc[0]):,} contacts per policy):")
-    print(result.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
-    quality = evaluate_models_against_truth(scores, responses, customers_truth, action_truth, features,
-                                            eligible=eligible, seed=int(config["seed"]))
-    print(f"\nmodel quality against the truth, night of {night} (truth_value = the truth as its own score):")
-    print(quality.to_string(index=False, float_format=lambda v: f"{v:,.4f}"))
-    return 0
+    limits = Limits(settings.capacity_calls_per_night, settings.offer_budget_per_night, settings.action_volume_caps)
+    result = evaluate_plan(plan, audit, action_truth, catalog, limits, n_customers, int(config["seed"]))
+    result |= {"as_of": night, "truth": str(folder.resolve()), "config": config_path, "catalog": catalog.version}
+    eligible = audit.loc[audit["eligible"].astype(bool), ["customer_id", "action_id"]].drop_duplicates()
+    return result, night, {"scores": scores, "responses": responses, "customers_truth": customers_truth,
+                           "action_truth": action_truth, "features": features, "eligible": eligible}
+
+
+def _json_number(value):
+    return None if isinstance(value, float) and math.isnan(value) else str(value)
 
 
 def add_commands(sub: argparse._SubParsersAction, date_type) -> None:
@@ -102,8 +127,9 @@ def add_commands(sub: argparse._SubParsersAction, date_type) -> None:
     explain.add_argument("--config", help="the run's config file (for a custom action catalog)")
     explain.set_defaults(func=cmd_explain)
 
-    evaluate = sub.add_parser("evaluate", help="judge last night's plan and baselines on the generator's truth")
+    evaluate = sub.add_parser("evaluate", help="value last night's plan and baselines on a demo world's truth")
     evaluate.add_argument("--home", required=True)
     evaluate.add_argument("--truth", required=True, help="the generator's truth folder (or its action_truth.csv)")
-    evaluate.add_argument("--config", help="the run's config file")
+    evaluate.add_argument("--config", help="the run's config file (default: the world's nba_config.yaml next to "
+                                           "the truth folder when there is one, else the shipped defaults)")
     evaluate.set_defaults(func=cmd_evaluate)
