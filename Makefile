@@ -9,7 +9,7 @@ DEMO_LANDING := demo_landing
 DEMO_HOME := demo_home
 DEMO_AS_OF := 2026-11-01
 
-.PHONY: install demo test ui bench clean
+.PHONY: install demo test ui bench evaluate-worlds clean
 
 $(TOOLS)/bin/uv:
 	$(PYTHON) -m venv $(TOOLS)
@@ -33,6 +33,9 @@ ui: install
 
 bench: install
 	$(NBA) bench --customers $(or $(CUSTOMERS),100000)
+
+evaluate-worlds: install
+	$(NBA) evaluate-worlds --worlds conversion lifecycle --customers $(or $(CUSTOMERS),20000) --seeds $(or $(SEEDS),7)
 
 clean:
 	rm -rf $(DEMO_LANDING) $(DEMO_HOME)
