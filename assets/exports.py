@@ -12,7 +12,9 @@ import pandas as pd
 from assets._common import as_of_date
 from assets.training import input_fingerprint
 from models.decisions.catalog import load_catalog
-from models.exports.export_set import ComplianceInputs, build_export_lists, write_export_set
+from models.exports.compliance import ComplianceInputs
+from models.exports.lists import build_export_lists
+from models.exports.publishing import write_export_set
 from models.features.customer_features import FEATURE_COLUMNS
 from models.exports.run_summary import offer_text, render_run_summary
 from models.golden.suppression import load_suppressed_ids

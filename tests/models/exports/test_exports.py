@@ -12,9 +12,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from models.exports import export_set as ex
-from models.exports.export_set import (ComplianceError, ComplianceInputs, assert_export_compliance, build_export_lists,
-                            load_export_contract, neutralise_cell, write_export_set)
+from models.exports import publishing
+from models.exports.compliance import ComplianceError, ComplianceInputs, assert_export_compliance
+from models.exports.contract import TEXT_TYPES, check_file_name, load_export_contract
+from models.exports.files import neutralise_cell, restore_cell
+from models.exports.lists import build_export_lists
+from models.exports.publishing import write_export_set
 
 AS_OF = dt.date(2026, 11, 23)
 RUN_INFO = {"as_of": AS_OF, "run_id": "run-20261123-01", "policy_version": "policy-v3",
@@ -155,7 +158,7 @@ def test_csvs_load_cleanly_with_pandas_duckdb_and_csv_module(tmp_path):
     assert rows[0]["phone"] == "+351910000002"                                     # plain phone number kept as is
     assert rows[0]["expected_value"] == "40.00" and rows[0]["valid_until"] == "2026-11-30"
 
-    text_columns = {c["name"]: str for c in CONTRACT["lists"]["email"]["columns"] if c["type"] in ex.TEXT_TYPES}
+    text_columns = {c["name"]: str for c in CONTRACT["lists"]["email"]["columns"] if c["type"] in TEXT_TYPES}
     email = pd.read_csv(folder / "email.csv", dtype=text_columns, keep_default_na=False, parse_dates=["valid_until"])
     assert list(email.columns) == [c["name"] for c in CONTRACT["lists"]["email"]["columns"]]
     assert email["first_name"].tolist() == ["Ána María", "Zoë"]
@@ -193,7 +196,7 @@ def test_parquet_matches_csv_rows_and_has_contract_types(tmp_path):
 def test_neutralise_cell_rules():
     for text in ["=1+1", "+cmd", "-2", "@SUM(A1)", "\tx", "\rx"]:
         assert neutralise_cell(text) == "'" + text
-        assert ex.restore_cell(neutralise_cell(text)) == text
+        assert restore_cell(neutralise_cell(text)) == text
     assert neutralise_cell("Ana") == "Ana" and neutralise_cell("'quoted") == "'quoted"
     assert neutralise_cell("+34600111222", phone=True) == "+34600111222"
     assert neutralise_cell("+34=cmd", phone=True) == "'+34=cmd"
@@ -269,7 +272,7 @@ def test_failure_mid_write_leaves_previous_set_and_no_temp_folder(tmp_path, monk
     before, target = snapshot(link), os.readlink(link)
     other_day = tmp_path / "2026-11-22"
     other_day.symlink_to(target)  # another date's set must not be touched either
-    written, original = [], ex.write_parquet
+    written, original = [], publishing.write_parquet
 
     def write_one_then_fail(frame, columns, path):
         if written:
@@ -277,7 +280,7 @@ def test_failure_mid_write_leaves_previous_set_and_no_temp_folder(tmp_path, monk
         written.append(path)
         original(frame, columns, path)
 
-    monkeypatch.setattr(ex, "write_parquet", write_one_then_fail)
+    monkeypatch.setattr(publishing, "write_parquet", write_one_then_fail)
     with pytest.raises(OSError, match="disk full"):
         export(tmp_path)
     assert written, "the failure happened after a file was written"
@@ -292,7 +295,7 @@ def test_failure_at_publish_leaves_previous_set(tmp_path, monkeypatch):
     def broken_replace(src, dst):
         raise OSError("rename failed")
 
-    monkeypatch.setattr(ex.os, "replace", broken_replace)
+    monkeypatch.setattr(publishing.os, "replace", broken_replace)
     with pytest.raises(OSError, match="rename failed"):
         export(tmp_path)
     assert os.readlink(link) == target and snapshot(link) == before
@@ -401,7 +404,7 @@ def test_path_escape_is_rejected(tmp_path):
     assert not (tmp_path / "evil.csv").exists() and not root.exists()  # refused before anything is written
     for name in ["/etc/passwd", "a/b.csv", "..", ".hidden.csv", ""]:
         with pytest.raises(ValueError, match="escape"):
-            ex.check_file_name(name)
+            check_file_name(name)
     with pytest.raises(ValueError):
         write_export_set({}, {}, root, "../../2026-11-23", RUN_INFO, CONFIG, ComplianceInputs(customers_frame()))
 
