@@ -1,9 +1,16 @@
-"""Small helpers shared by the asset modules (partition date, table metadata)."""
+"""Small Dagster helpers shared by the asset modules (partition date, metadata, check results, tonight's models)."""
 
+import base64
 import datetime as dt
 
 import dagster as dg
 import duckdb
+import pandas as pd
+
+from models import warehouse
+from models.scoring.score import load_selected
+from models.training import registry
+from pipelines.resources import NbaHome
 
 
 def as_of_date(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> dt.date:
@@ -23,13 +30,28 @@ def preview(con: duckdb.DuckDBPyConnection, table: str, limit: int = 5, columns:
     return dg.MetadataValue.md(frame.to_markdown(index=False) if len(frame) else "_(no rows)_")
 
 
-def write_frame(con: duckdb.DuckDBPyConnection, table: str, frame) -> None:
-    """Replace `table` with a pandas frame; categorical columns become VARCHAR (not DuckDB ENUMs)."""
-    categorical = [c for c in frame.columns if str(frame[c].dtype) == "category"]
-    casts = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in categorical)
-    select = f"SELECT * REPLACE ({casts}) FROM _frame" if categorical else "SELECT * FROM _frame"
-    con.register("_frame", frame)
-    try:
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS {select}")
-    finally:
-        con.unregister("_frame")
+def image_md(pngs: dict[str, bytes]) -> dg.MetadataValue:
+    """Inline PNG charts for the asset page."""
+    return dg.MetadataValue.md("\n\n".join(
+        f"**{title}**\n\n![{title}](data:image/png;base64,{base64.b64encode(png).decode()})" for title, png in pngs.items()))
+
+
+def selected_models(nba: NbaHome) -> dict[str, tuple[str, object]]:
+    """target -> (version, fitted model) for the versions the model assets selected tonight."""
+    registry.configure_tracking(nba.tracking_uri(), nba.artifact_root())
+    with nba.warehouse(read_only=True) as con:
+        rows = warehouse.read_selected_models(con)
+    return load_selected(rows)
+
+
+def drift_check(drift: pd.DataFrame | None) -> dg.AssetCheckResult:
+    """The WARN-level `score_drift` check result from `models.scoring.drift.drift_against_history`."""
+    if drift is None:
+        return dg.AssetCheckResult(check_name="score_drift", passed=True, severity=dg.AssetCheckSeverity.WARN,
+                                   metadata={"reason": "first scored night: no previous night to compare"})
+    drifted = drift[drift["drifted"]]
+    return dg.AssetCheckResult(
+        check_name="score_drift", passed=drifted.empty, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"reason": "no drift" if drifted.empty else f"drift in {', '.join(drifted['column'])}",
+                  "psi": dg.MetadataValue.md(drift.round(4).to_markdown(index=False)),
+                  **{f"psi_{r.column}": float(r.psi) for r in drift.itertuples()}})

@@ -8,28 +8,25 @@ combine step is the single writer: it checks the shards, loads them into `custom
 the drift check; decisions (global constraints) and exports then run once on those tables.
 """
 
-import os
-import uuid
-from pathlib import Path
-
 import dagster as dg
 import duckdb
-import numpy as np
-import pandas as pd
 
-from assets._common import as_of_date, preview, table_rows
-from assets.scoring import drift_against_history, drift_check, keep_history, load_selected, score_customers
-from assets.training import SELECTION_TABLE, TARGETS
-from models.training import registry
+from assets._common import as_of_date, drift_check, preview, selected_models, table_rows
+from models import warehouse
 from models.features.customer_features import build_features
+from models.scoring.drift import drift_against_history, history_rows
+from models.scoring.score import score_customers
+from models.sharding import (SHARD_TABLES, check_shards, publish_parquet, read_shard, shard_file, shard_sql,
+                             use_scratch_database)
+from models.training.selection import RESPONSE, TARGETS
 from pipelines.partitions import as_of_partitions
 from pipelines.resources import NbaHome
-from pipelines.sharding import N_SHARDS, SHARD_GROUP, SHARD_INPUTS_JOB, shard_file, shard_sql
 
-SHARD_TABLES = {"customer_features": "customer_id", "customer_scores": "customer_id",
-                "action_response": "customer_id, action_id"}  # table -> its order, as the single-process assets write it
+N_SHARDS = 3                      # shards of the deployed definitions; each shard is two steps
+SHARD_GROUP = "sharded"
+SHARD_INPUTS_JOB = "nightly_nba_shard_inputs"  # the job (pipelines/sharding.py) that materialises what the shards read
 GOLDEN_INPUTS = [["golden", "golden_customers"], ["golden", "purchases"], ["golden", "interactions"]]
-MODEL_INPUTS = [["models", f"{target}_model"] for target in [*TARGETS, "response"]]
+MODEL_INPUTS = [["models", f"{target}_model"] for target in [*TARGETS, RESPONSE]]
 COMBINED_FEATURES = ["sharded", "customer_features"]
 COMBINED_SCORES = ["sharded", "customer_scores"]
 
@@ -47,35 +44,6 @@ def require_inputs_of(context: dg.AssetExecutionContext, keys: list[list[str]], 
         if night != as_of.isoformat():
             raise dg.Failure(f"{'/'.join(key)} was last materialized for {night or 'no night'}, not {as_of}: "
                              f"run the job {SHARD_INPUTS_JOB} for {as_of} first")
-
-
-def use_scratch_database(con: duckdb.DuckDBPyConnection) -> None:
-    """Let a read-only warehouse connection create tables: new tables go to an attached in-memory
-    database, names are looked up there first and then in the warehouse."""
-    warehouse = con.execute("SELECT current_database()").fetchall()[0][0]
-    con.execute("ATTACH ':memory:' AS shard_scratch (READ_WRITE)")
-    con.execute("USE shard_scratch")
-    con.execute(f"SET search_path = 'shard_scratch.main,\"{warehouse}\".main'")
-
-
-def publish_parquet(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> None:
-    """Write a query's rows to `path` atomically (temp file + rename): readers see all of it or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    con.execute(f"COPY ({query}) TO '{_sql_text(tmp)}' (FORMAT parquet)")
-    os.replace(tmp, path)
-
-
-def _sql_text(path: Path) -> str:
-    return str(path).replace("'", "''")
-
-
-def read_shard(path: Path, order: str) -> pd.DataFrame:
-    """A published shard table as pandas, ordered, with the dtypes DuckDB gives the warehouse table."""
-    if not path.exists():
-        raise FileNotFoundError(f"shard file {path} is missing: run the shard step that writes it first")
-    with duckdb.connect() as con:
-        return con.execute(f"SELECT * FROM read_parquet(?) ORDER BY {order}", [str(path)]).df()
 
 
 def build_shard_assets(shard: int, n_shards: int) -> list[dg.AssetsDefinition]:
@@ -112,7 +80,7 @@ def build_shard_assets(shard: int, n_shards: int) -> list[dg.AssetsDefinition]:
         as_of = as_of_date(context)
         require_inputs_of(context, MODEL_INPUTS, as_of)
         features = read_shard(shard_file(nba.home, as_of, "customer_features", shard), SHARD_TABLES["customer_features"])
-        scores, responses = score_customers(load_selected(nba), features, as_of)
+        scores, responses = score_customers(selected_models(nba), features, as_of)
         with duckdb.connect() as con:
             for table, frame in (("customer_scores", scores), ("action_response", responses)):
                 con.register("frame", frame)
@@ -123,30 +91,6 @@ def build_shard_assets(shard: int, n_shards: int) -> list[dg.AssetsDefinition]:
                                               "mean_churn_probability": float(scores["churn_probability"].mean())})
 
     return [shard_features, shard_scores]
-
-
-def check_shards(con: duckdb.DuckDBPyConnection, files: dict[str, list[Path]], n_shards: int) -> dict[int, int]:
-    """Rows per shard; raises if a file is missing, a customer sits in the wrong shard or appears twice,
-    or a shard's scores do not cover exactly its features."""
-    for paths in files.values():
-        for path in paths:
-            if not path.exists():
-                raise FileNotFoundError(f"shard file {path} is missing: its shard step did not publish it")
-    query = f"""
-        SELECT count(*), count(DISTINCT customer_id), count(*) FILTER ({shard_sql('customer_id', n_shards)} <> $3),
-               (SELECT count(*) FROM read_parquet($2)),
-               (SELECT count(*) FROM (SELECT customer_id FROM read_parquet($1) EXCEPT ALL
-                                      SELECT customer_id FROM read_parquet($2)))
-        FROM read_parquet($1)"""
-    rows = {}
-    for shard, (features, scores) in enumerate(zip(files["customer_features"], files["customer_scores"])):
-        n, distinct, misplaced, scored, unscored = con.execute(query, [str(features), str(scores), shard]).fetchall()[0]
-        if misplaced or distinct != n or unscored or scored != n:
-            raise ValueError(f"shard {shard} is inconsistent ({features.parent.parent}): {misplaced} customers of other "
-                             f"shards, {n - distinct} repeated ids, {unscored} customers without scores, "
-                             f"{scored} score rows for {n} customers")
-        rows[shard] = int(n)
-    return rows
 
 
 def build_combine_asset(n_shards: int) -> dg.AssetsDefinition:
@@ -176,8 +120,8 @@ def build_combine_asset(n_shards: int) -> dg.AssetsDefinition:
             features = con.execute("SELECT * FROM customer_features ORDER BY customer_id").df()
             scores = con.execute("SELECT * FROM customer_scores ORDER BY customer_id").df()
             scores["as_of"] = as_of  # a date, as the single-process scoring keeps it in score_history
-            drift = drift_against_history(con, scores, features, as_of)
-            keep_history(con, scores, features, as_of)
+            drift = drift_against_history(warehouse.read_score_history(con, as_of), scores, features)
+            warehouse.replace_score_history(con, history_rows(scores, features))
             shared = {"rows_by_shard": dg.MetadataValue.json({str(k): n for k, n in rows_by_shard.items()})}
             yield dg.MaterializeResult(asset_key=COMBINED_FEATURES, metadata={
                 **shared, "dagster/row_count": table_rows(con, "customer_features"),

@@ -4,6 +4,7 @@ import dagster as dg
 from assets import decisions, exports, features, golden_record, ingest, scoring, sharded, training, validation
 from pipelines.jobs import nightly_job
 from pipelines.resources import NbaHome
+from pipelines.runner import progress_logger
 from pipelines.schedules import nightly_schedule
 from pipelines.sensors import landing_sensor
 from pipelines.sharding import shard_inputs_job, sharded_job, shards_after_inputs
@@ -19,3 +20,8 @@ defs = dg.Definitions(
                               config_path=dg.EnvVar("NBA_CONFIG"),
                               mlflow_tracking_uri=dg.EnvVar("NBA_MLFLOW_TRACKING_URI"))},
 )
+
+
+def resolve_job(name: str) -> dg.JobDefinition:
+    """A job of these Definitions with progress lines (what every step process of a multiprocess run reloads)."""
+    return defs.resolve_job_def(name).with_logger_defs({"progress": progress_logger})

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 from pathlib import Path
 
 import yaml
@@ -59,11 +57,6 @@ def load_config(path: str | Path | None = None) -> dict:
         return merge_config(config, override)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
-
-
-def config_fingerprint(config: dict) -> str:
-    """Short stable hash of a configuration, recorded with every decision."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 def resolve_inside(root: Path, relative: str | Path, what: str) -> Path:

@@ -1,9 +1,7 @@
 """Sharded mode: customers split into shards by a stable hash of the golden id, shards run in parallel.
 
-A customer's shard is the first 8 hex digits of md5(customer_id) (UTF-8) read as an unsigned integer,
-modulo the shard count: `shard_of` in Python and `shard_sql` in DuckDB SQL give the same number (md5
-is fixed by RFC 1321 and DuckDB documents that '0x…' strings cast to integers), unlike DuckDB's
-`hash()`, which may change between versions.
+The hash (`shard_of` / `shard_sql`) is models/sharding.py; the shard steps are assets/sharded.py; this
+module holds the jobs, the executor, the sensor and `run_sharded`.
 
 Why each shard is its own asset (a step) and not a partition: in Dagster 1.13 a run materialises one
 partition key and a job's assets must share one partitions definition ("Selected assets must have
@@ -23,16 +21,17 @@ A sharded night is two runs of the same partition:
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from pathlib import Path
 
 import dagster as dg
 
-N_SHARDS = 3                      # shards of the deployed definitions; each shard is two steps
-SHARD_GROUP = "sharded"
+from assets.sharded import SHARD_GROUP, SHARD_INPUTS_JOB
+from models.training import registry
+from pipelines.lock import home_lock
+from pipelines.resources import NbaHome
+from pipelines.runner import RunOutcome, dagster_instance, failure_message
+
 SHARDED_JOB = "nightly_nba_sharded"
-SHARD_INPUTS_JOB = "nightly_nba_shard_inputs"
-SHARD_HASH_HEX_DIGITS = 8
 REPLACED_BY_SHARDS = (["features", "customer_features"], ["scores", "customer_scores"])
 
 local_executor = dg.multiprocess_executor.configured(
@@ -41,22 +40,6 @@ local_executor = dg.multiprocess_executor.configured(
      "start_method": {"forkserver": {"preload_modules": ["pipelines.definitions"]}}},
     name="sharded_multiprocess_executor",
 )
-
-
-def shard_of(customer_id: str, n_shards: int) -> int:
-    """The shard (0 .. n_shards-1) of a golden id; the same number as `shard_sql` in DuckDB."""
-    digest = hashlib.md5(customer_id.encode("utf-8")).hexdigest()
-    return int(digest[:SHARD_HASH_HEX_DIGITS], 16) % n_shards
-
-
-def shard_sql(column: str, n_shards: int) -> str:
-    """DuckDB expression for the shard of `column`, identical to `shard_of`."""
-    return f"(CAST('0x' || left(md5({column}), {SHARD_HASH_HEX_DIGITS}) AS UBIGINT) % {int(n_shards)})"
-
-
-def shard_file(home: Path, as_of: dt.date, table: str, shard: int) -> Path:
-    """Where a shard step publishes one of its tables: HOME/shards/<as_of>/<table>/shard=<k>.parquet."""
-    return home / "shards" / as_of.isoformat() / table / f"shard={shard}.parquet"
 
 
 shard_inputs_job = dg.define_asset_job(
@@ -87,22 +70,9 @@ def shards_after_inputs(context: dg.RunStatusSensorContext):
     return dg.RunRequest(run_key=f"shards-{context.dagster_run.run_id}", partition_key=partition) if partition else None
 
 
-def resolve_job(name: str) -> dg.JobDefinition:
-    """A job of the project's Definitions with progress lines (what every step process reloads)."""
-    from pipelines.definitions import defs
-    from pipelines.runner import progress_logger
-
-    return defs.resolve_job_def(name).with_logger_defs({"progress": progress_logger})
-
-
 def run_sharded(home: Path, landing: Path, as_of: dt.date, config_path: Path | None, tracking_uri: str = ""):
     """Run the inputs job, then the sharded job, for `as_of` under HOME's lock; a RunOutcome of the first
     failing run or of the sharded run. The resource settings travel in the run config to every step."""
-    from models.training import registry
-    from pipelines.lock import home_lock
-    from pipelines.resources import NbaHome
-    from pipelines.runner import RunOutcome, dagster_instance, failure_message
-
     nba = {"home_dir": str(home), "landing_dir": str(landing), "config_path": str(config_path or ""),
            "mlflow_tracking_uri": tracking_uri}
     with home_lock(home, f"nba run --sharded --as-of {as_of}"):
@@ -110,7 +80,7 @@ def run_sharded(home: Path, landing: Path, as_of: dt.date, config_path: Path | N
         instance = dagster_instance(home)
         for name in (SHARD_INPUTS_JOB, SHARDED_JOB):
             result = dg.execute_job(
-                dg.build_reconstructable_job("pipelines.sharding", "resolve_job", reconstructable_args=(name,)),
+                dg.build_reconstructable_job("pipelines.definitions", "resolve_job", reconstructable_args=(name,)),
                 instance=instance, run_config={"resources": {"nba": {"config": nba}}, "loggers": {"progress": {}}},
                 tags={"dagster/partition": as_of.isoformat()},
             )

@@ -2,15 +2,18 @@
 
 explain_customer: why each catalog action was or was not chosen for one customer, for a person
 answering "why did (didn't) we contact this customer?". policy_reason: a short phrase for the call
-centre list saying why tonight's action was chosen.
+centre list saying why tonight's action was chosen; call_list_reasons: the call list's reasons (the churn
+model's two strongest and the policy reason).
 """
 from __future__ import annotations
 
 import math
+from typing import Any, Callable
 
 import pandas as pd
 
 from models.decisions.catalog import CHANNELS, Catalog
+from models.scoring.reasons import explain_customers
 
 LANGUAGES = ("en", "es", "pt")
 
@@ -172,3 +175,20 @@ def policy_reason(action_id: str, expected_value: float, catalog: Catalog, lang:
     name = catalog.action(action_id).name(lang)
     key = "explore" if is_exploration else "best"
     return POLICY_REASON_TEXT[lang][key].format(action=name, value=format_value(expected_value, lang))
+
+
+def call_list_reasons(next_best_actions: pd.DataFrame, features: pd.DataFrame, load_churn_model: Callable[[], Any],
+                      catalog: Catalog, lang: str) -> pd.DataFrame:
+    """For tonight's call list only (it is small): two reasons from the churn model's own per-feature
+    contributions plus the policy reason (why this action, what it is worth); customer_id, reasons.
+    The churn model is loaded (`load_churn_model()`) only when somebody is called."""
+    called = next_best_actions.loc[next_best_actions["chosen"] & (next_best_actions["channel"] == "phone")].set_index("customer_id")
+    subset = features[features["customer_id"].isin(set(called.index))]
+    if subset.empty:
+        return pd.DataFrame({"customer_id": pd.Series(dtype=str), "reasons": pd.Series(dtype=object)})
+    reasons = explain_customers(load_churn_model(), subset.reset_index(drop=True), lang, max_reasons=2)
+    reasons["reasons"] = [
+        [*model_reasons, policy_reason(called.at[cid, "action_id"], float(called.at[cid, "expected_value"]), catalog,
+                                       lang, is_exploration=bool(called.at[cid, "is_exploration"]))]
+        for cid, model_reasons in zip(reasons["customer_id"], reasons["reasons"])]
+    return reasons

@@ -13,6 +13,12 @@ def offer_text(offer_cost_share: float, lang: str) -> str:
     return OFFER_TEXT.get(lang, OFFER_TEXT["en"]).format(pct=round(offer_cost_share * 100))
 
 
+def actions_by_channel(next_best_actions: pd.DataFrame) -> pd.DataFrame:
+    """Customers per chosen action and channel ('-' for no channel)."""
+    chosen = next_best_actions[next_best_actions["chosen"]]
+    return chosen.fillna({"channel": "-"}).groupby(["action_id", "channel"]).size().reset_index(name="customers")
+
+
 def _table(frame: pd.DataFrame) -> str:
     return frame.to_markdown(index=False) if len(frame) else "_(none)_"
 

@@ -2,6 +2,8 @@
 
 PSI = sum over bins of (cur% - ref%) * ln(cur% / ref%), with bins at the reference's quantiles and a
 separate bin for missing values. Rule of thumb: < 0.1 stable, 0.1-0.25 moderate shift, >= 0.25 severe.
+The nightly check compares tonight's scores and main features with the last earlier scored as-of date
+(`drift_against_history`), whose rows `history_rows` keeps in the warehouse's `score_history`.
 """
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ import pandas as pd
 MODERATE_PSI = 0.10
 SEVERE_PSI = 0.25
 _FLOOR = 1e-4  # share given to an empty bin so the log stays finite
+SCORE_COLUMNS = ("churn_probability", "upsell_probability", "clv")
+DRIFT_FEATURES = ("days_since_last_purchase", "purchases_365d", "spend_365d", "complaints_90d", "tenure_days")
 
 
 def quantile_edges(reference: np.ndarray, n_bins: int = 10) -> np.ndarray:
@@ -74,3 +78,17 @@ def _numeric(series: pd.Series) -> np.ndarray:
 def _finite(values) -> np.ndarray:
     values = np.asarray(values, dtype=float)
     return values[~np.isnan(values)]
+
+
+def drift_against_history(previous: pd.DataFrame | None, scores: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame | None:
+    """PSI of each score and main feature vs `previous` (the last earlier scored as-of date's
+    `history_rows`), or None when there is no earlier date (the first scored night)."""
+    if previous is None or previous.empty:
+        return None
+    current = scores.merge(features[["customer_id", *DRIFT_FEATURES]], on="customer_id")
+    return assess_drift(previous, current, [*SCORE_COLUMNS, *DRIFT_FEATURES])
+
+
+def history_rows(scores: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    """Tonight's scores, as-of date and drift features per customer: the reference of the next drift check."""
+    return scores[["customer_id", *SCORE_COLUMNS, "as_of"]].merge(features[["customer_id", *DRIFT_FEATURES]], on="customer_id")

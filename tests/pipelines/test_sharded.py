@@ -1,7 +1,6 @@
 """Sharded mode: the same night computed in 3 customer shards (multiprocess executor, 2 steps at a time)
 gives exactly the single-process night's features, scores, decisions and audit."""
 import datetime as dt
-import hashlib
 
 import dagster as dg
 import duckdb
@@ -57,19 +56,6 @@ def started_steps(instance, run_id: str) -> list[tuple[str, int]]:
     return [(r.step_key, r.dagster_event.pid) for r in instance.all_logs(run_id, of_type=STARTED)]
 
 
-def test_shard_of_matches_the_sql_expression():
-    from pipelines.sharding import shard_of, shard_sql
-
-    ids = [f"C{i:07d}" for i in range(2000)] + ["ñandú-Ç", "José Müller", "", "客户42"]
-    con = duckdb.connect()
-    con.execute("CREATE TABLE ids AS SELECT unnest(?) AS customer_id", [ids])
-    in_sql = dict(con.execute(f"SELECT customer_id, {shard_sql('customer_id', 3)} FROM ids").fetchall())
-    assert {i: shard_of(i, 3) for i in ids} == in_sql
-    counts = pd.Series([shard_of(i, 3) for i in ids[:2000]]).value_counts()
-    assert set(counts.index) == {0, 1, 2} and counts.min() > 600  # md5 spreads ids evenly
-    assert shard_of("C0000001", 7) == int(hashlib.md5(b"C0000001").hexdigest()[:8], 16) % 7  # the documented formula
-
-
 def test_sharded_night_equals_single_night_row_for_row(sharded_night):
     expected, actual, _, _ = sharded_night
     for table, (frame, schema) in expected.items():
@@ -82,7 +68,8 @@ def test_sharded_night_equals_single_night_row_for_row(sharded_night):
 
 
 def test_every_customer_is_in_exactly_its_own_shard(sharded_night):
-    from pipelines.sharding import N_SHARDS, shard_file, shard_of
+    from assets.sharded import N_SHARDS
+    from models.sharding import shard_file, shard_of
 
     _, actual, _, home = sharded_night
     seen: list[str] = []
@@ -95,7 +82,8 @@ def test_every_customer_is_in_exactly_its_own_shard(sharded_night):
 
 def test_shards_ran_in_their_own_processes_between_the_single_process_steps(sharded_night):
     from pipelines.runner import dagster_instance
-    from pipelines.sharding import N_SHARDS, SHARD_INPUTS_JOB, SHARDED_JOB
+    from assets.sharded import N_SHARDS, SHARD_INPUTS_JOB
+    from pipelines.sharding import SHARDED_JOB
 
     _, _, outcome, home = sharded_night
     instance = dagster_instance(home)
@@ -121,7 +109,8 @@ def test_shards_ran_in_their_own_processes_between_the_single_process_steps(shar
 
 def test_sensor_starts_the_shards_when_the_inputs_succeed(sharded_night):
     from pipelines.runner import dagster_instance
-    from pipelines.sharding import SHARD_INPUTS_JOB, shards_after_inputs
+    from assets.sharded import SHARD_INPUTS_JOB
+    from pipelines.sharding import shards_after_inputs
 
     instance = dagster_instance(sharded_night[3])
     inputs_run = instance.get_runs(dg.RunsFilter(job_name=SHARD_INPUTS_JOB))[0]
@@ -130,24 +119,3 @@ def test_sensor_starts_the_shards_when_the_inputs_succeed(sharded_night):
                                                  dagster_instance=instance, dagster_run=inputs_run)
     request = shards_after_inputs(context)
     assert request.partition_key == AS_OF.isoformat() and inputs_run.run_id in request.run_key
-
-
-def test_combine_refuses_a_missing_or_misplaced_shard(tmp_path):
-    from assets.sharded import check_shards, publish_parquet
-    from pipelines.sharding import shard_of, shard_sql
-
-    ids = [f"C{i:07d}" for i in range(30)]
-    con = duckdb.connect()
-    con.execute("CREATE TABLE ids AS SELECT unnest(?) AS customer_id", [ids])
-    files = {t: [tmp_path / t / f"shard={k}.parquet" for k in range(2)] for t in ("customer_features", "customer_scores")}
-    for k in range(2):
-        for table in files:
-            publish_parquet(con, f"SELECT customer_id FROM ids WHERE {shard_sql('customer_id', 2)} = {k}", files[table][k])
-    assert check_shards(con, files, 2) == {k: sum(shard_of(i, 2) == k for i in ids) for k in range(2)}
-    publish_parquet(con, "SELECT customer_id FROM ids", files["customer_features"][0])  # shard 0 now holds everyone
-    with pytest.raises(ValueError, match="shard 0 is inconsistent"):
-        check_shards(con, files, 2)
-    files["customer_scores"][1].unlink()
-    with pytest.raises(FileNotFoundError, match="shard=1.parquet is missing"):
-        check_shards(con, files, 2)
-    assert not list(tmp_path.rglob("*.tmp"))  # atomic publishing leaves no temp files behind

@@ -1,0 +1,146 @@
+"""Which model version scores tonight: a reusable champion, or a freshly trained candidate after its gate.
+
+A model asset first asks `reuse_champion`; when no champion may be reused it trains, logs the candidate
+(`log_and_gate_target` / `choose_response_model`, which run the promotion gate) and `select_tonight`
+picks the version that scores. A night never scores with a model trained for a later date.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from models.training import registry
+from models.training.evaluation import PRIMARY_METRIC, plot_qini, plot_target_report
+from models.training.train import TrainingRun, primary_score
+from models.training.uplift import ResponseModels
+
+TARGETS = {
+    "churn": "Probability that an active customer makes no purchase in the next horizon (default 90 days).",
+    "upsell": "Probability of buying a category new to the customer or above their usual price in the horizon.",
+    "clv": "Expected net revenue over the CLV horizon (default 365 days), XGBoost Tweedie.",
+}
+RESPONSE = "response"
+
+
+def model_name(target: str) -> str:
+    """The registered MLflow model of a target (`nba_churn`, …, `nba_response`)."""
+    return f"nba_{target}"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The model version that scores tonight for one target, and why (a row of `model_selection`)."""
+
+    target: str
+    version: str
+    trained_as_of: str
+    mlflow_run_id: str
+    reason: str
+
+    @property
+    def model_name(self) -> str:
+        return model_name(self.target)
+
+
+def reuse_champion(target: str, as_of: str, retrain_every_days, *, cadence_days_in_reason: bool = True) -> Selection | None:
+    """The champion as tonight's selection when it may score without retraining (the rule is
+    `registry.reusable_champion`: trained for a date on or before `as_of`, within the cadence), else None.
+
+    `cadence_days_in_reason` keeps each caller's wording: the churn / upsell / CLV assets name the cadence
+    in days, the response asset says "the retraining cadence".
+    """
+    reuse = registry.reusable_champion(model_name(target), as_of, int(retrain_every_days))
+    if reuse is None:
+        return None
+    cadence = f"{retrain_every_days}-day cadence" if cadence_days_in_reason else "retraining cadence"
+    reason = f"champion v{reuse.version} trained for {reuse.trained_as_of} is within the {cadence}"
+    return Selection(target, reuse.version, reuse.trained_as_of, reuse.run_id, reason)
+
+
+def select_tonight(target: str, as_of: str, decision: registry.PromotionDecision | None,
+                   candidate: registry.LoggedModel) -> Selection | None:
+    """The model to score with tonight after a training, or None if none is valid.
+
+    The champion (possibly just promoted) when it was trained for a date on or before `as_of`; else the
+    candidate if it beat its baseline (the champion is from a later date, e.g. when backfilling).
+    """
+    champion = registry.champion_info(model_name(target))
+    if champion is not None and champion.trained_as_of and champion.trained_as_of <= as_of:
+        return Selection(target, champion.version, champion.trained_as_of, champion.run_id,
+                         decision.reason if decision else "")
+    if decision is not None and decision.candidate_score > decision.baseline_score:
+        return Selection(target, candidate.version, as_of, candidate.run_id,
+                         f"{decision.reason}; champion is from a later date, using the candidate")
+    return None
+
+
+def log_and_gate_target(target: str, run: TrainingRun, as_of: str, config: dict, input_sha256: str
+                        ) -> tuple[registry.LoggedModel, registry.PromotionDecision, dict[str, bytes]]:
+    """Log a churn / upsell / CLV candidate with its report charts and gate it on its primary metric
+    against its rule baseline and the champion re-scored on the same evaluation frame."""
+    model, training = run.model, config["training"]
+    metric = PRIMARY_METRIC[model.kind]
+    plots = plot_target_report(model.report, target)
+    logged = registry.log_candidate(
+        model_name(target), model,
+        params={"target": target, "horizon_days": model.horizon_days, "cutoffs": [c.isoformat() for c in run.cutoffs],
+                "n_training_rows": run.n_training_rows, "seed": config["seed"]},
+        metrics=model.metrics, tags={"trained_as_of": as_of, "input_sha256": input_sha256},
+        artifacts={"features.json": json.dumps(model.feature_names), "notes.txt": "\n".join(model.notes), **plots},
+        input_example=run.evaluation_frame[model.feature_names].head(3),
+    )
+    decision = registry.gate_promotion(
+        model_name(target), logged, candidate_score=model.metrics[metric],
+        baseline_score=model.metrics[f"baseline_{metric}"],
+        score_champion=lambda champion: primary_score(champion, run.evaluation_frame, target),
+        tolerance=float(training["promotion_tolerance"]),
+    )
+    return logged, decision, plots
+
+
+def log_and_gate_response(models: ResponseModels, as_of: str, training: dict, input_sha256: str
+                          ) -> tuple[registry.LoggedModel, registry.PromotionDecision, Selection | None]:
+    """Log a response-model candidate and gate it: a learned ranking must beat random targeting (Qini > 0).
+
+    Without a ranking (measured effects or priors only) there is nothing to compare with random
+    targeting, so the baseline is -1 and the candidate passes on its own.
+    """
+    charts = {"qini.png": plot_qini(models.report)} if models.report else {}
+    logged = registry.log_candidate(
+        model_name(RESPONSE), models, params={"learned_actions": sorted(models.learners), "prior_actions": sorted(models.priors)},
+        metrics=models.metrics, tags={"trained_as_of": as_of, "input_sha256": input_sha256},
+        artifacts={"notes.txt": "\n".join(models.notes), **charts},
+    )
+    ranked = any(e.slope > 0 for e in models.effects.values())
+    decision = registry.gate_promotion(
+        model_name(RESPONSE), logged, candidate_score=float(models.metrics.get("qini_mean", 0.0)),
+        baseline_score=0.0 if ranked else -1.0,
+        score_champion=lambda champion: float(champion.metrics.get("qini_mean", 0.0)),
+        tolerance=float(training["promotion_tolerance"]),
+    )
+    return logged, decision, select_tonight(RESPONSE, as_of, decision, logged)
+
+
+@dataclass
+class ResponseChoice:
+    """The response models that were logged last, their gate, tonight's selection and, when the learned
+    ranking was rejected, why."""
+
+    models: ResponseModels
+    logged: registry.LoggedModel
+    decision: registry.PromotionDecision
+    selection: Selection | None
+    rejected_ranking: str | None = None
+
+
+def choose_response_model(models: ResponseModels, as_of: str, training: dict, input_sha256: str) -> ResponseChoice:
+    """Log and gate the response models; when the learned ranking fails and no valid champion exists,
+    log and gate them again without the ranking (each learned action's measured, randomised effect for
+    everybody), which never does worse than random targeting."""
+    logged, decision, chosen = log_and_gate_response(models, as_of, training, input_sha256)
+    if chosen is not None or not models.learners:
+        return ResponseChoice(models, logged, decision, chosen)
+    rejected = decision.reason
+    models = models.without_ranking(f"candidate v{logged.version} rejected: {decision.reason}")
+    logged, decision, chosen = log_and_gate_response(models, as_of, training, input_sha256)
+    return ResponseChoice(models, logged, decision, chosen, rejected)

@@ -1,0 +1,126 @@
+"""The warehouse tables that cross layers: their names and the reads and writes more than one layer uses.
+
+A table written by one layer and read by another is named here once, with the function that writes it
+and the ones that read it, so a change of a table's shape is made in one place. Tables a single layer
+keeps to itself (raw_, stg_, quarantine, the golden tables, customer_features) are written by that
+layer's own module and only read elsewhere with plain SQL on their documented columns.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+INGEST_LOG = "ingest_log"            # ingest: every file loaded (models/ingest/load.py writes it)
+STAGING_LOG = "staging_log"          # validation: rows in / accepted / quarantined per extract
+MODEL_SELECTION = "model_selection"  # models: the version of each target that scores tonight
+CUSTOMER_SCORES = "customer_scores"  # scores: one row per customer (single-process or combined shards)
+ACTION_RESPONSE = "action_response"  # scores: one row per customer x action
+SCORE_HISTORY = "score_history"      # scores: the last scored as-of date, tomorrow's drift reference
+NEXT_BEST_ACTIONS = "next_best_actions"  # decisions: the ranked actions per customer
+DECISION_AUDIT = "decision_audit"    # decisions: every customer x action x channel considered
+CUSTOMER_REASONS = "customer_reasons"  # decisions: the call list's reasons
+DECISION_SUMMARY = "decision_summary"  # decisions: the JSON summary of the as-of date's decisions
+
+
+def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, order_by: str | None = None) -> None:
+    """Replace `table` with a pandas frame (rows sorted by `order_by` when given); categorical columns
+    become VARCHAR (not DuckDB ENUMs)."""
+    categorical = [c for c in frame.columns if str(frame[c].dtype) == "category"]
+    casts = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in categorical)
+    select = f"SELECT * REPLACE ({casts}) FROM _frame" if categorical else "SELECT * FROM _frame"
+    con.register("_frame", frame)
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS {select}" + (f" ORDER BY {order_by}" if order_by else ""))
+    finally:
+        con.unregister("_frame")
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]).fetchall()[0][0])
+
+
+# ---------------------------------------------------------------- ingest
+
+def input_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+    """sha256s of the latest loaded file of each extract, as logged by ingest (data lineage of a training
+    run and part of the campaign id)."""
+    rows = con.execute(f"SELECT extract, file, sha256 FROM {INGEST_LOG} WHERE (extract, loaded_at) IN "
+                       f"(SELECT (extract, max(loaded_at)) FROM {INGEST_LOG} GROUP BY extract) ORDER BY ALL").fetchall()
+    return json.dumps([list(r) for r in rows])[:5000]
+
+
+def read_intake(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Rows in, accepted and quarantined per extract (for the run summary)."""
+    return con.execute("SELECT extract, rows_in, rows_accepted AS accepted, rows_quarantined AS quarantined "
+                       f"FROM {STAGING_LOG} ORDER BY extract").df()
+
+
+# ---------------------------------------------------------------- models
+
+def record_selection(con: duckdb.DuckDBPyConnection, target: str, model_name: str, version: str,
+                     trained_as_of: str, mlflow_run_id: str, reason: str) -> None:
+    """Remember which model version scores tonight for `target` (read by scoring, decisions and exports)."""
+    con.execute(f"CREATE TABLE IF NOT EXISTS {MODEL_SELECTION} (target VARCHAR PRIMARY KEY, model_name VARCHAR, "
+                "version VARCHAR, trained_as_of VARCHAR, mlflow_run_id VARCHAR, reason VARCHAR)")
+    con.execute(f"INSERT OR REPLACE INTO {MODEL_SELECTION} VALUES (?, ?, ?, ?, ?, ?)",
+                [target, model_name, version, trained_as_of, mlflow_run_id, reason])
+
+
+def read_selected_models(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
+    """(target, registered model name, version) of every selected model."""
+    return con.execute(f"SELECT target, model_name, version FROM {MODEL_SELECTION}").fetchall()
+
+
+def read_model_versions(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """target -> selected version, by target."""
+    return {t: str(v) for t, v in con.execute(f"SELECT target, version FROM {MODEL_SELECTION} ORDER BY target").fetchall()}
+
+
+def read_model_selection(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """target, version, trained_as_of and reason of every selected model, by target (for the run summary)."""
+    return con.execute(f"SELECT target, version, trained_as_of, reason FROM {MODEL_SELECTION} ORDER BY target").df()
+
+
+# ---------------------------------------------------------------- scores
+
+def write_scores(con: duckdb.DuckDBPyConnection, scores: pd.DataFrame, responses: pd.DataFrame) -> None:
+    """Replace `customer_scores` (in the frame's order) and `action_response` (by customer, action)."""
+    replace_table(con, CUSTOMER_SCORES, scores)
+    replace_table(con, ACTION_RESPONSE, responses, order_by="customer_id, action_id")
+
+
+def read_score_history(con: duckdb.DuckDBPyConnection, before: dt.date) -> pd.DataFrame | None:
+    """The stored scores of an as-of date earlier than `before`, or None when there is none."""
+    if not table_exists(con, SCORE_HISTORY):
+        return None
+    previous = con.execute(f"SELECT * FROM {SCORE_HISTORY} WHERE as_of < ?", [before]).df()
+    return None if previous.empty else previous
+
+
+def replace_score_history(con: duckdb.DuckDBPyConnection, history: pd.DataFrame) -> None:
+    """Keep only `history` (tonight's scores and drift features) as tomorrow's drift reference."""
+    replace_table(con, SCORE_HISTORY, history)
+
+
+# ---------------------------------------------------------------- decisions
+
+def write_decisions(con: duckdb.DuckDBPyConnection, as_of: dt.date, next_best_actions: pd.DataFrame,
+                    decision_audit: pd.DataFrame, reasons: pd.DataFrame, summary: dict[str, Any]) -> None:
+    """Replace the decision tables and the decision summary of `as_of` (read by the exports)."""
+    replace_table(con, NEXT_BEST_ACTIONS, next_best_actions)
+    replace_table(con, DECISION_AUDIT, decision_audit)
+    replace_table(con, CUSTOMER_REASONS, reasons)
+    con.execute(f"CREATE OR REPLACE TABLE {DECISION_SUMMARY} (as_of DATE, summary VARCHAR)")
+    con.execute(f"INSERT INTO {DECISION_SUMMARY} VALUES (?, ?)", [as_of, json.dumps(summary, default=str)])
+
+
+def read_decision_summary(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> dict[str, Any]:
+    """The decision summary written for `as_of` ({} when the decisions of that date were not written)."""
+    if not table_exists(con, DECISION_SUMMARY):
+        return {}
+    rows = con.execute(f"SELECT summary FROM {DECISION_SUMMARY} WHERE as_of = ?", [as_of]).fetchall()
+    return json.loads(rows[0][0]) if rows else {}
