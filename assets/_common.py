@@ -9,7 +9,6 @@ import pandas as pd
 
 from models import warehouse
 from models.scoring.score import load_selected
-from models.training import registry
 from pipelines.resources import NbaHome
 
 
@@ -38,7 +37,7 @@ def image_md(pngs: dict[str, bytes]) -> dg.MetadataValue:
 
 def selected_models(nba: NbaHome) -> dict[str, tuple[str, object]]:
     """target -> (version, fitted model) for the versions the model assets selected tonight."""
-    registry.configure_tracking(nba.tracking_uri(), nba.artifact_root())
+    nba.configure_tracking()
     with nba.warehouse(read_only=True) as con:
         rows = warehouse.read_selected_models(con)
     return load_selected(rows)

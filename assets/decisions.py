@@ -30,15 +30,7 @@ def next_best_actions(context: dg.AssetExecutionContext, nba: NbaHome) -> dg.Mat
     as_of, config = as_of_date(context), nba.config()
     catalog = load_catalog(nba.catalog_path(), set(FEATURE_COLUMNS))
     with nba.warehouse() as con:
-        # Only the columns the decision reads: at 1M customers every string column costs hundreds of MB.
-        customers = con.execute("SELECT customer_id, do_not_contact, consent_email, consent_sms, consent_phone, "
-                                "consent_app FROM golden_customers ORDER BY customer_id").df()
-        features = con.execute("SELECT * FROM customer_features ORDER BY customer_id").df()
-        scores = con.execute("SELECT customer_id, clv, upsell_probability FROM customer_scores ORDER BY customer_id").df()
-        # A row per customer x action (7M at 1M customers): as categoricals the ids take ~0.1 GB, not ~1 GB of str.
-        responses = con.sql("SELECT customer_id, action_id, p_treated, uplift FROM action_response "
-                            "ORDER BY customer_id, action_id").to_arrow_table().to_pandas(strings_to_categorical=True)
-        versions = warehouse.read_model_versions(con)
+        customers, features, scores, responses, versions = warehouse.read_decision_inputs(con)
         suppressed = load_suppressed_ids(con, nba.suppression_path())
     result = decide(customers, features, scores, responses, catalog, config, as_of=as_of,
                     suppressed_ids=suppressed, model_versions=versions)

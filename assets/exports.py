@@ -17,20 +17,6 @@ from pipelines.partitions import as_of_partitions
 from pipelines.resources import NbaHome
 
 
-def read_night(con, as_of) -> dict:
-    """Tonight's decision inputs for the exports, in a deterministic order."""
-    return {
-        "nba": con.execute("SELECT * FROM next_best_actions ORDER BY customer_id, rank").df(),
-        "customers": con.execute("SELECT * FROM golden_customers ORDER BY customer_id").df(),
-        "scores": con.execute("SELECT * FROM customer_scores ORDER BY customer_id").df(),
-        "reasons": con.execute("SELECT * FROM customer_reasons ORDER BY customer_id").df(),
-        "intake": warehouse.read_intake(con),
-        "models": warehouse.read_model_selection(con),
-        "decision_summary": warehouse.read_decision_summary(con, as_of),
-        "input_sha256": warehouse.input_fingerprint(con),
-    }
-
-
 @dg.asset(
     key=["exports", "campaign_lists"], group_name="exports", kinds={"csv", "parquet"},
     partitions_def=as_of_partitions, owners=["team:marketing-ops"],
@@ -43,7 +29,7 @@ def campaign_lists(context: dg.AssetExecutionContext, nba: NbaHome) -> dg.Materi
     as_of, config = as_of_date(context), nba.config()
     catalog = load_catalog(nba.catalog_path(), set(FEATURE_COLUMNS))
     with nba.warehouse() as con:
-        night = read_night(con, as_of)
+        night = warehouse.read_export_inputs(con, as_of)
         suppressed = load_suppressed_ids(con, nba.suppression_path())
     versions = {t: v for t, v in zip(night["models"]["target"], night["models"]["version"])}
     run_info = campaign_info(as_of, night["input_sha256"], config, catalog.version, versions)

@@ -3,11 +3,10 @@
 import dagster as dg
 
 from assets._common import as_of_date, preview
+from data_contracts import EXTRACTS
 from models.ingest import load as ingest_model
 from pipelines.partitions import as_of_partitions
 from pipelines.resources import NbaHome
-
-EXTRACTS = ("customers", "purchases", "interactions")
 
 
 def build_raw_asset(extract: str) -> dg.AssetsDefinition:

@@ -12,7 +12,6 @@ from assets._common import as_of_date, image_md
 from models import warehouse
 from models.decisions.catalog import load_catalog
 from models.features.customer_features import FEATURE_COLUMNS
-from models.training import registry
 from models.training.evaluation import plot_qini
 from models.training.selection import (RESPONSE, TARGETS, Selection, choose_response_model, log_and_gate_target,
                                        reuse_champion, select_tonight)
@@ -70,7 +69,7 @@ def build_model_asset(target: str, description: str) -> dg.AssetsDefinition:
     )
     def model_asset(context: dg.AssetExecutionContext, nba: NbaHome):
         as_of, config = as_of_date(context), nba.config()
-        registry.configure_tracking(nba.tracking_uri(), nba.artifact_root())
+        nba.configure_tracking()
         if (yield from reused_champion(nba, target, as_of.isoformat(), config["training"])):
             return
         with nba.warehouse() as con:
@@ -109,7 +108,7 @@ def build_model_asset(target: str, description: str) -> dg.AssetsDefinition:
 )
 def response_model(context: dg.AssetExecutionContext, nba: NbaHome):
     as_of, config = as_of_date(context), nba.config()
-    registry.configure_tracking(nba.tracking_uri(), nba.artifact_root())
+    nba.configure_tracking()
     training = config["training"]
     if (yield from reused_champion(nba, RESPONSE, as_of.isoformat(), training, run_details=False)):
         return

@@ -9,14 +9,12 @@ GX only counts; the examples next to each expectation are the raw values of the 
 import dagster as dg
 
 from assets._common import as_of_date, preview
-from data_contracts import load_contract, load_suite
+from data_contracts import EXTRACTS, load_contract, load_suite
 from data_contracts.data_docs import build_data_docs
 from data_contracts.gx_adapter import validate_table
 from models.ingest.staging import quarantine_examples, stage_extract
 from pipelines.partitions import as_of_partitions
 from pipelines.resources import NbaHome
-
-EXTRACTS = ("customers", "purchases", "interactions")
 
 
 def suite_check(extract: str, suite: dict, stage, gx_result) -> dg.AssetCheckResult:

@@ -19,6 +19,8 @@ CONTRACTS_DIR = Path(__file__).parent
 EXTRACTS_DIR = CONTRACTS_DIR / "extracts"
 SUITES_DIR = CONTRACTS_DIR / "suites"
 DEFAULTS_FILE = "_defaults.yaml"
+# Every extract with a contract file, in load order: customers first, as the other extracts reference it.
+EXTRACTS = ("customers", "purchases", "interactions")
 COLUMN_TYPES = ("VARCHAR", "INTEGER", "DOUBLE", "BOOLEAN", "DATE", "TIMESTAMP")
 
 

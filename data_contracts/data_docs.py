@@ -15,7 +15,6 @@ import datetime as dt
 import fcntl
 import html
 import json
-import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ import great_expectations as gx
 from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
 from data_contracts.gx_adapter import ExpectationOutcome, SuiteResult
+from models.atomic import write_text_atomically
 
 INDEX = "index.html"
 STATUSES = ("passed", "quarantined", "failed")  # from best to worst
@@ -64,11 +64,11 @@ def build_data_docs(
     with _locked(Path(docs_root)):
         for suite, result in validations:
             name = _page_stem(result)
-            _write_atomic(night_dir / f"{name}.html", render_suite_page(suite, result, as_of, parameters or {}))
-            _write_atomic(night_dir / f"{name}.json", _summary_json(result))
-        _write_atomic(night_dir / INDEX, render_night_index(as_of, _read_summaries(night_dir)))
+            write_text_atomically(night_dir / f"{name}.html", render_suite_page(suite, result, as_of, parameters or {}))
+            write_text_atomically(night_dir / f"{name}.json", _summary_json(result))
+        write_text_atomically(night_dir / INDEX, render_night_index(as_of, _read_summaries(night_dir)))
         nights = {d.name: _read_summaries(d) for d in Path(docs_root).iterdir() if _is_night(d)}
-        _write_atomic(Path(docs_root) / INDEX, render_nights_index(nights))
+        write_text_atomically(Path(docs_root) / INDEX, render_nights_index(nights))
     return night_dir / INDEX
 
 
@@ -235,13 +235,6 @@ def _page(title: str, body: str) -> str:
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
             f'<meta name="generator" content="nba data_contracts.data_docs (great_expectations {gx.__version__})">'
             f"<style>{STYLE}</style></head><body>{body}</body></html>\n")
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Readers (a browser, another night's index build) never see a half-written file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 @contextmanager

@@ -22,13 +22,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from data_contracts import EXTRACTS
+
 try:
     import psutil
 except ImportError:  # not a dependency: /proc does the same job on Linux
     psutil = None
 
 AS_OF = dt.date(2026, 11, 1)
-EXTRACTS = ("customers", "purchases", "interactions")
 SAMPLE_INTERVAL_S = 0.2
 GB = 1e9  # memory is reported in GB of 10^9 bytes, the stricter reading of "6 GB"
 FLOOR_MARK = "NBA_BENCH_FLOOR "

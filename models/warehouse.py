@@ -108,6 +108,21 @@ def replace_score_history(con: duckdb.DuckDBPyConnection, history: pd.DataFrame)
 
 # ---------------------------------------------------------------- decisions
 
+def read_decision_inputs(con: duckdb.DuckDBPyConnection) -> tuple:
+    """(customers, features, scores, responses, model versions) the decisions read, ordered by customer.
+
+    Only the columns the decision reads: at 1M customers every string column costs hundreds of MB. The
+    responses (a row per customer x action, 7M at 1M customers) come as categoricals: ~0.1 GB, not ~1 GB.
+    """
+    customers = con.execute("SELECT customer_id, do_not_contact, consent_email, consent_sms, consent_phone, "
+                            "consent_app FROM golden_customers ORDER BY customer_id").df()
+    features = con.execute("SELECT * FROM customer_features ORDER BY customer_id").df()
+    scores = con.execute(f"SELECT customer_id, clv, upsell_probability FROM {CUSTOMER_SCORES} ORDER BY customer_id").df()
+    responses = con.sql(f"SELECT customer_id, action_id, p_treated, uplift FROM {ACTION_RESPONSE} "
+                        "ORDER BY customer_id, action_id").to_arrow_table().to_pandas(strings_to_categorical=True)
+    return customers, features, scores, responses, read_model_versions(con)
+
+
 def write_decisions(con: duckdb.DuckDBPyConnection, as_of: dt.date, next_best_actions: pd.DataFrame,
                     decision_audit: pd.DataFrame, reasons: pd.DataFrame, summary: dict[str, Any]) -> None:
     """Replace the decision tables and the decision summary of `as_of` (read by the exports)."""
@@ -124,3 +139,20 @@ def read_decision_summary(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> dic
         return {}
     rows = con.execute(f"SELECT summary FROM {DECISION_SUMMARY} WHERE as_of = ?", [as_of]).fetchall()
     return json.loads(rows[0][0]) if rows else {}
+
+
+# ---------------------------------------------------------------- exports
+
+def read_export_inputs(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> dict[str, Any]:
+    """What the exports and the run summary read, in a deterministic order: the decisions, golden customers,
+    scores, call-list reasons, intake, model selection, decision summary and the inputs' fingerprint."""
+    return {
+        "nba": con.execute(f"SELECT * FROM {NEXT_BEST_ACTIONS} ORDER BY customer_id, rank").df(),
+        "customers": con.execute("SELECT * FROM golden_customers ORDER BY customer_id").df(),
+        "scores": con.execute(f"SELECT * FROM {CUSTOMER_SCORES} ORDER BY customer_id").df(),
+        "reasons": con.execute(f"SELECT * FROM {CUSTOMER_REASONS} ORDER BY customer_id").df(),
+        "intake": read_intake(con),
+        "models": read_model_selection(con),
+        "decision_summary": read_decision_summary(con, as_of),
+        "input_sha256": input_fingerprint(con),
+    }

@@ -3,10 +3,9 @@
 The newest partition is today (end_offset=1): a run at night for as-of T uses events strictly before T.
 """
 import dagster as dg
-import yaml
 
-from pipelines.settings import DEFAULT_CONFIG
+from pipelines.settings import load_config
 
-_timezone = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))["schedule"]["timezone"]
+_timezone = load_config()["schedule"]["timezone"]
 
 as_of_partitions = dg.DailyPartitionsDefinition(start_date="2020-01-01", end_offset=1, timezone=_timezone)

@@ -52,6 +52,14 @@ class NbaHome(dg.ConfigurableResource):
     def artifact_root(self) -> Path:
         return self.home / "mlflow" / "artifacts"
 
+    def configure_tracking(self) -> None:
+        """Point MLflow (process-global state) at this home's store and check that it can be read: the one
+        place that configures tracking, called by the runners before a night and by every asset that logs,
+        gates or loads a model (in a multiprocess run each step is its own process)."""
+        from models.training import registry  # imports MLflow: only when a model is touched
+
+        registry.configure_tracking(self.tracking_uri(), self.artifact_root())
+
     def config(self) -> dict:
         return settings.load_config(self.config_path or None)
 

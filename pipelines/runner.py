@@ -10,7 +10,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from models.training import registry
 from pipelines.lock import home_lock
 from pipelines.resources import NbaHome
 
@@ -99,7 +98,7 @@ def run_nightly(home: Path, landing: Path, as_of: dt.date, config_path: Path | N
     # GX disposes its DuckDB engine after the cursor is closed; SQLAlchemy logs that harmless rollback.
     logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
     with home_lock(home, f"nba run --as-of {as_of}"):
-        registry.configure_tracking(nba.tracking_uri(), nba.artifact_root())  # fail early on a broken store
+        nba.configure_tracking()  # fail early on a broken store
         instance = dagster_instance(home)
         job = defs.resolve_job_def(NIGHTLY_JOB).with_logger_defs({"progress": progress_logger})
         result = job.execute_in_process(

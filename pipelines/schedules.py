@@ -1,11 +1,10 @@
 """Nightly schedule; its time and timezone come from the shipped config (`schedule:` in config/default.yaml)."""
 import dagster as dg
-import yaml
 
 from pipelines.jobs import nightly_job
-from pipelines.settings import DEFAULT_CONFIG
+from pipelines.settings import load_config
 
-_schedule = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))["schedule"]
+_schedule = load_config()["schedule"]
 
 nightly_schedule = dg.build_schedule_from_partitioned_job(
     nightly_job, hour_of_day=int(_schedule["cron"].split()[1]), minute_of_hour=int(_schedule["cron"].split()[0]),

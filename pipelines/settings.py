@@ -38,7 +38,8 @@ def _free_form(path: str) -> bool:
 
 
 def load_config(path: str | Path | None = None) -> dict:
-    """Load the default configuration, merged with the YAML file at `path` if given."""
+    """Load the default configuration, merged with the YAML file at `path` if given (the one place that
+    parses config/default.yaml)."""
     config = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
     config.setdefault("decisions", {}).setdefault("levers", {})
     config.setdefault("paths", {})

@@ -26,7 +26,6 @@ from pathlib import Path
 import dagster as dg
 
 from assets.sharded import SHARD_GROUP, SHARD_INPUTS_JOB
-from models.training import registry
 from pipelines.lock import home_lock
 from pipelines.resources import NbaHome
 from pipelines.runner import RunOutcome, dagster_instance, failure_message
@@ -76,7 +75,7 @@ def run_sharded(home: Path, landing: Path, as_of: dt.date, config_path: Path | N
     nba = {"home_dir": str(home), "landing_dir": str(landing), "config_path": str(config_path or ""),
            "mlflow_tracking_uri": tracking_uri}
     with home_lock(home, f"nba run --sharded --as-of {as_of}"):
-        registry.configure_tracking(NbaHome(**nba).tracking_uri(), NbaHome(**nba).artifact_root())  # fail early
+        NbaHome(**nba).configure_tracking()  # fail early
         instance = dagster_instance(home)
         for name in (SHARD_INPUTS_JOB, SHARDED_JOB):
             result = dg.execute_job(

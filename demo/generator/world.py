@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from data_contracts import EXTRACTS
 from models.decisions.catalog import Catalog, load_catalog
 from models.features.customer_features import FEATURE_COLUMNS
 from demo.generator.dynamics import PriceModel
@@ -46,7 +47,6 @@ DEFAULT_END = dt.date(2026, 10, 31)
 DEFAULT_CATALOG_PATH = Path(__file__).resolve().parents[2] / "pipelines" / "config" / "action_catalog.yaml"
 LIFECYCLE_CATALOG_PATH = Path(__file__).resolve().parent / "lifecycle_catalog.yaml"
 WORLDS = ("conversion", "lifecycle")
-EXTRACTS = ("customers", "purchases", "interactions")
 TRUTH_DIR = "truth"
 READY_MARKER = "_READY"
 FORMATS = ("csv", "parquet")

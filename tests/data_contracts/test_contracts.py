@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import data_contracts
 from data_contracts import (
     CONTRACTS_DIR, ContractError, find_contract_suite_mismatches, list_extracts, load_contract, load_suite,
     row_expectations,
@@ -18,7 +19,7 @@ EXTRACTS = ["customers", "interactions", "purchases"]
 
 
 def test_every_extract_has_a_contract_and_a_suite():
-    assert list_extracts() == EXTRACTS
+    assert list_extracts() == EXTRACTS == sorted(data_contracts.EXTRACTS)
     assert sorted(p.stem for p in (CONTRACTS_DIR / "suites").glob("*.json")) == EXTRACTS
 
 

@@ -151,6 +151,7 @@ def assert_champions_trained_for(home: Path, as_of: dt.date) -> None:
     import duckdb
 
     from models.training import registry
+    from pipelines.resources import NbaHome
 
     con = duckdb.connect(str(home / "warehouse" / "nba.duckdb"), read_only=True)
     try:
@@ -158,7 +159,7 @@ def assert_champions_trained_for(home: Path, as_of: dt.date) -> None:
     finally:
         con.close()
     assert sorted(selected) == ["churn", "clv", "response", "upsell"], selected
-    registry.configure_tracking(f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
+    NbaHome(home_dir=str(home)).configure_tracking()
     for target, version in selected.items():
         champion = registry.champion_info(f"nba_{target}")
         assert champion is not None and (champion.version, champion.trained_as_of) == (version, as_of.isoformat()), target
