@@ -35,10 +35,10 @@ def image_md(pngs: dict[str, bytes]) -> dg.MetadataValue:
         f"**{title}**\n\n![{title}](data:image/png;base64,{base64.b64encode(png).decode()})" for title, png in pngs.items()))
 
 
-def selected_models(nba: NbaHome) -> dict[str, tuple[str, object]]:
+def selected_models(home: NbaHome) -> dict[str, tuple[str, object]]:
     """target -> (version, fitted model) for the versions the model assets selected tonight."""
-    nba.configure_tracking()
-    with nba.warehouse(read_only=True) as con:
+    home.configure_tracking()
+    with home.warehouse(read_only=True) as con:
         rows = warehouse.read_selected_models(con)
     return load_selected(rows)
 

@@ -26,18 +26,18 @@ from pipelines.resources import NbaHome
                 "universal holdout and exploration, call capacity and offer budget solved globally. Also "
                 "`decision_audit` (every customer × action × channel), `customer_reasons` and `decision_summary`.",
 )
-def next_best_actions(context: dg.AssetExecutionContext, nba: NbaHome) -> dg.MaterializeResult:
-    as_of, config = as_of_date(context), nba.config()
-    catalog = load_catalog(nba.catalog_path(), set(FEATURE_COLUMNS))
-    with nba.warehouse() as con:
+def next_best_actions(context: dg.AssetExecutionContext, home: NbaHome) -> dg.MaterializeResult:
+    as_of, config = as_of_date(context), home.config()
+    catalog = load_catalog(home.catalog_path(), set(FEATURE_COLUMNS))
+    with home.warehouse() as con:
         customers, features, scores, responses, versions = warehouse.read_decision_inputs(con)
-        suppressed = load_suppressed_ids(con, nba.suppression_path())
+        suppressed = load_suppressed_ids(con, home.suppression_path())
     result = decide(customers, features, scores, responses, catalog, config, as_of=as_of,
                     suppressed_ids=suppressed, model_versions=versions)
     del customers, scores, responses
-    reasons = call_list_reasons(result.next_best_actions, features, lambda: selected_models(nba)["churn"][1], catalog,
+    reasons = call_list_reasons(result.next_best_actions, features, lambda: selected_models(home)["churn"][1], catalog,
                                 config["language"])
-    with nba.warehouse() as con:
+    with home.warehouse() as con:
         warehouse.write_decisions(con, as_of, result.next_best_actions, result.decision_audit, reasons, result.summary)
         by_segment = con.execute(
             "SELECT coalesce(g.segment, '(none)') AS segment, n.action_id, count(*) AS n FROM next_best_actions n "

@@ -25,24 +25,24 @@ from pipelines.resources import NbaHome
                 "next_best_actions.parquet and manifest.json, written to a hidden folder, checked independently for "
                 "consent / do-not-contact / erasure, then published in one rename. run_summary_<as-of>.md beside it.",
 )
-def campaign_lists(context: dg.AssetExecutionContext, nba: NbaHome) -> dg.MaterializeResult:
-    as_of, config = as_of_date(context), nba.config()
-    catalog = load_catalog(nba.catalog_path(), set(FEATURE_COLUMNS))
-    with nba.warehouse() as con:
-        night = warehouse.read_export_inputs(con, as_of)
-        suppressed = load_suppressed_ids(con, nba.suppression_path())
-    versions = {t: v for t, v in zip(night["models"]["target"], night["models"]["version"])}
-    run_info = campaign_info(as_of, night["input_sha256"], config, catalog.version, versions)
-    reasons = {cid: list(r) for cid, r in zip(night["reasons"]["customer_id"], night["reasons"]["reasons"])}
-    lists = build_export_lists(night["nba"], night["customers"], export_actions(catalog), reasons, run_info,
+def campaign_lists(context: dg.AssetExecutionContext, home: NbaHome) -> dg.MaterializeResult:
+    as_of, config = as_of_date(context), home.config()
+    catalog = load_catalog(home.catalog_path(), set(FEATURE_COLUMNS))
+    with home.warehouse() as con:
+        inputs = warehouse.read_export_inputs(con, as_of)
+        suppressed = load_suppressed_ids(con, home.suppression_path())
+    versions = {t: v for t, v in zip(inputs["models"]["target"], inputs["models"]["version"])}
+    run_info = campaign_info(as_of, inputs["input_sha256"], config, catalog.version, versions)
+    reasons = {cid: list(r) for cid, r in zip(inputs["reasons"]["customer_id"], inputs["reasons"]["reasons"])}
+    lists = build_export_lists(inputs["next_best_actions"], inputs["customers"], export_actions(catalog), reasons, run_info,
                                config["language"])
-    folder = write_export_set(lists, {"customer_scores": night["scores"], "next_best_actions": night["nba"]},
-                              nba.exports_root, as_of, run_info, config,
-                              ComplianceInputs(night["customers"], frozenset(suppressed)))
-    markdown = render_run_summary(as_of.isoformat(), f"{context.run_id} (campaign id {run_info['run_id']})",
-                                  night["intake"], night["models"], actions_by_channel(night["nba"]),
-                                  night["decision_summary"])
-    write_text_atomically(nba.exports_root / f"run_summary_{as_of.isoformat()}.md", markdown)
+    folder = write_export_set(lists, {"customer_scores": inputs["scores"], "next_best_actions": inputs["next_best_actions"]},
+                              home.exports_root, as_of, run_info, config,
+                              ComplianceInputs(inputs["customers"], frozenset(suppressed)))
+    markdown = render_run_summary(as_of.isoformat(), f"{context.run_id} (campaign id {run_info['campaign_id']})",
+                                  inputs["intake"], inputs["models"], actions_by_channel(inputs["next_best_actions"]),
+                                  inputs["decision_summary"])
+    write_text_atomically(home.exports_root / f"run_summary_{as_of.isoformat()}.md", markdown)
     return dg.MaterializeResult(metadata={
         "export_folder": dg.MetadataValue.path(str(folder)),
         **{f"rows_{name}": len(frame) for name, frame in lists.items()},

@@ -16,9 +16,9 @@ from pipelines.resources import NbaHome
                 "interactions by channel, complaints and negative notes (es/pt/en lexicon), campaign history, "
                 "contact counts and reachable channels — only from events strictly before the as-of date.",
 )
-def customer_features(context: dg.AssetExecutionContext, nba: NbaHome) -> dg.MaterializeResult:
+def customer_features(context: dg.AssetExecutionContext, home: NbaHome) -> dg.MaterializeResult:
     as_of = as_of_date(context)
-    with nba.warehouse() as con:
+    with home.warehouse() as con:
         columns = build_features(con, as_of, "customer_features")
         stats = con.execute(
             "SELECT avg(purchases_365d), avg(spend_365d), avg(CASE WHEN days_since_last_purchase < 9999 "

@@ -23,9 +23,9 @@ GOLDEN_KEYS = {
            for name, text in GOLDEN_KEYS.items()],
     partitions_def=as_of_partitions,
 )
-def golden_record(context: dg.AssetExecutionContext, nba: NbaHome):
+def golden_record(context: dg.AssetExecutionContext, home: NbaHome):
     """Resolve customers by normalised email / canonical phone (connected components) and re-key events."""
-    with nba.warehouse() as con:
+    with home.warehouse() as con:
         result = resolve_golden_records(con)
         for name in GOLDEN_KEYS:
             metadata = {"dagster/row_count": table_rows(con, name), "preview": preview(con, name)}

@@ -20,10 +20,10 @@ def build_raw_asset(extract: str) -> dg.AssetsDefinition:
                      "as delivered), with file, sha256, row count and load time in `ingest_log`. Staging turns the "
                      "table into `stg_` (no copy). Raw files are never modified."),
     )
-    def raw_extract(context: dg.AssetExecutionContext, nba: NbaHome) -> dg.MaterializeResult:
-        landing = nba.landing_for(as_of_date(context))
+    def raw_extract(context: dg.AssetExecutionContext, home: NbaHome) -> dg.MaterializeResult:
+        landing = home.landing_for(as_of_date(context))
         found = ingest_model.discover_extracts(landing)
-        with nba.warehouse() as con:
+        with home.warehouse() as con:
             info = ingest_model.load_raw(con, extract, found.get(extract, []))
             table = f"raw_{extract}"
             return dg.MaterializeResult(metadata={

@@ -21,10 +21,10 @@ from pipelines.resources import NbaHome
     check_specs=[dg.AssetCheckSpec("score_drift", asset=["scores", "customer_scores"],
                                    description="Population stability of scores and main features vs the previous night (WARN).")],
 )
-def customer_scores(context: dg.AssetExecutionContext, nba: NbaHome):
+def customer_scores(context: dg.AssetExecutionContext, home: NbaHome):
     as_of = as_of_date(context)
-    selected = selected_models(nba)
-    with nba.warehouse() as con:
+    selected = selected_models(home)
+    with home.warehouse() as con:
         features = con.execute("SELECT * FROM customer_features ORDER BY customer_id").df()
         scores, responses = score_customers(selected, features, as_of)
         warehouse.write_scores(con, scores, responses)

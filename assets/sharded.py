@@ -40,9 +40,9 @@ def require_inputs_of(context: dg.AssetExecutionContext, keys: list[list[str]], 
     (they run in a separate, single-process run)."""
     for key in keys:
         event = context.instance.get_latest_materialization_event(dg.AssetKey(key))
-        night = event.asset_materialization.partition if event and event.asset_materialization else None
-        if night != as_of.isoformat():
-            raise dg.Failure(f"{'/'.join(key)} was last materialized for {night or 'no night'}, not {as_of}: "
+        partition = event.asset_materialization.partition if event and event.asset_materialization else None
+        if partition != as_of.isoformat():
+            raise dg.Failure(f"{'/'.join(key)} was last materialized for {partition or 'no night'}, not {as_of}: "
                              f"run the job {SHARD_INPUTS_JOB} for {as_of} first")
 
 
@@ -56,11 +56,11 @@ def build_shard_assets(shard: int, n_shards: int) -> list[dg.AssetsDefinition]:
         description=f"Point-in-time features of the customers in {of} (md5 of the golden id), computed from the "
                     "read-only warehouse and published as HOME/shards/<as_of>/customer_features/shard=<k>.parquet.",
     )
-    def shard_features(context: dg.AssetExecutionContext, nba: NbaHome) -> dg.MaterializeResult:
+    def shard_features(context: dg.AssetExecutionContext, home: NbaHome) -> dg.MaterializeResult:
         as_of = as_of_date(context)
         require_inputs_of(context, GOLDEN_INPUTS, as_of)
-        path = shard_file(nba.home, as_of, "customer_features", shard)
-        with nba.warehouse(read_only=True) as con:
+        path = shard_file(home.root, as_of, "customer_features", shard)
+        with home.warehouse(read_only=True) as con:
             use_scratch_database(con)
             con.execute(f"CREATE TABLE shard_population AS SELECT customer_id FROM golden_customers "
                         f"WHERE {shard_sql('customer_id', n_shards)} = {shard}")
@@ -76,16 +76,16 @@ def build_shard_assets(shard: int, n_shards: int) -> list[dg.AssetsDefinition]:
         description=f"Churn / upsell / CLV scores and action responses of {of} with tonight's selected models, "
                     "published as HOME/shards/<as_of>/customer_scores|action_response/shard=<k>.parquet.",
     )
-    def shard_scores(context: dg.AssetExecutionContext, nba: NbaHome) -> dg.MaterializeResult:
+    def shard_scores(context: dg.AssetExecutionContext, home: NbaHome) -> dg.MaterializeResult:
         as_of = as_of_date(context)
         require_inputs_of(context, MODEL_INPUTS, as_of)
-        features = read_shard(shard_file(nba.home, as_of, "customer_features", shard), SHARD_TABLES["customer_features"])
-        scores, responses = score_customers(selected_models(nba), features, as_of)
+        features = read_shard(shard_file(home.root, as_of, "customer_features", shard), SHARD_TABLES["customer_features"])
+        scores, responses = score_customers(selected_models(home), features, as_of)
         with duckdb.connect() as con:
             for table, frame in (("customer_scores", scores), ("action_response", responses)):
                 con.register("frame", frame)
                 publish_parquet(con, f"SELECT * FROM frame ORDER BY {SHARD_TABLES[table]}",
-                                shard_file(nba.home, as_of, table, shard))
+                                shard_file(home.root, as_of, table, shard))
                 con.unregister("frame")
         return dg.MaterializeResult(metadata={"dagster/row_count": len(scores), "shard": of,
                                               "mean_churn_probability": float(scores["churn_probability"].mean())})
@@ -109,10 +109,10 @@ def build_combine_asset(n_shards: int) -> dg.AssetsDefinition:
                                        description="Population stability of scores and main features vs the previous night (WARN).")],
         partitions_def=as_of_partitions, name="combine_shards",
     )
-    def combine_shards(context: dg.AssetExecutionContext, nba: NbaHome):
+    def combine_shards(context: dg.AssetExecutionContext, home: NbaHome):
         as_of = as_of_date(context)
-        files = {table: [shard_file(nba.home, as_of, table, k) for k in range(n_shards)] for table in SHARD_TABLES}
-        with nba.warehouse() as con:
+        files = {table: [shard_file(home.root, as_of, table, k) for k in range(n_shards)] for table in SHARD_TABLES}
+        with home.warehouse() as con:
             rows_by_shard = check_shards(con, files, n_shards)
             for table, order in SHARD_TABLES.items():
                 con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_parquet(?) ORDER BY {order}",

@@ -25,15 +25,15 @@ TRAINING_INPUTS = [["golden", "golden_customers"], ["golden", "purchases"], ["go
                    ["features", "customer_features"]]
 
 
-def record_selection(nba: NbaHome, selection: Selection) -> None:
+def record_selection(home: NbaHome, selection: Selection) -> None:
     """Remember which model version scores tonight (read by the scoring asset)."""
-    with nba.warehouse() as con:
+    with home.warehouse() as con:
         warehouse.record_selection(con, selection.target, selection.model_name, selection.version,
                                    selection.trained_as_of, selection.mlflow_run_id, selection.reason)
 
 
-def input_fingerprint(nba: NbaHome) -> str:
-    with nba.warehouse() as con:
+def input_fingerprint(home: NbaHome) -> str:
+    with home.warehouse() as con:
         return warehouse.input_fingerprint(con)
 
 
@@ -42,7 +42,7 @@ def gate_check(target: str, passed: bool, reason: str, metadata: dict) -> dg.Ass
                                severity=dg.AssetCheckSeverity.ERROR, metadata={"reason": reason, **metadata})
 
 
-def reused_champion(nba: NbaHome, target: str, as_of: str, training: dict, *, run_details: bool = True):
+def reused_champion(home: NbaHome, target: str, as_of: str, training: dict, *, run_details: bool = True):
     """Yields the materialization and passed gate of a reused champion and returns True, or returns False
     when the champion may not be reused. `run_details=False` (the response asset) words the reason with
     "the retraining cadence" and leaves the MLflow run id and model version out of the metadata, as that
@@ -50,7 +50,7 @@ def reused_champion(nba: NbaHome, target: str, as_of: str, training: dict, *, ru
     reuse = reuse_champion(target, as_of, training["retrain_every_days"], cadence_days_in_reason=run_details)
     if reuse is None:
         return False
-    record_selection(nba, reuse)
+    record_selection(home, reuse)
     yield dg.MaterializeResult(metadata={"trained": False, "model_version": reuse.version,
                                          **({"mlflow_run_id": reuse.mlflow_run_id} if run_details else {}),
                                          "reason": reuse.reason})
@@ -67,18 +67,18 @@ def build_model_asset(target: str, description: str) -> dg.AssetsDefinition:
         check_specs=[dg.AssetCheckSpec("promotion_gate", asset=key, blocking=True,
                                        description="A valid model scores tonight: the champion, or a candidate that passed the gate.")],
     )
-    def model_asset(context: dg.AssetExecutionContext, nba: NbaHome):
-        as_of, config = as_of_date(context), nba.config()
-        nba.configure_tracking()
-        if (yield from reused_champion(nba, target, as_of.isoformat(), config["training"])):
+    def model_asset(context: dg.AssetExecutionContext, home: NbaHome):
+        as_of, config = as_of_date(context), home.config()
+        home.configure_tracking()
+        if (yield from reused_champion(home, target, as_of.isoformat(), config["training"])):
             return
-        with nba.warehouse() as con:
+        with home.warehouse() as con:
             # Keyed by the run: churn and upsell share a sample built in this run, never an older one.
             run = train_target_model(con, as_of, target, config["training"], seed=int(config["seed"]),
                                      n_threads=int(config["xgboost_threads"]), params=config["training"]["xgboost_params"] or None,
                                      snapshot_key=context.run_id)
         model = run.model
-        logged, decision, plots = log_and_gate_target(target, run, as_of.isoformat(), config, input_fingerprint(nba))
+        logged, decision, plots = log_and_gate_target(target, run, as_of.isoformat(), config, input_fingerprint(home))
         chosen = select_tonight(target, as_of.isoformat(), decision, logged)
         metadata = {"trained": True, "candidate_version": logged.version, "promoted": decision.promoted,
                     "mlflow_run_id": logged.run_id, "gate": decision.reason,
@@ -88,7 +88,7 @@ def build_model_asset(target: str, description: str) -> dg.AssetsDefinition:
                     "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in model.notes)),
                     **{k: float(v) for k, v in model.metrics.items()}, "charts": image_md(plots)}
         if chosen is not None:
-            record_selection(nba, chosen)
+            record_selection(home, chosen)
             metadata["model_version"] = chosen.version
         yield dg.MaterializeResult(metadata=metadata)
         yield gate_check(target, chosen is not None, decision.reason if chosen else
@@ -106,26 +106,26 @@ def build_model_asset(target: str, description: str) -> dg.AssetsDefinition:
     check_specs=[dg.AssetCheckSpec("promotion_gate", asset=["models", "response_model"], blocking=True,
                                    description="A valid response model scores tonight.")],
 )
-def response_model(context: dg.AssetExecutionContext, nba: NbaHome):
-    as_of, config = as_of_date(context), nba.config()
-    nba.configure_tracking()
+def response_model(context: dg.AssetExecutionContext, home: NbaHome):
+    as_of, config = as_of_date(context), home.config()
+    home.configure_tracking()
     training = config["training"]
-    if (yield from reused_champion(nba, RESPONSE, as_of.isoformat(), training, run_details=False)):
+    if (yield from reused_champion(home, RESPONSE, as_of.isoformat(), training, run_details=False)):
         return
-    catalog = load_catalog(nba.catalog_path(), set(FEATURE_COLUMNS))
+    catalog = load_catalog(home.catalog_path(), set(FEATURE_COLUMNS))
     priors = {a.id: a.prior_uplift for a in catalog.actions}
     seed, threads = int(config["seed"]), int(config["xgboost_threads"])
-    with nba.warehouse() as con:
+    with home.warehouse() as con:
         frame = build_response_frame(con, as_of, int(training["response_max_campaign_dates"]))
     frame[AUDIENCE] = audience_mask(frame, catalog.actions)
     models = fit_response_models(frame, priors, int(training["response_min_contacts"]),
                                  params=training["xgboost_params"] or None, seed=seed, n_threads=threads,
                                  prior_sd=float(training["response_prior_sd"]))
-    choice = choose_response_model(models, as_of.isoformat(), training, input_fingerprint(nba))
+    choice = choose_response_model(models, as_of.isoformat(), training, input_fingerprint(home))
     models, logged, decision, chosen, fallback = (choice.models, choice.logged, choice.decision, choice.selection,
                                                   choice.rejected_ranking)
     if chosen is not None:
-        record_selection(nba, chosen)
+        record_selection(home, chosen)
     charts = {"Qini curves (held-out campaign date)": plot_qini(models.report)} if models.report else {}
     yield dg.MaterializeResult(metadata={
         "trained": True, "candidate_version": logged.version, "promoted": decision.promoted, "gate": decision.reason,

@@ -54,16 +54,16 @@ def build_validated_asset(extract: str) -> dg.AssetsDefinition:
         check_specs=[dg.AssetCheckSpec("gx_suite", asset=key, blocking=True,
                                        description=f"Great Expectations suite data_contracts/suites/{extract}.json")],
     )
-    def validated(context: dg.AssetExecutionContext, nba: NbaHome):
-        config = nba.config()["ingest"]
+    def validated(context: dg.AssetExecutionContext, home: NbaHome):
+        config = home.config()["ingest"]
         contract, suite = load_contract(extract), load_suite(extract)
-        with nba.warehouse() as con:
+        with home.warehouse() as con:
             stage = stage_extract(con, extract, contract, suite, as_of_date(context),
                                   max_bad_row_share=float(config["max_bad_row_share"]),
                                   max_future_days=int(config["max_future_days"]))
             gx_result = validate_table(con, stage.typed_table, suite, parameters=stage.suite_parameters)
             gx_result = gx_result.with_examples(quarantine_examples(con, extract))
-            docs = build_data_docs(nba.gx_docs_dir, as_of_date(context), [(suite, gx_result)],
+            docs = build_data_docs(home.gx_docs_dir, as_of_date(context), [(suite, gx_result)],
                                    parameters=stage.suite_parameters)
             yield dg.MaterializeResult(metadata={
                 "dagster/row_count": stage.rows_accepted, "rows_in": stage.rows_in,

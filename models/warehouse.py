@@ -147,7 +147,7 @@ def read_export_inputs(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> dict[s
     """What the exports and the run summary read, in a deterministic order: the decisions, golden customers,
     scores, call-list reasons, intake, model selection, decision summary and the inputs' fingerprint."""
     return {
-        "nba": con.execute(f"SELECT * FROM {NEXT_BEST_ACTIONS} ORDER BY customer_id, rank").df(),
+        "next_best_actions": con.execute(f"SELECT * FROM {NEXT_BEST_ACTIONS} ORDER BY customer_id, rank").df(),
         "customers": con.execute("SELECT * FROM golden_customers ORDER BY customer_id").df(),
         "scores": con.execute(f"SELECT * FROM {CUSTOMER_SCORES} ORDER BY customer_id").df(),
         "reasons": con.execute(f"SELECT * FROM {CUSTOMER_REASONS} ORDER BY customer_id").df(),

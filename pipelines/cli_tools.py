@@ -18,7 +18,7 @@ def _warehouse(home: str) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(path), read_only=True)
 
 
-def _night(con, as_of) -> str:
+def _stored_as_of(con, as_of) -> str:
     """The as-of date of the decisions stored in the warehouse (only the latest night is kept)."""
     stored = str(con.execute("SELECT max(as_of) FROM customer_scores").fetchall()[0][0])
     if as_of is not None and as_of.isoformat() != stored:
@@ -40,18 +40,18 @@ def cmd_explain(args) -> int:
     from models.decisions.explain import explain_customer
 
     con = _warehouse(args.home)
-    night = _night(con, args.as_of)
+    stored = _stored_as_of(con, args.as_of)
     golden = con.execute("SELECT golden_id FROM customer_crosswalk WHERE source_customer_id = ? "
                          "UNION SELECT customer_id FROM golden_customers WHERE customer_id = ?",
                          [args.customer_id, args.customer_id]).fetchall()
     if not golden:
-        print(f"nba explain: customer '{args.customer_id}' is not in the golden record of {night}", file=sys.stderr)
+        print(f"nba explain: customer '{args.customer_id}' is not in the golden record of {stored}", file=sys.stderr)
         return 2
     customer_id = golden[0][0]
     audit = con.execute("SELECT * FROM decision_audit WHERE customer_id = ?", [customer_id]).df()
     if customer_id != args.customer_id:
         print(f"({args.customer_id} is a duplicate record of golden customer {customer_id})")
-    print(f"as of {night}:")
+    print(f"as of {stored}:")
     print(explain_customer(audit, _catalog(args.config), customer_id, args.lang))
     return 0
 
@@ -61,9 +61,9 @@ def cmd_evaluate(args) -> int:
     from demo.policy_evaluation import format_evaluation
     from demo.truth_evaluation import evaluate_models_against_truth
 
-    result, night, tables = evaluate_home(args.home, args.truth, args.config)
-    print(format_evaluation(result, night))
-    out = Path(args.home).expanduser().resolve() / f"evaluation_{night}.json"
+    result, stored, tables = evaluate_home(args.home, args.truth, args.config)
+    print(format_evaluation(result, stored))
+    out = Path(args.home).expanduser().resolve() / f"evaluation_{stored}.json"
     out.write_text(json.dumps(result, indent=2, default=_json_number) + "\n", encoding="utf-8")
     print(f"\nwritten: {out}")
     try:
@@ -71,7 +71,7 @@ def cmd_evaluate(args) -> int:
     except ValueError as exc:
         print(f"\nmodel quality against the truth: skipped ({exc})")
         return 0
-    print(f"\nmodel quality against the truth, night of {night} (truth_value = the truth as its own score):")
+    print(f"\nmodel quality against the truth, night of {stored} (truth_value = the truth as its own score):")
     print(quality.to_string(index=False, float_format=lambda v: f"{v:,.4f}"))
     return 0
 
@@ -96,7 +96,7 @@ def evaluate_home(home: str, truth: str, config_path: str | None) -> tuple[dict,
     catalog = _catalog(config_path)
     settings = read_decision_settings(config, catalog)
     con = _warehouse(home)
-    night = _night(con, None)
+    stored = _stored_as_of(con, None)
     plan = con.execute("SELECT * FROM next_best_actions").df()
     audit = con.execute("SELECT customer_id, action_id, channel, eligible, suppressed, expected_value "
                         "FROM decision_audit").df()
@@ -108,9 +108,9 @@ def evaluate_home(home: str, truth: str, config_path: str | None) -> tuple[dict,
     con.close()
     limits = Limits(settings.capacity_calls_per_night, settings.offer_budget_per_night, settings.action_volume_caps)
     result = evaluate_plan(plan, audit, action_truth, catalog, limits, n_customers, int(config["seed"]))
-    result |= {"as_of": night, "truth": str(folder.resolve()), "config": config_path, "catalog": catalog.version}
+    result |= {"as_of": stored, "truth": str(folder.resolve()), "config": config_path, "catalog": catalog.version}
     eligible = audit.loc[audit["eligible"].astype(bool), ["customer_id", "action_id"]].drop_duplicates()
-    return result, night, {"scores": scores, "responses": responses, "customers_truth": customers_truth,
+    return result, stored, {"scores": scores, "responses": responses, "customers_truth": customers_truth,
                            "action_truth": action_truth, "features": features, "eligible": eligible}
 
 

@@ -16,7 +16,7 @@ defs = dg.Definitions(
     jobs=[nightly_job, shard_inputs_job, sharded_job],
     schedules=[nightly_schedule],
     sensors=[landing_sensor, shards_after_inputs],
-    resources={"nba": NbaHome(home_dir=dg.EnvVar("NBA_HOME"), landing_dir=dg.EnvVar("NBA_LANDING"),
+    resources={"home": NbaHome(home_dir=dg.EnvVar("NBA_HOME"), landing_dir=dg.EnvVar("NBA_LANDING"),
                               config_path=dg.EnvVar("NBA_CONFIG"),
                               mlflow_tracking_uri=dg.EnvVar("NBA_MLFLOW_TRACKING_URI"))},
 )

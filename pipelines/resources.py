@@ -28,29 +28,30 @@ class NbaHome(dg.ConfigurableResource):
     mlflow_tracking_uri: str = ""
 
     @property
-    def home(self) -> Path:
+    def root(self) -> Path:
+        """The home folder, resolved."""
         return Path(self.home_dir).expanduser().resolve()
 
     @property
     def warehouse_path(self) -> Path:
-        return self.home / "warehouse" / "nba.duckdb"
+        return self.root / "warehouse" / "nba.duckdb"
 
     @property
     def exports_root(self) -> Path:
-        return settings.resolve_inside(self.home, self.config().get("paths", {}).get("exports", "exports"), "paths.exports")
+        return settings.resolve_inside(self.root, self.config().get("paths", {}).get("exports", "exports"), "paths.exports")
 
     @property
     def gx_docs_dir(self) -> Path:
-        return self.home / "data_docs"
+        return self.root / "data_docs"
 
     def tracking_uri(self) -> str:
         """Remote MLflow when configured (NBA_MLFLOW_TRACKING_URI via the resource), else SQLite under HOME."""
         if self.mlflow_tracking_uri:
             return self.mlflow_tracking_uri
-        return f"sqlite:///{self.home / 'mlflow' / 'mlflow.db'}"
+        return f"sqlite:///{self.root / 'mlflow' / 'mlflow.db'}"
 
     def artifact_root(self) -> Path:
-        return self.home / "mlflow" / "artifacts"
+        return self.root / "mlflow" / "artifacts"
 
     def configure_tracking(self) -> None:
         """Point MLflow (process-global state) at this home's store and check that it can be read: the one

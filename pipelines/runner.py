@@ -93,16 +93,16 @@ def run_nightly(home: Path, landing: Path, as_of: dt.date, config_path: Path | N
     from pipelines.definitions import defs
     from pipelines.jobs import NIGHTLY_JOB
 
-    nba = NbaHome(home_dir=str(home), landing_dir=str(landing), config_path=str(config_path or ""),
+    resource = NbaHome(home_dir=str(home), landing_dir=str(landing), config_path=str(config_path or ""),
                   mlflow_tracking_uri=tracking_uri)
     # GX disposes its DuckDB engine after the cursor is closed; SQLAlchemy logs that harmless rollback.
     logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
     with home_lock(home, f"nba run --as-of {as_of}"):
-        nba.configure_tracking()  # fail early on a broken store
+        resource.configure_tracking()  # fail early on a broken store
         instance = dagster_instance(home)
         job = defs.resolve_job_def(NIGHTLY_JOB).with_logger_defs({"progress": progress_logger})
         result = job.execute_in_process(
-            partition_key=as_of.isoformat(), instance=instance, resources={"nba": nba},
+            partition_key=as_of.isoformat(), instance=instance, resources={"home": resource},
             raise_on_error=False, run_config={"loggers": {"progress": {}}},
         )
     if result.success:

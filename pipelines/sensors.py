@@ -28,9 +28,9 @@ def ready_landing_dates(landing_root: Path) -> list[str]:
 
 @dg.sensor(job=nightly_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,
            description="Runs the nightly job for each landing/<YYYY-MM-DD>/ folder once its _READY marker appears.")
-def landing_sensor(context: dg.SensorEvaluationContext, nba: NbaHome):
+def landing_sensor(context: dg.SensorEvaluationContext, home: NbaHome):
     seen = set(json.loads(context.cursor)) if context.cursor else set()
-    new = [d for d in ready_landing_dates(Path(nba.landing_dir)) if d not in seen]
+    new = [d for d in ready_landing_dates(Path(home.landing_dir)) if d not in seen]
     for date in new:
         yield dg.RunRequest(run_key=f"landing-{date}", partition_key=date)
     if new:

@@ -72,15 +72,15 @@ def shards_after_inputs(context: dg.RunStatusSensorContext):
 def run_sharded(home: Path, landing: Path, as_of: dt.date, config_path: Path | None, tracking_uri: str = ""):
     """Run the inputs job, then the sharded job, for `as_of` under HOME's lock; a RunOutcome of the first
     failing run or of the sharded run. The resource settings travel in the run config to every step."""
-    nba = {"home_dir": str(home), "landing_dir": str(landing), "config_path": str(config_path or ""),
+    resource = {"home_dir": str(home), "landing_dir": str(landing), "config_path": str(config_path or ""),
            "mlflow_tracking_uri": tracking_uri}
     with home_lock(home, f"nba run --sharded --as-of {as_of}"):
-        NbaHome(**nba).configure_tracking()  # fail early
+        NbaHome(**resource).configure_tracking()  # fail early
         instance = dagster_instance(home)
         for name in (SHARD_INPUTS_JOB, SHARDED_JOB):
             result = dg.execute_job(
                 dg.build_reconstructable_job("pipelines.definitions", "resolve_job", reconstructable_args=(name,)),
-                instance=instance, run_config={"resources": {"nba": {"config": nba}}, "loggers": {"progress": {}}},
+                instance=instance, run_config={"resources": {"home": {"config": resource}}, "loggers": {"progress": {}}},
                 tags={"dagster/partition": as_of.isoformat()},
             )
             if not result.success:

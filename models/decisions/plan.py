@@ -91,8 +91,8 @@ def decide(customers: pd.DataFrame, features: pd.DataFrame, scores: pd.DataFrame
     settings = read_decision_settings(config, catalog)
     ids, customers, features, scores = align_inputs(customers, features, scores, catalog)
     options = evaluate_options(ids, customers, features, scores, responses, catalog, settings, suppressed_ids)
-    night = choose_options(options, settings, as_of)
-    return lay_out_results(options, night, settings, catalog, model_versions)
+    chosen_options = choose_options(options, settings, as_of)
+    return lay_out_results(options, chosen_options, settings, catalog, model_versions)
 
 
 @dataclass
@@ -118,7 +118,7 @@ class Options:
 
 
 @dataclass
-class Night:
+class ChosenOptions:
     """The chosen options with the solver's view, the exploration outcome and the reasons."""
 
     problem: AllocationProblem
@@ -153,7 +153,7 @@ def evaluate_options(ids, customers, features, scores, responses, catalog: Catal
                    order_value_median=values.order_value_median)
 
 
-def choose_options(options: Options, settings: DecisionSettings, as_of: date) -> Night:
+def choose_options(options: Options, settings: DecisionSettings, as_of: date) -> ChosenOptions:
     """Solve the constrained choice, apply exploration, and record probabilities and reasons."""
     ev, holdout, contactable = options.expected_value, options.holdout, options.contactable
     feasible = contactable & ~holdout[:, None]
@@ -180,25 +180,25 @@ def choose_options(options: Options, settings: DecisionSettings, as_of: date) ->
     p_none[holdout] = 1.0
     reasons = explain_not_chosen(problem, allocation, layout, choice, chosen, feasible, worth, holdout, contactable,
                                  settings.one_action_per_customer)
-    return Night(problem=problem, allocation=allocation, explored=explored, choice=choice, chosen=chosen,
+    return ChosenOptions(problem=problem, allocation=allocation, explored=explored, choice=choice, chosen=chosen,
                  probability=probability, no_action_probability=p_none, reasons=reasons)
 
 
-def lay_out_results(options: Options, night: Night, settings: DecisionSettings, catalog: Catalog,
+def lay_out_results(options: Options, chosen_options: ChosenOptions, settings: DecisionSettings, catalog: Catalog,
                     model_versions: dict) -> DecisionResult:
     """The next_best_actions and decision_audit tables and the summary."""
     n = len(options.ids)
     value_ext = np.concatenate([np.zeros((n, 1)), options.expected_value], axis=1)
     listed_ext = np.concatenate([np.ones((n, 1), bool), options.contactable], axis=1)
-    chosen_ext = np.concatenate([~night.chosen.any(axis=1, keepdims=True), night.chosen], axis=1)
+    chosen_ext = np.concatenate([~chosen_options.chosen.any(axis=1, keepdims=True), chosen_options.chosen], axis=1)
     order_ext = order_options(value_ext, listed_ext, chosen_ext)
     rank_ext = _ranks(order_ext, listed_ext)
-    probability_ext = np.concatenate([night.no_action_probability[:, None], night.probability], axis=1)
+    probability_ext = np.concatenate([chosen_options.no_action_probability[:, None], chosen_options.probability], axis=1)
     versions_json = json.dumps(model_versions, sort_keys=True, default=str)
-    summary = _summary(options, night, settings, catalog, model_versions)  # first: its scratch is freed before
-    nba = _next_best_actions(options, order_ext, rank_ext, value_ext, chosen_ext, probability_ext, night.explored,
+    summary = _summary(options, chosen_options, settings, catalog, model_versions)  # first: its scratch is freed before
+    nba = _next_best_actions(options, order_ext, rank_ext, value_ext, chosen_ext, probability_ext, chosen_options.explored,
                              settings.top_k, catalog.version, versions_json)  # the two big frames exist
-    audit = _audit(options, rank_ext[:, 1:], night.chosen, night.reasons)
+    audit = _audit(options, rank_ext[:, 1:], chosen_options.chosen, chosen_options.reasons)
     return DecisionResult(next_best_actions=nba, decision_audit=audit, summary=summary)
 
 
@@ -297,9 +297,9 @@ def _audit(options: Options, rank: np.ndarray, chosen: np.ndarray, reasons: np.n
     }, columns=AUDIT_COLUMNS, copy=False)
 
 
-def _summary(options: Options, night: Night, settings: DecisionSettings, catalog: Catalog, model_versions) -> dict:
+def _summary(options: Options, chosen_options: ChosenOptions, settings: DecisionSettings, catalog: Catalog, model_versions) -> dict:
     """JSON-ready counts, value, control group sizes, limit use, constraint costs and solver diagnostics."""
-    chosen, allocation = night.chosen, night.allocation
+    chosen, allocation = chosen_options.chosen, chosen_options.allocation
     by_action: dict[str, int] = {NO_ACTION: int((~chosen.any(axis=1)).sum())}
     by_channel: dict[str, int] = {}
     by_action_channel: dict[str, dict[str, int]] = {}
@@ -308,15 +308,15 @@ def _summary(options: Options, night: Night, settings: DecisionSettings, catalog
             by_action[action_id] = by_action.get(action_id, 0) + count
             by_channel[channel] = by_channel.get(channel, 0) + count
             by_action_channel.setdefault(action_id, {})[channel] = count
-    use = measure_usage(night.problem, night.choice)
-    costs = measure_constraint_costs(night.problem, allocation)
+    use = measure_usage(chosen_options.problem, chosen_options.choice)
+    costs = measure_constraint_costs(chosen_options.problem, allocation)
     return {
         "n_customers": len(options.ids),
         "counts_by_action": dict(sorted(by_action.items())),
         "counts_by_channel": dict(sorted(by_channel.items())),
         "counts_by_action_channel": {k: dict(sorted(v.items())) for k, v in sorted(by_action_channel.items())},
         "total_expected_value": round(float(options.expected_value[chosen].sum()), 6),
-        "holdout_size": int(options.holdout.sum()), "exploration_size": int(night.explored.sum()),
+        "holdout_size": int(options.holdout.sum()), "exploration_size": int(chosen_options.explored.sum()),
         "calls_used": use["calls"], "capacity_calls": settings.capacity_calls_per_night,
         "offer_spend_expected": round(use["budget"], 6), "offer_budget": settings.offer_budget_per_night,
         "constraint_costs": {k: round(v, 6) for k, v in costs.items()},

@@ -24,7 +24,7 @@ def campaign_id(as_of: dt.date, input_sha256: str, config: dict, policy_version:
 def campaign_info(as_of: dt.date, input_sha256: str, config: dict, policy_version: str, model_versions: dict) -> dict:
     """The run facts the lists and the manifest record: campaign id, as-of date, policy and model versions,
     control-group share and the date the lists stop being valid."""
-    return {"run_id": campaign_id(as_of, input_sha256, config, policy_version, model_versions), "as_of": as_of,
+    return {"campaign_id": campaign_id(as_of, input_sha256, config, policy_version, model_versions), "as_of": as_of,
             "policy_version": policy_version, "model_versions": model_versions,
             "control_group_share": float(config["decisions"]["holdout_share"]),
             "valid_until": as_of + dt.timedelta(days=int(config["decisions"]["valid_for_days"]))}

@@ -29,7 +29,7 @@ def build_export_lists(nba: pd.DataFrame, customers: pd.DataFrame, actions: dict
     wide = wide.merge(people, on="customer_id", how="left")
     separator = contract.get("reasons_separator", "; ")
     wide["reasons"] = [separator.join(str(p) for p in _phrases(reasons.get(cid))) for cid in wide["customer_id"]]
-    wide["campaign_id"] = str(required_info(run_info, "run_id"))
+    wide["campaign_id"] = str(required_info(run_info, "campaign_id"))
     wide["valid_until"] = to_date(required_info(run_info, "valid_until"), "run_info.valid_until")
     return {name: order_list(wide[wide["channel"] == spec["channel"]], spec["columns"], name)
             for name, spec in contract["lists"].items()}

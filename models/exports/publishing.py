@@ -17,7 +17,7 @@ from models.exports.compliance import ComplianceInputs, assert_export_compliance
 from models.exports.contract import CONTRACT_PATH, check_file_name, load_export_contract, resolve_inside
 from models.exports.files import csv_format, write_csv, write_parquet
 
-RUN_INFO_KEYS = ("run_id", "policy_version", "model_versions", "control_group_share", "valid_until")
+RUN_INFO_KEYS = ("campaign_id", "policy_version", "model_versions", "control_group_share", "valid_until")
 
 
 def write_export_set(lists: dict[str, pd.DataFrame], extra: dict[str, pd.DataFrame], exports_root: Path,
@@ -78,6 +78,7 @@ def manifest_head(run_info: dict, day: dt.date, contract: dict, fmt: dict) -> di
     head["valid_until"] = to_date(head["valid_until"], "run_info.valid_until").isoformat()
     head["model_versions"] = {str(k): str(v) for k, v in dict(head["model_versions"]).items()}
     head["control_group_share"] = float(head["control_group_share"])
+    head["run_id"] = head.pop("campaign_id")  # the published manifest field keeps its name, run_id
     return {**head, "as_of": day.isoformat(), "contract_version": contract.get("version"), "csv": fmt}
 
 

@@ -21,4 +21,4 @@ def test_the_campaign_id_is_deterministic_and_changes_with_every_input():
 def test_campaign_info_carries_the_facts_of_the_lists():
     info = campaign_info(AS_OF, "[inputs]", CONFIG, "policy-1", {"churn": "1"})
     assert info["valid_until"] == dt.date(2026, 11, 8) and info["control_group_share"] == 0.05
-    assert info["run_id"] == campaign_id(AS_OF, "[inputs]", CONFIG, "policy-1", {"churn": "1"})
+    assert info["campaign_id"] == campaign_id(AS_OF, "[inputs]", CONFIG, "policy-1", {"churn": "1"})

@@ -20,7 +20,7 @@ from models.exports.lists import build_export_lists
 from models.exports.publishing import write_export_set
 
 AS_OF = dt.date(2026, 11, 23)
-RUN_INFO = {"as_of": AS_OF, "run_id": "run-20261123-01", "policy_version": "policy-v3",
+RUN_INFO = {"as_of": AS_OF, "campaign_id": "run-20261123-01", "policy_version": "policy-v3",
             "model_versions": {"churn": "4", "upsell": "2", "clv": "7"}, "control_group_share": 0.05,
             "valid_until": dt.date(2026, 11, 30)}
 CONFIG = {"excel_friendly": False, "excel_delimiter": ";"}
@@ -418,8 +418,8 @@ def test_a_real_folder_at_the_date_is_not_overwritten(tmp_path):
 
 
 def test_run_info_must_be_complete_and_match_the_date(tmp_path):
-    with pytest.raises(ValueError, match="'run_id'"):
-        write_export_set({}, {}, tmp_path, AS_OF, {k: v for k, v in RUN_INFO.items() if k != "run_id"}, CONFIG,
+    with pytest.raises(ValueError, match="'campaign_id'"):
+        write_export_set({}, {}, tmp_path, AS_OF, {k: v for k, v in RUN_INFO.items() if k != "campaign_id"}, CONFIG,
                          ComplianceInputs(customers_frame()))
     with pytest.raises(ValueError, match="differs from the export date"):
         write_export_set({}, {}, tmp_path, dt.date(2026, 11, 24), RUN_INFO, CONFIG, ComplianceInputs(customers_frame()))
