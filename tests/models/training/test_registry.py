@@ -1,27 +1,8 @@
 """MLflow lifecycle: candidates are logged and registered; the promotion gate refuses worse models."""
-import numpy as np
 import pandas as pd
-import pytest
 
 from models.training import registry
-
-
-class ConstantModel:
-    """A stand-in fitted model whose quality is a known number."""
-
-    feature_names = ["x"]
-
-    def __init__(self, quality: float):
-        self.quality = quality
-
-    def predict(self, frame):
-        return np.full(len(frame), self.quality)
-
-
-@pytest.fixture()
-def store(tmp_path):
-    registry.configure_tracking(f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "artifacts")
-    return tmp_path
+from tests.models.training.mlflow_helpers import ConstantModel
 
 
 def _log(quality):

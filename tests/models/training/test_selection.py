@@ -1,33 +1,14 @@
 """Which model scores tonight: champion reuse within the cadence, the candidate when the champion is from a
 later date, and the response-model gate with its fallback to measured effects."""
-import numpy as np
 import pandas as pd
-import pytest
 
 from models.training import registry
 from models.training.selection import (choose_response_model, log_and_gate_response, model_name, reuse_champion,
                                        select_tonight)
 from models.training.uplift import ActionEffect, ResponseModels
+from tests.models.training.mlflow_helpers import ConstantModel
 
 TRAINING = {"promotion_tolerance": 0.01}
-
-
-class ConstantModel:
-    """A stand-in fitted model whose quality is a known number."""
-
-    feature_names = ["x"]
-
-    def __init__(self, quality: float):
-        self.quality = quality
-
-    def predict(self, frame):
-        return np.full(len(frame), self.quality)
-
-
-@pytest.fixture()
-def store(tmp_path):
-    registry.configure_tracking(f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "artifacts")
-    return tmp_path
 
 
 def _log_and_gate(trained_as_of: str, quality: float = 0.8, baseline: float = 0.5):
