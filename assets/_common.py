@@ -35,12 +35,13 @@ def image_md(pngs: dict[str, bytes]) -> dg.MetadataValue:
         f"**{title}**\n\n![{title}](data:image/png;base64,{base64.b64encode(png).decode()})" for title, png in pngs.items()))
 
 
-def selected_models(home: NbaHome) -> dict[str, tuple[str, object]]:
-    """target -> (version, fitted model) for the versions the model assets selected tonight."""
+def selected_models(home: NbaHome, *targets: str) -> dict[str, tuple[str, object]]:
+    """target -> (version, fitted model) for the versions the model assets selected tonight (only `targets`
+    when given)."""
     home.configure_tracking()
     with home.warehouse(read_only=True) as con:
         rows = warehouse.read_selected_models(con)
-    return load_selected(rows)
+    return load_selected([r for r in rows if not targets or r[0] in targets])
 
 
 def drift_check(drift: pd.DataFrame | None) -> dg.AssetCheckResult:

@@ -30,10 +30,14 @@ def next_best_actions(context: dg.AssetExecutionContext, home: NbaHome) -> dg.Ma
     as_of, config = as_of_date(context), home.config()
     catalog = load_catalog(home.catalog_path(), set(FEATURE_COLUMNS))
     with home.warehouse() as con:
-        customers, features, scores, responses, versions = warehouse.read_decision_inputs(con)
+        customers, features, scores, responses, versions = warehouse.read_decision_inputs(con, as_of)
         suppressed = load_suppressed_ids(con, home.suppression_path())
+    response_model = selected_models(home, "response")["response"][1]
     result = decide(customers, features, scores, responses, catalog, config, as_of=as_of,
-                    suppressed_ids=suppressed, model_versions=versions)
+                    suppressed_ids=suppressed, model_versions=versions,
+                    held_out=getattr(response_model, "held_out", None),
+                    segment_actions=getattr(response_model, "segment_actions", {}))
+    del response_model
     del customers, scores, responses
     reasons = call_list_reasons(result.next_best_actions, features, lambda: selected_models(home)["churn"][1], catalog,
                                 config["language"])

@@ -116,11 +116,13 @@ def response_model(context: dg.AssetExecutionContext, home: NbaHome):
     priors = {a.id: a.prior_uplift for a in catalog.actions}
     seed, threads = int(config["seed"]), int(config["xgboost_threads"])
     with home.warehouse() as con:
-        frame = build_response_frame(con, as_of, int(training["response_max_campaign_dates"]))
+        frame = build_response_frame(con, as_of, int(training["response_max_campaign_dates"]),
+                                     horizons={a.id: a.outcome_horizon_days for a in catalog.actions},
+                                     margin_rate=float(config["decisions"]["margin_rate"]))
     frame[AUDIENCE] = audience_mask(frame, catalog.actions)
     models = fit_response_models(frame, priors, int(training["response_min_contacts"]),
                                  params=training["xgboost_params"] or None, seed=seed, n_threads=threads,
-                                 prior_sd=float(training["response_prior_sd"]))
+                                 prior_sd=float(training["response_prior_sd"]), actions=catalog.ordered_actions())
     choice = choose_response_model(models, as_of.isoformat(), training, input_fingerprint(home))
     models, logged, decision, chosen, fallback = (choice.models, choice.logged, choice.decision, choice.selection,
                                                   choice.rejected_ranking)

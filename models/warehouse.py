@@ -14,6 +14,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from models.decisions.policies import latest_declines_sql
+
 INGEST_LOG = "ingest_log"            # ingest: every file loaded (models/ingest/load.py writes it)
 STAGING_LOG = "staging_log"          # validation: rows in / accepted / quarantined per extract
 MODEL_SELECTION = "model_selection"  # models: the version of each target that scores tonight
@@ -108,17 +110,19 @@ def replace_score_history(con: duckdb.DuckDBPyConnection, history: pd.DataFrame)
 
 # ---------------------------------------------------------------- decisions
 
-def read_decision_inputs(con: duckdb.DuckDBPyConnection) -> tuple:
+def read_decision_inputs(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> tuple:
     """(customers, features, scores, responses, model versions) the decisions read, ordered by customer.
 
     Only the columns the decision reads: at 1M customers every string column costs hundreds of MB. The
     responses (a row per customer x action, 7M at 1M customers) come as categoricals: ~0.1 GB, not ~1 GB.
+    Customers carry days_since_any_decline (every decline before `as_of`, settled or not) for the cool-down.
     """
     customers = con.execute("SELECT customer_id, do_not_contact, consent_email, consent_sms, consent_phone, "
-                            "consent_app FROM golden_customers ORDER BY customer_id").df()
+                            f"consent_app, days_since_any_decline FROM golden_customers LEFT JOIN "
+                            f"({latest_declines_sql(as_of)}) USING (customer_id) ORDER BY customer_id").df()
     features = con.execute("SELECT * FROM customer_features ORDER BY customer_id").df()
     scores = con.execute(f"SELECT customer_id, clv, upsell_probability FROM {CUSTOMER_SCORES} ORDER BY customer_id").df()
-    responses = con.sql(f"SELECT customer_id, action_id, p_treated, uplift FROM {ACTION_RESPONSE} "
+    responses = con.sql(f"SELECT customer_id, action_id, p_treated, uplift, value_uplift, value_se FROM {ACTION_RESPONSE} "
                         "ORDER BY customer_id, action_id").to_arrow_table().to_pandas(strings_to_categorical=True)
     return customers, features, scores, responses, read_model_versions(con)
 

@@ -2,6 +2,12 @@
 option, how options group into slots (one choice per slot), their presentation order, and why an
 option that could have been chosen was not.
 
+    expected_value = value_uplift x lever - cost_per_contact[channel]
+
+where the action has a value model (value_uplift: the learned incremental net margin over the action's
+outcome horizon, discounts included, models/training/value_uplift.py). An action without one (too little
+randomised history) falls back to its catalog prior:
+
     expected_value = uplift x value_at_stake x lever - cost_per_contact[channel] - p_treated x offer_cost
 
 value_at_stake by the action's value_basis: retained_clv = margin_rate x clv; order_margin =
@@ -42,28 +48,35 @@ class OptionValues:
     expected_value: np.ndarray  # (C, P) float64
     offer_spend: np.ndarray     # (C, P) float64, p_treated x offer_cost
     order_value_median: float
+    value_se: np.ndarray        # (C, P) standard error of expected_value (0 for prior-based options)
+    measured: np.ndarray        # (C, P) the value comes from a value model (not the catalog prior)
 
 
-def response_matrices(responses: pd.DataFrame, customer_ids: pd.Index, actions: Sequence[Action]) -> tuple[np.ndarray, np.ndarray]:
-    """(uplift, p_treated) as (C, A) arrays aligned to `customer_ids` and `actions`, priors filled in."""
+def response_matrices(responses: pd.DataFrame, customer_ids: pd.Index, actions: Sequence[Action]) -> dict[str, np.ndarray]:
+    """uplift, p_treated, value_uplift, value_se as (C, A) arrays aligned to `customer_ids` and `actions`:
+    priors filled in for the conversion columns, NaN where no value model scored the action."""
     n, action_ids = len(customer_ids), [a.id for a in actions]
     priors = np.array([a.prior_uplift for a in actions], dtype=np.float64)
-    uplift = np.broadcast_to(priors, (n, len(actions))).copy()
-    p_treated = np.broadcast_to(np.maximum(priors, 0.0), (n, len(actions))).copy()
+    matrices = {"uplift": np.broadcast_to(priors, (n, len(actions))).copy(),
+                "p_treated": np.broadcast_to(np.maximum(priors, 0.0), (n, len(actions))).copy(),
+                "value_uplift": np.full((n, len(actions)), np.nan), "value_se": np.full((n, len(actions)), np.nan)}
     rows = customer_ids.get_indexer(responses["customer_id"].astype(str))
     cols = pd.Index(action_ids).get_indexer(responses["action_id"].astype(str))
     keep = (rows >= 0) & (cols >= 0)
-    for target, column in ((uplift, "uplift"), (p_treated, "p_treated")):
+    for column, target in matrices.items():
+        if column not in responses.columns:
+            continue
         values = pd.to_numeric(responses[column]).to_numpy(dtype=np.float64, na_value=np.nan)
         known = keep & ~np.isnan(values)
         target[rows[known], cols[known]] = values[known]
-    return uplift, p_treated
+    return matrices
 
 
-def compute_option_values(features: pd.DataFrame, scores: pd.DataFrame, uplift: np.ndarray, p_treated: np.ndarray,
+def compute_option_values(features: pd.DataFrame, scores: pd.DataFrame, responses: Mapping[str, np.ndarray],
                           actions: Sequence[Action], pair_action: np.ndarray, pair_contact_cost: np.ndarray,
                           *, margin_rate: float, levers: Mapping[str, float]) -> OptionValues:
-    """Expected value and offer spend of every option; features/scores/uplift are aligned by row."""
+    """Expected value and offer spend of every option; features/scores/responses are aligned by row."""
+    uplift, p_treated = responses["uplift"], responses["p_treated"]
     order_value = _number(features, "avg_order_value_365d")
     positive = order_value[order_value > 0]
     median = float(np.median(positive)) if len(positive) else 0.0
@@ -78,10 +91,14 @@ def compute_option_values(features: pd.DataFrame, scores: pd.DataFrame, uplift: 
         stake[:, a] = _value_at_stake(action, margin_rate, clv, order_value, upsell_probability)
         offer_cost[:, a] = action.offer_cost_share * order_value
         lever[a] = float(levers.get(action.id, levers.get(action.type, 1.0)))
-    action_value = uplift * stake * lever - p_treated * offer_cost
+    measured = ~np.isnan(responses["value_uplift"])
+    action_value = np.where(measured, np.nan_to_num(responses["value_uplift"]) * lever,
+                            uplift * stake * lever - p_treated * offer_cost)
+    value_se = np.where(measured, np.nan_to_num(responses["value_se"]) * lever, 0.0)
     spend = (p_treated * offer_cost)[:, pair_action]
     expected = action_value[:, pair_action] - pair_contact_cost[None, :]
-    return OptionValues(expected_value=expected, offer_spend=np.maximum(spend, 0.0), order_value_median=median)
+    return OptionValues(expected_value=expected, offer_spend=np.maximum(spend, 0.0), order_value_median=median,
+                        value_se=value_se[:, pair_action], measured=measured[:, pair_action])
 
 
 def _value_at_stake(action: Action, margin_rate: float, clv: np.ndarray, order_value: np.ndarray,

@@ -22,8 +22,12 @@ CHANNELS = ("email", "sms", "phone", "app")
 VALUE_BASES = ("retained_clv", "order_margin", "upsell_margin", "fixed")
 LANGUAGES = ("en", "es", "pt")
 NO_ACTION = "no_action"
+# Days after a contact over which its outcome (net margin from purchases) is measured, when the catalog
+# does not say: long enough for an e-mail's orders, short enough to settle within a few months of history.
+DEFAULT_OUTCOME_HORIZON_DAYS = 30
 ACTION_FIELDS = {"id", "type", "names", "channels", "cost_per_contact", "offer_cost_share", "value_basis",
-                 "value_per_conversion", "eligibility", "suitability", "priority", "prior_uplift", "script_hint"}
+                 "value_per_conversion", "eligibility", "suitability", "priority", "prior_uplift", "script_hint",
+                 "outcome_horizon_days"}
 REQUIRED_FIELDS = ("type", "names", "channels", "cost_per_contact", "value_basis", "eligibility", "priority",
                    "prior_uplift", "script_hint")
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -50,6 +54,7 @@ class Action:
     prior_uplift: float
     names: Mapping[str, str]
     script_hints: Mapping[str, str]
+    outcome_horizon_days: int = DEFAULT_OUTCOME_HORIZON_DAYS
 
     def name(self, lang: str = "en") -> str:
         """The action's name in `lang`, English when that language is missing."""
@@ -175,7 +180,15 @@ def _parse_action(entry, position: int, known_features: set[str], source: str) -
         prior_uplift=_number(entry["prior_uplift"], "prior_uplift", fail, low=-1.0, high=1.0),
         names=_parse_texts(entry["names"], "names", fail),
         script_hints=_parse_texts(entry["script_hint"], "script_hint", fail),
+        outcome_horizon_days=_horizon(entry.get("outcome_horizon_days", DEFAULT_OUTCOME_HORIZON_DAYS), fail),
     )
+
+
+def _horizon(value, fail) -> int:
+    """A whole number of days from 1 to 730 (two years: an outcome must settle within usable history)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 730:
+        raise fail("field 'outcome_horizon_days'", f"expected a whole number of days from 1 to 730, got {value!r}")
+    return value
 
 
 def _parse_channels(value, fail) -> tuple[str, ...]:

@@ -22,7 +22,7 @@ decision_audit: one row per customer x catalog (action, channel):
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
@@ -37,6 +37,8 @@ from models.decisions.control_groups import (assign_exploration, assign_holdout,
                                    no_action_probability)
 from models.decisions.policies import (SUPPRESSION_REASONS, DecisionSettings, contact_policy_features, evaluate_eligibility,
                              evaluate_suppression, read_decision_settings)
+from models.decisions.policy_selection import (LEARNED, NO_ACTION_POLICY, SEGMENT, HeldOut, PolicyChoice,
+                                               recency_segment, select_policy, z_of)
 
 NBA_COLUMNS = ["customer_id", "rank", "action_id", "channel", "expected_value", "chosen", "is_holdout",
                "is_exploration", "selection_probability", "policy_version", "model_versions"]
@@ -57,7 +59,9 @@ class DecisionResult:
 def align_inputs(customers: pd.DataFrame, features: pd.DataFrame, scores: pd.DataFrame,
                  catalog: Catalog) -> tuple[pd.Index, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Customers sorted by id (so results never depend on input order) with features and scores aligned."""
-    needs = {"customers": (customers, ["customer_id", "do_not_contact", *(f"consent_{ch}" for ch in CHANNELS)]),
+    optional = [c for c in ("days_since_any_decline",) if c in customers.columns]
+    needs = {"customers": (customers, ["customer_id", "do_not_contact", *(f"consent_{ch}" for ch in CHANNELS),
+                                       *optional]),
              "features": (features, ["customer_id", "avg_order_value_365d", *contact_policy_features(),
                                      *sorted(set().union(*(_rule_features(a) for a in catalog.actions)))]),
              "scores": (scores, ["customer_id", "clv", "upsell_probability"])}
@@ -82,17 +86,30 @@ def _rule_features(action) -> set[str]:
 
 def decide(customers: pd.DataFrame, features: pd.DataFrame, scores: pd.DataFrame, responses: pd.DataFrame,
            catalog: Catalog, config: dict, *, as_of: date, suppressed_ids: set[str],
-           model_versions: dict) -> DecisionResult:
+           model_versions: dict, held_out: HeldOut | None = None,
+           segment_actions: dict[int, str] | None = None) -> DecisionResult:
     """Choose tonight's action per customer; see the module docstring for the output tables.
 
     `config` is the full run config (its `seed` and `decisions` section are read); `suppressed_ids`
-    are erased / suppressed customers, who get nothing at all.
+    are erased / suppressed customers, who get nothing at all. `held_out`: the response model's held-out
+    randomised rows; with them the plan is the policy that wins on them (models/decisions/policy_selection.py),
+    without them (no randomised history) the learned / prior-based plan, flagged in the summary.
     """
     settings = read_decision_settings(config, catalog)
     ids, customers, features, scores = align_inputs(customers, features, scores, catalog)
     options = evaluate_options(ids, customers, features, scores, responses, catalog, settings, suppressed_ids)
     chosen_options = choose_options(options, settings, as_of)
-    return lay_out_results(options, chosen_options, settings, catalog, model_versions)
+    choice = None
+    if held_out is not None and len(held_out.rows):
+        choice = choose_policy(options, chosen_options, held_out, segment_actions or {}, catalog, settings)
+        if choice.winner != LEARNED:
+            options = with_policy_values(options, choice.winner, features, segment_actions or {}, catalog, held_out)
+            chosen_options = choose_options(options, settings, as_of, apply_confidence=False)
+    result = lay_out_results(options, chosen_options, settings, catalog, model_versions)
+    result.summary["policy_selection"] = (choice.as_dict() if choice is not None else
+                                          {"winner": LEARNED, "reason": "no held-out randomised contacts with settled "
+                                           "outcomes: the plan is not validated against simple policies"})
+    return result
 
 
 @dataclass
@@ -110,6 +127,8 @@ class Options:
     expected_value: np.ndarray
     offer_spend: np.ndarray
     order_value_median: float
+    value_se: np.ndarray      # (C, P) standard error of expected_value (0 where it is a catalog prior)
+    channel_ok: np.ndarray    # (C, len(CHANNELS)) consent / do-not-contact / erasure / contact policy allow it
 
     @property
     def contactable(self) -> np.ndarray:
@@ -129,6 +148,8 @@ class ChosenOptions:
     probability: np.ndarray   # (C, P) selection probability of each option
     no_action_probability: np.ndarray  # (C,)
     reasons: np.ndarray       # (C, P) code into NOT_CHOSEN_REASONS
+    threshold_removed: dict   # customers left with no action by min_margin_value / option_confidence, and the
+                              # estimated value of their best option so held back
 
 
 def evaluate_options(ids, customers, features, scores, responses, catalog: Catalog, settings: DecisionSettings,
@@ -144,20 +165,26 @@ def evaluate_options(ids, customers, features, scores, responses, catalog: Catal
     holdout = assign_holdout(ids, settings.holdout_salt, settings.holdout_share)
     erased = ids.isin(set(map(str, suppressed_ids)))
     by_channel = evaluate_suppression(customers, features, erased, holdout, CHANNELS, settings.contact_policy)
-    uplift, p_treated = response_matrices(responses, ids, actions)
-    values = compute_option_values(features, scores, uplift, p_treated, actions, pair_action, pair_cost,
-                                   margin_rate=settings.margin_rate, levers=settings.levers)
+    values = compute_option_values(features, scores, response_matrices(responses, ids, actions), actions,
+                                   pair_action, pair_cost, margin_rate=settings.margin_rate, levers=settings.levers)
     return Options(ids=ids, pairs=pairs, actions=actions, eligible=eligible[:, pair_action],
                    failing=failing[:, pair_action], rule_labels=rule_labels, suppression=by_channel[:, pair_channel],
                    holdout=holdout, expected_value=values.expected_value, offer_spend=values.offer_spend,
-                   order_value_median=values.order_value_median)
+                   order_value_median=values.order_value_median, value_se=values.value_se,
+                   channel_ok=(by_channel == 0) | (by_channel == _HOLDOUT_CODE))
 
 
-def choose_options(options: Options, settings: DecisionSettings, as_of: date) -> ChosenOptions:
-    """Solve the constrained choice, apply exploration, and record probabilities and reasons."""
+def choose_options(options: Options, settings: DecisionSettings, as_of: date, *, apply_confidence: bool = True) -> ChosenOptions:
+    """Solve the constrained choice, apply exploration, and record probabilities and reasons.
+
+    An option is worth sending when its value is positive, at least `min_margin_value`, and (with
+    `apply_confidence`) the lower bound of its value at `option_confidence` is positive."""
     ev, holdout, contactable = options.expected_value, options.holdout, options.contactable
     feasible = contactable & ~holdout[:, None]
     worth = contactable & (ev >= settings.min_margin_value) & (ev > 0)
+    if apply_confidence:
+        worth &= ev - z_of(settings.option_confidence) * options.value_se > 0
+    removed = feasible & (ev > 0) & ~worth  # worth something by its estimate, held back by a threshold
     pair_action = np.array([[a.id for a in options.actions].index(a) for a, _ in options.pairs], dtype=np.int64)
     layout = build_layout(pair_action, len(options.actions), settings.one_action_per_customer)
     problem = _allocation_problem(settings, layout, ev, worth & ~holdout[:, None], options.offer_spend,
@@ -180,8 +207,74 @@ def choose_options(options: Options, settings: DecisionSettings, as_of: date) ->
     p_none[holdout] = 1.0
     reasons = explain_not_chosen(problem, allocation, layout, choice, chosen, feasible, worth, holdout, contactable,
                                  settings.one_action_per_customer)
+    left_out = removed & ~chosen.any(axis=1, keepdims=True)
     return ChosenOptions(problem=problem, allocation=allocation, explored=explored, choice=choice, chosen=chosen,
-                 probability=probability, no_action_probability=p_none, reasons=reasons)
+                 probability=probability, no_action_probability=p_none, reasons=reasons,
+                 threshold_removed={"customers": int(left_out.any(axis=1).sum()),
+                                    "value": round(float(np.where(left_out, ev, 0.0).max(axis=1).sum()), 6)})
+
+
+def choose_policy(options: Options, chosen_options: ChosenOptions, held_out: HeldOut, segment_actions: dict[int, str],
+                  catalog: Catalog, settings: DecisionSettings) -> PolicyChoice:
+    """Value every candidate policy on the held-out randomised rows under tonight's consent and limits."""
+    rows = options.ids.get_indexer(held_out.rows["customer_id"].astype(str))
+    contactable = np.zeros((len(rows), len(CHANNELS)), dtype=bool)
+    known = rows >= 0
+    contactable[known] = options.channel_ok[rows[known]] & ~options.holdout[rows[known], None]
+    action_index = {a.id: i for i, a in enumerate(options.actions)}
+    return select_policy(held_out, catalog, contactable, {s: action_index[a] for s, a in segment_actions.items()},
+                         action_weights(options, settings), n_customers=len(options.ids),
+                         z_option=z_of(settings.option_confidence), call_price=float(chosen_options.allocation.prices["calls"]),
+                         confidence=settings.policy_confidence)
+
+
+def action_weights(options: Options, settings: DecisionSettings) -> np.ndarray:
+    """(A,) share of an action's eligible, contactable customers that tonight's limits let through when
+    everyone is given it on its cheapest channel (call capacity, offer budget, the action's volume cap)."""
+    weights = np.ones(len(options.actions))
+    allowed = options.contactable & ~options.holdout[:, None]
+    for a, action in enumerate(options.actions):
+        cols = [k for k, (action_id, _) in enumerate(options.pairs) if action_id == action.id]
+        cheapest = min(cols, key=lambda k: action.cost_per_contact[options.pairs[k][1]])
+        reach = allowed[:, cols].any(axis=1)
+        n = int(reach.sum())
+        if not n:
+            continue
+        limits = [settings.action_volume_caps.get(action.id)]
+        if options.pairs[cheapest][1] == "phone":
+            limits.append(settings.capacity_calls_per_night)
+        spend = float(options.offer_spend[reach, cheapest].sum())
+        if settings.offer_budget_per_night is not None and spend > 0:
+            limits.append(n * settings.offer_budget_per_night / spend)
+        weights[a] = min([1.0, *(limit / n for limit in limits if limit is not None)])
+    return weights
+
+
+def with_policy_values(options: Options, policy: str, features: pd.DataFrame, segment_actions: dict[int, str],
+                       catalog: Catalog, held_out: HeldOut) -> Options:
+    """The options valued as a simple policy would: its action(s) at their measured average effect after the
+    contact cost, everything else not worth sending ('no_action': nothing is)."""
+    pair_action = np.array([a for a, _ in options.pairs], dtype=object)
+    pair_cost = np.array([catalog.action(a).cost_per_contact[ch] for a, ch in options.pairs])
+    value = np.full(options.expected_value.shape, -np.inf)
+    if policy.startswith("all:"):
+        action_id = policy.removeprefix("all:")
+        effect = _measured_effect(held_out, action_id, options)
+        value[:, pair_action == action_id] = effect - pair_cost[pair_action == action_id]
+    elif policy == SEGMENT:
+        segment = recency_segment(features["days_since_last_purchase"])
+        for s, action_id in segment_actions.items():
+            cols = pair_action == action_id
+            effect = _measured_effect(held_out, action_id, options)
+            value[np.ix_(segment == s, cols)] = effect - pair_cost[cols]
+    value = np.where(np.isfinite(value), value, -1.0)  # never worth sending (the value must be > 0)
+    return replace(options, expected_value=value, value_se=np.zeros_like(value))
+
+
+def _measured_effect(held_out: HeldOut, action_id: str, options: Options) -> float:
+    """The action's average effect per contact on its held-out randomised rows (mean Gamma)."""
+    gamma = held_out.rows.loc[held_out.rows["action_id"] == action_id, "gamma"]
+    return float(gamma.mean()) if len(gamma) else 0.0
 
 
 def lay_out_results(options: Options, chosen_options: ChosenOptions, settings: DecisionSettings, catalog: Catalog,
@@ -326,5 +419,7 @@ def _summary(options: Options, chosen_options: ChosenOptions, settings: Decision
                    "dual_bound": round(allocation.dual_bound, 6), "gap": round(allocation.gap, 9),
                    "rounds": allocation.rounds, "repaired_slots": allocation.repaired_slots},
         "order_value_median": round(options.order_value_median, 6),
+        "threshold_removed": chosen_options.threshold_removed,
+        "option_confidence": settings.option_confidence, "min_margin_value": settings.min_margin_value,
         "policy_version": catalog.version, "model_versions": dict(model_versions),
     }

@@ -40,6 +40,9 @@ class DecisionSettings:
     margin_rate: float
     contact_policy: dict
     levers: dict[str, float]
+    option_confidence: float = 0.8   # an option is sent only if its value's lower bound at this level is > 0
+    policy_confidence: float = 0.95  # the learned policy must beat the best simple policy at this level
+
 
 
 def read_decision_settings(config: Mapping, catalog: Catalog) -> DecisionSettings:
@@ -90,7 +93,18 @@ def read_decision_settings(config: Mapping, catalog: Catalog) -> DecisionSetting
         offer_budget_per_night=get("offer_budget_per_night", (int, float), low=0, optional=True),
         action_volume_caps={k: int(v) for k, v in caps.items()},
         margin_rate=float(get("margin_rate", (int, float), low=0, high=1)), contact_policy=contact,
-        levers={k: float(v) for k, v in levers.items()})
+        levers={k: float(v) for k, v in levers.items()},
+        **{key: float(value) for key in ("option_confidence", "policy_confidence")
+           if (value := get(key, (int, float), low=0.5, high=0.999, optional=True)) is not None})
+
+
+def latest_declines_sql(as_of, interactions: str = "interactions") -> str:
+    """SQL for (customer_id, days_since_any_decline) over every declined contact before `as_of`, settled or
+    not: the cool-down honours yesterday's "no", while the model feature days_since_last_decline counts
+    settled outcomes only (models/features/customer_features.py)."""
+    return (f"SELECT customer_id, date_diff('day', CAST(max(interaction_ts) AS DATE), DATE '{as_of}') "
+            f"AS days_since_any_decline FROM {interactions} WHERE type = 'campaign' AND outcome = 'declined' "
+            f"AND interaction_ts < TIMESTAMP '{as_of}' GROUP BY customer_id")
 
 
 def contact_policy_features() -> list[str]:
@@ -133,6 +147,8 @@ def evaluate_suppression(customers: pd.DataFrame, features: pd.DataFrame, erased
     max_7d = contact_policy["max_contacts_per_channel_7d"]
     max_30d = contact_policy["max_contacts_per_channel_30d"]
     since_decline = _number(features, "days_since_last_decline", missing=np.inf)
+    if "days_since_any_decline" in customers.columns:  # fresher than the settled feature (latest_declines_sql)
+        since_decline = np.fmin(since_decline, _number(customers, "days_since_any_decline", missing=np.inf))
     in_cooldown = since_decline < contact_policy["cooldown_after_decline_days"]
     by_channel = {}
     for ch in set(channels):

@@ -46,4 +46,22 @@ def render_run_summary(as_of: str, run_id: str, intake: pd.DataFrame, models: pd
     solver = summary.get("solver", {})
     if solver:
         lines.append(f"- solver: {solver.get('method')}, gap to the dual bound {solver.get('gap', 0):.2e}")
+    removed = summary.get("threshold_removed") or {}
+    if removed.get("customers"):
+        lines.append(f"- thresholds (value lower bound at {summary.get('option_confidence', 0):.0%} confidence, minimum "
+                     f"value {summary.get('min_margin_value', 0):,.2f}) left {removed['customers']:,} customers without "
+                     f"an action whose best option was estimated at {removed['value']:,.2f} in all")
+    lines += policy_lines(summary.get("policy_selection"))
     return "\n".join(lines) + "\n"
+
+
+def policy_lines(selection: dict | None) -> list[str]:
+    """The policy selection section: every candidate's value on held-out randomised contacts and the winner."""
+    if not selection:
+        return []
+    lines = ["", "## Which policy drives tonight's plan", "", f"Deployed: **{selection['winner']}** — {selection['reason']}."]
+    candidates = pd.DataFrame(selection.get("candidates", []))
+    if len(candidates):
+        lines += ["", "Estimated incremental value of each candidate over tonight's customers (doubly robust, on "
+                  "held-out randomised contacts):", "", _table(candidates)]
+    return lines

@@ -138,12 +138,14 @@ def _interaction_aggregates(since: dict[int, str]) -> str:
         # Latest answer; two answers at the same instant resolve to the higher score, in any row order.
         "max({'ts': ts, 'nps': nps}) FILTER (nps IS NOT NULL).nps AS last_nps",
         "count(*) FILTER (campaign AND in_180d) AS campaign_contacts_180d",
-        # A contact's conversion is written on the contact row, but may happen days after it: only
-        # contacts older than OUTCOME_SETTLE_DAYS count, so no outcome from on/after as-of leaks in.
+        # A contact's outcome (accepted, converted, declined) is written on the contact row but settles days
+        # after it: only contacts older than OUTCOME_SETTLE_DAYS count, on both sides, so no outcome from
+        # on/after as-of leaks in. (Tonight's contact policy reads the freshest declines itself.)
         f"count(*) FILTER (campaign AND outcome IN ('accepted', 'converted') AND in_365d "
         f"AND ts < {since[OUTCOME_SETTLE_DAYS]}) AS campaign_accepts_365d",
-        "count(*) FILTER (campaign AND outcome = 'declined' AND in_365d) AS campaign_declines_365d",
-        "max(ts) FILTER (campaign AND outcome = 'declined') AS last_decline_ts",
+        f"count(*) FILTER (campaign AND outcome = 'declined' AND in_365d "
+        f"AND ts < {since[OUTCOME_SETTLE_DAYS]}) AS campaign_declines_365d",
+        f"max(ts) FILTER (campaign AND outcome = 'declined' AND ts < {since[OUTCOME_SETTLE_DAYS]}) AS last_decline_ts",
         *contacts,
     ])
 

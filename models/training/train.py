@@ -137,6 +137,11 @@ def train_regressor(X: pd.DataFrame, y: Sequence[float], params: Mapping | None 
     return _train(X, y, {**REGRESSOR_PARAMS, **(params or {})}, seed, n_threads)
 
 
+def train_booster(X: pd.DataFrame, y: Sequence[float], params: Mapping, seed: int = 0, n_threads: int = 2) -> xgb.Booster:
+    """XGBoost (hist) with exactly `params` (objective included; `num_boost_round` required)."""
+    return _train(X, y, dict(params), seed, n_threads)
+
+
 def _train(X, y, params: dict, seed: int, n_threads: int) -> xgb.Booster:
     rounds = int(params.pop("num_boost_round"))
     params.update(tree_method="hist", seed=int(seed), nthread=int(n_threads), verbosity=0)

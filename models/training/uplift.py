@@ -45,19 +45,25 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from models.training.evaluation import qini_curve, uplift_metrics
+from models.decisions.catalog import DEFAULT_OUTCOME_HORIZON_DAYS
+from models.decisions.policy_selection import HeldOut, recency_segment
 from models.features.customer_features import OUTCOME_SETTLE_DAYS
+from models.training.evaluation import qini_curve, uplift_metrics
+from models.training.outcomes import contact_values
 from models.training.train import BoostedModel, SharedMatrices, fit_calibrated_classifier
 from models.training.training_sets import build_population_features, read_lexicon_once
+from models.training.value_uplift import (ValueModel, dr_pseudo_outcome, fit_baseline_outcome, fit_value_model,
+                                          fold_of, with_propensity)
 
-RESPONSE_META = ("customer_id", "campaign_date", "action_id", "treated", "label")
+RESPONSE_META = ("customer_id", "campaign_date", "action_id", "treated", "label", "value")
 AUDIENCE = "in_audience"  # optional frame column: the row's customer met the action's rules on that date
 # Effects are a few points on base rates of 2-15 %: shallow trees with large leaves, few rounds.
 RESPONSE_PARAMS = {"max_depth": 2, "eta": 0.1, "min_child_weight": 50, "num_boost_round": 60}
 CALIBRATION_SHARE = 0.25
 HOLDOUT_SHARE = 0.25  # of the campaign dates (the latest ones, at least one) held out
 PRIOR_SD = 0.01  # default `training.response_prior_sd`
-RESPONSE_COLUMNS = ["customer_id", "action_id", "p_treated", "p_control", "uplift", "source"]
+RESPONSE_COLUMNS = ["customer_id", "action_id", "p_treated", "p_control", "uplift", "value_uplift", "value_se",
+                    "source"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,10 @@ class ResponseModels:
     report: dict[str, Any] = field(default_factory=dict)  # qini curves per evaluated action
     notes: list[str] = field(default_factory=list)
     effects: dict[str, ActionEffect] = field(default_factory=dict)
+    # Incremental net value per action (models/training/value_uplift.py) and what policy selection needs.
+    values: dict[str, ValueModel] = field(default_factory=dict)
+    segment_actions: dict[int, str] = field(default_factory=dict)
+    held_out: HeldOut | None = None  # written to the warehouse by the asset, not pickled with the model
 
     @property
     def action_ids(self) -> list[str]:
@@ -92,7 +102,8 @@ class ResponseModels:
                               {**self.metrics, "qini_mean": 0.0, **{f"uplift_slope_{a}": 0.0 for a in effects}},
                               self.report,
                               [*self.notes, f"ranking dropped ({reason}): every learned action at its measured effect"],
-                              effects)
+                              effects, {a: replace(v, slope=0.0) for a, v in self.values.items()},
+                              self.segment_actions, self.held_out)
 
 
 def _without_slopes(effects: Mapping[str, ActionEffect]) -> dict[str, ActionEffect]:
@@ -115,14 +126,25 @@ def find_campaign_dates(con: duckdb.DuckDBPyConnection, as_of: date, max_dates: 
 
 
 def build_response_frame(con: duckdb.DuckDBPyConnection, as_of: date, max_campaign_dates: int, *,
+                         horizons: Mapping[str, int] | None = None, margin_rate: float = 0.3,
                          customers: str = "golden_customers", purchases: str = "purchases",
                          interactions: str = "interactions", lexicon=None) -> pd.DataFrame:
-    """Rows (customer_id, campaign_date, action_id, treated, label, <features at that date>)."""
+    """Rows (customer_id, campaign_date, action_id, treated, label, value, <features at that date>).
+
+    `value`: net margin over the action's outcome horizon (`horizons`, default
+    DEFAULT_OUTCOME_HORIZON_DAYS) after the contact (models/training/outcomes.py); NaN while the window
+    is still open at `as_of`.
+    """
     tables = dict(customers=customers, purchases=purchases, interactions=interactions)
     lexicon = read_lexicon_once(lexicon)
     frames = [_response_rows_at(con, d, tables, lexicon)
               for d in find_campaign_dates(con, as_of, max_campaign_dates, interactions)]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(RESPONSE_META))
+    if not frames:
+        return pd.DataFrame(columns=list(RESPONSE_META))
+    frame = pd.concat(frames, ignore_index=True)
+    horizon = frame["action_id"].map(dict(horizons or {})).fillna(DEFAULT_OUTCOME_HORIZON_DAYS).astype(int)
+    frame["value"] = contact_values(con, frame.assign(horizon_days=horizon), as_of, margin_rate, purchases)
+    return frame
 
 
 def _response_rows_at(con, day: date, tables: dict, lexicon) -> pd.DataFrame:
@@ -136,12 +158,12 @@ def _response_rows_at(con, day: date, tables: dict, lexicon) -> pd.DataFrame:
     values, columns = build_population_features(con, day, arms["customer_id"], tables, lexicon, tag="response")
     rows = arms.merge(values, on="customer_id", how="inner", validate="many_to_one")
     rows.insert(1, "campaign_date", day)
-    return rows[[*RESPONSE_META, *columns]]
+    return rows[[*RESPONSE_META[:-1], *columns]]
 
 
 def fit_response_models(frame: pd.DataFrame, prior_uplift: Mapping[str, float], min_contacts: int, *,
                         params: Mapping | None = None, seed: int = 0, n_threads: int = 2,
-                        prior_sd: float = PRIOR_SD) -> ResponseModels:
+                        prior_sd: float = PRIOR_SD, actions: Sequence = ()) -> ResponseModels:
     """Fit a T-learner for every catalog action with enough history in both arms, a prior for the rest.
 
     `prior_sd`: how far (in conversion probability) a catalog `prior_uplift` may be from the true
@@ -180,7 +202,92 @@ def fit_response_models(frame: pd.DataFrame, prior_uplift: Mapping[str, float], 
         _evaluate_on(models, frame[frame["campaign_date"].isin(held_out)])
     else:
         models.effects = _without_slopes(models.effects)
+    if actions and "value" in frame.columns:
+        fit_value_models(models, frame, actions, features, min_contacts, params=params, seed=seed, n_threads=n_threads)
     return models
+
+
+def split_value_rows(rows: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """(training rows, held-out rows, how): the latest quarter of the action's settled contact dates
+    when it has two or more, else a seeded quarter of its customers."""
+    dates = sorted(rows["campaign_date"].unique())
+    if len(dates) >= 2:
+        held = dates[len(dates) - max(1, round(len(dates) * HOLDOUT_SHARE)):]
+        out = rows["campaign_date"].isin(held).to_numpy()
+        return rows[~out], rows[out], f"held out dates {held[0]}..{held[-1]}"
+    out = fold_of(rows["customer_id"], seed, 4) == 0
+    return rows[~out], rows[out], "one contact date: a quarter of its customers held out"
+
+
+def fit_value_models(models: ResponseModels, frame: pd.DataFrame, actions: Sequence, features: list[str],
+                     min_contacts: int, *, params: Mapping | None, seed: int, n_threads: int) -> None:
+    """Per catalog action the value learner on its training contacts, the best action per recency
+    segment, and the held-out rows (with every action's predicted value) for policy selection."""
+    from models.decisions.policies import evaluate_eligibility
+
+    rows = with_propensity(frame[frame["value"].notna() & frame["action_id"].isin([a.id for a in actions])])
+    parts = {a.id: split_value_rows(rows[rows["action_id"] == a.id], seed) for a in actions}
+    train = pd.concat([part[0] for part in parts.values()])
+    held = pd.concat([part[1] for part in parts.values()])
+    if train.empty:
+        models.notes.append("no randomised contact has a settled outcome yet: no value model")
+        return
+    baseline, model_m = fit_baseline_outcome(train, features, seed=seed, n_threads=n_threads, params=params)
+    train = train.assign(gamma=dr_pseudo_outcome(train["value"].to_numpy(float), train["treated"].to_numpy(float),
+                                                 train["propensity"].to_numpy(float), baseline))
+    if len(held):
+        held = held.assign(gamma=dr_pseudo_outcome(held["value"].to_numpy(float), held["treated"].to_numpy(float),
+                                                   held["propensity"].to_numpy(float), model_m.predict(held)))
+    else:
+        held = held.assign(gamma=np.zeros(0))
+    for action in actions:
+        own = train[train["action_id"] == action.id]
+        model = fit_value_model(own, features, action.id, action.outcome_horizon_days, seed=seed,
+                                n_threads=n_threads, min_rows=min_contacts)
+        if model is None:
+            models.notes.append(f"{action.id}: no value model ({int(own['treated'].sum())} contacted, "
+                                f"{int((own['treated'] == 0).sum())} control rows with a settled outcome; "
+                                f"needs {min_contacts} in each arm)")
+            continue
+        models.values[action.id] = model
+        models.notes.extend(n + f"; {parts[action.id][2]}" for n in model.notes)
+        models.metrics[f"value_effect_{action.id}"] = model.effect
+        models.metrics[f"value_effect_se_{action.id}"] = model.effect_se
+        models.metrics[f"value_slope_{action.id}"] = model.slope
+    models.segment_actions = best_action_per_segment(models.values, actions)
+    # Every settled randomised row, its Gamma out of sample: training rows cross-fitted, held-out rows from m
+    # fitted on the training rows. Simple policies need no model and are valued on all of them; the learned
+    # targeting only on the held-out rows (models/decisions/policy_selection.py).
+    held = pd.concat([train.assign(held_out=False), held.assign(held_out=True)], ignore_index=True)
+    held = held[held["action_id"].isin(list(models.values))]
+    held = held[held.groupby("action_id")["treated"].transform("nunique") == 2].reset_index(drop=True)
+    if len(held):
+        eligible, _, _ = evaluate_eligibility(held, actions)
+        uplift = np.full((len(held), len(actions)), np.nan)
+        se = np.full((len(held), len(actions)), np.nan)
+        matrices = SharedMatrices(held, n_threads)
+        for a, action in enumerate(actions):
+            if action.id in models.values:
+                model = models.values[action.id]
+                uplift[:, a], se[:, a] = model.predict(held, matrices.of(model.tau))
+        held = held.assign(segment=recency_segment(held["days_since_last_purchase"]))
+        models.held_out = HeldOut(held[["customer_id", "action_id", "gamma", "segment", "held_out"]],
+                                  uplift, se, eligible)
+
+
+def best_action_per_segment(values: Mapping[str, ValueModel], actions: Sequence) -> dict[int, str]:
+    """Per recency segment the action whose training contacts there gained most after its cheapest contact
+    cost (segments where none gains: absent)."""
+    best: dict[int, tuple[float, str]] = {}
+    for action in actions:
+        model = values.get(action.id)
+        if model is None:
+            continue
+        cost = min(action.cost_per_contact.values())
+        for segment, effect in model.segment_effects.items():
+            if effect - cost > best.get(segment, (0.0, ""))[0]:
+                best[segment] = (effect - cost, action.id)
+    return {segment: action_id for segment, (_, action_id) in sorted(best.items())}
 
 
 def _audience_effect(rows: pd.DataFrame, min_contacts: int) -> tuple[float, float, str]:
@@ -315,7 +422,12 @@ def score_responses(models: ResponseModels, features: pd.DataFrame) -> pd.DataFr
         else:
             p_treated, p_control = (np.full(len(features), p) for p in models.priors[action_id])
             source = "prior"
+        value, value_se = np.full(len(features), np.nan), np.full(len(features), np.nan)
+        value_model = getattr(models, "values", {}).get(action_id)
+        if value_model is not None:
+            value, value_se = value_model.predict(features, matrices.of(value_model.tau))
         parts.append(pd.DataFrame({"customer_id": features["customer_id"].to_numpy(), "action_id": action_id,
                                    "p_treated": p_treated, "p_control": p_control,
-                                   "uplift": np.asarray(p_treated) - np.asarray(p_control), "source": source}))
+                                   "uplift": np.asarray(p_treated) - np.asarray(p_control),
+                                   "value_uplift": value, "value_se": value_se, "source": source}))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=RESPONSE_COLUMNS)

@@ -104,8 +104,9 @@ def test_feature_values_match_a_hand_computation():
         "interactions_chat_90d": 1, "interactions_email_90d": 0, "interactions_sms_90d": 0,
         "interactions_phone_90d": 2, "visits_30d": 1, "complaints_30d": 1, "complaints_90d": 1,
         "negative_notes_90d": 1, "support_contacts_90d": 2, "avg_csat_365d": 3.0, "last_nps": 9,
-        "campaign_contacts_180d": 2, "campaign_accepts_365d": 1, "campaign_declines_365d": 2,
-        "days_since_last_decline": 3, "contacts_email_7d": 1, "contacts_email_30d": 1,
+        # I6 (declined 3 days before the as-of date) has not settled: only I8 counts, like I7's accept.
+        "campaign_contacts_180d": 2, "campaign_accepts_365d": 1, "campaign_declines_365d": 1,
+        "days_since_last_decline": 306, "contacts_email_7d": 1, "contacts_email_30d": 1,
         "contacts_sms_7d": 0, "contacts_sms_30d": 1, "contacts_phone_7d": 0, "contacts_phone_30d": 0,
         "contacts_app_7d": 0, "contacts_app_30d": 0,
         "reachable_email": True, "reachable_sms": True, "reachable_phone": True, "reachable_app": True,
@@ -192,3 +193,25 @@ def test_a_custom_lexicon_file_drives_negative_notes(tmp_path):
     lexicon.write_text('negators: ["no"]\nnegative: [meh]\nnegative_phrases: [cold soup]\npositive: [tasty]\n')
     build_features(con, AS_OF, "f", lexicon=lexicon)
     assert _rows(con)["G2"]["negative_notes_90d"] == 1
+
+
+@pytest.mark.parametrize("outcome, column", [("accepted", "campaign_accepts_365d"), ("converted", "campaign_accepts_365d"),
+                                             ("declined", "campaign_declines_365d")])
+def test_every_contact_outcome_counts_only_once_it_has_settled(outcome, column):
+    """An outcome is written on the contact row days after the contact: accepts and declines alike count only
+    for contacts at least OUTCOME_SETTLE_DAYS before the as-of date (fails if either side reads younger ones)."""
+    from models.features.customer_features import OUTCOME_SETTLE_DAYS
+
+    con = _con()
+    build_features(con, AS_OF, "before")
+    base = _rows(con, "before")["G2"]
+    for age, counted in ((OUTCOME_SETTLE_DAYS - 1, False), (OUTCOME_SETTLE_DAYS, False), (OUTCOME_SETTLE_DAYS + 1, True)):
+        ts = f"TIMESTAMP '{AS_OF}' - INTERVAL {age} DAY"
+        con.execute(f"INSERT INTO interactions VALUES ('S{age}', 'G2', {ts}, 'email', 'campaign', 'winback', "
+                    f"'{outcome}', NULL, NULL, NULL)")
+        build_features(con, AS_OF, f"after_{age}")
+        row = _rows(con, f"after_{age}")["G2"]
+        assert row[column] == base[column] + int(counted), (age, row[column])
+        if outcome == "declined":
+            assert row["days_since_last_decline"] == (age if counted else base["days_since_last_decline"])
+        con.execute(f"DELETE FROM interactions WHERE interaction_id = 'S{age}'")

@@ -1,0 +1,200 @@
+"""Choose tonight's policy by its value measured on held-out randomised contacts, never by its own forecast.
+
+Candidates, under the same eligibility, consent and limits:
+- `learned`: per customer the option with the best estimated value (the constrained plan);
+- `all:<action>`: every eligible, contactable customer gets that action on its cheapest permitted channel;
+- `segment`: per recency segment the action with the best average effect on the training contacts;
+- `no_action`: nobody is contacted (value 0 by definition).
+
+Value (doubly robust off-policy estimate). The rows are the settled randomised contacts and controls of
+every action (models/training/uplift.py); each has Gamma = the DR score of its action's effect on that
+customer, out of sample (models/training/value_uplift.py). A policy that would give that customer action a
+on channel ch earns Gamma - cost(a, ch) there, else 0, so
+
+    V(pi) = N x sum_a mean_{rows of a's experiment} [ w_i 1{pi(x_i) = a} (Gamma_i - cost_i) ]
+
+is unbiased for pi's incremental value over N customers like the experiments' (w_i < 1 when a limit lets
+only a share of the policy's intended contacts through tonight). Its standard error adds each
+experiment's variance. Simple policies use no model, so every row values them; the learned targeting and
+the segment rule were fitted on the older rows and are valued only on the held-out ones (the latest
+campaign dates, or a held-out customer sample), which no model saw. The deployed policy: the simple
+candidate with the best lower confidence bound (ties: the simpler); the learned targeting replaces it only
+when the lower bound of their paired difference on the held-out rows is above zero (safe policy
+improvement: it must be shown to be better on data it has not seen).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+
+from models.decisions.catalog import CHANNELS, Catalog
+
+LEARNED, SEGMENT, NO_ACTION_POLICY = "learned", "segment", "no_action"
+SEGMENT_EDGES_DAYS = (30, 90, 365)  # recency bands: <= 30, <= 90, <= 365 days, longer or never
+
+
+def recency_segment(days_since_last_purchase: pd.Series | np.ndarray) -> np.ndarray:
+    """The simple segment of a customer: its recency band (0..3; 3 = over a year or never)."""
+    days = np.nan_to_num(np.asarray(days_since_last_purchase, dtype=float), nan=1e9)
+    return np.searchsorted(np.asarray(SEGMENT_EDGES_DAYS, dtype=float), days, side="left").astype(np.int64)
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """Held-out randomised rows with what each candidate needs to act on them.
+
+    rows: per row customer_id, action_id (the experiment), gamma, segment, held_out (no model saw the row).
+    uplift / uplift_se: (R, A) the learned value per catalog action (NaN where the action has no model).
+    eligible: (R, A) the action's rules held for the customer on the contact date.
+    """
+
+    rows: pd.DataFrame
+    uplift: np.ndarray
+    uplift_se: np.ndarray
+    eligible: np.ndarray
+
+
+@dataclass
+class PolicyEstimate:
+    name: str
+    value: float
+    se: float
+    lcb: float
+    contacts_share: float  # share of held-out rows the policy would contact on their experiment's action
+    chosen: bool = False
+    note: str = ""
+
+
+@dataclass
+class PolicyChoice:
+    winner: str
+    estimates: list[PolicyEstimate]
+    reason: str
+    n_rows: int
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"winner": self.winner, "reason": self.reason, "held_out_rows": self.n_rows,
+                "candidates": [{"policy": e.name, "value": round(e.value, 2), "se": round(e.se, 2),
+                                "lower_bound": round(e.lcb, 2), "chosen": e.chosen, "note": e.note}
+                               for e in self.estimates]}
+
+
+def z_of(confidence: float) -> float:
+    """One-sided normal quantile of a confidence level (0.95 -> 1.645)."""
+    return float(NormalDist().inv_cdf(confidence))
+
+
+def cheapest_channel(catalog: Catalog, action_index: int, contactable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: (channel index into CHANNELS or -1, its contact cost) — the cheapest channel of the action
+    the customer may be contacted on."""
+    action = catalog.ordered_actions()[action_index]
+    best, cost = np.full(len(contactable), -1), np.full(len(contactable), np.inf)
+    for ch in sorted(action.channels, key=lambda c: action.cost_per_contact[c]):
+        k = CHANNELS.index(ch)
+        take = (best < 0) & contactable[:, k]
+        best[take], cost[take] = k, action.cost_per_contact[ch]
+    return best, cost
+
+
+def learned_choice(held: HeldOut, catalog: Catalog, contactable: np.ndarray, *, z_option: float,
+                   call_price: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per held-out row: (action index or -1, contact cost) the learned rule picks: the best option whose
+    value minus z standard errors, after its contact cost and tonight's shadow price of a call, is positive."""
+    actions = catalog.ordered_actions()
+    n = len(held.rows)
+    best_value, best_action, best_cost = np.zeros(n), np.full(n, -1), np.zeros(n)
+    for a, action in enumerate(actions):
+        u, se = held.uplift[:, a], held.uplift_se[:, a]
+        for ch in action.channels:
+            k, cost = CHANNELS.index(ch), action.cost_per_contact[ch]
+            adjusted = u - cost - (call_price if ch == "phone" else 0.0)
+            ok = held.eligible[:, a] & contactable[:, k] & ~np.isnan(u) & (u - z_option * se - cost > 0)
+            better = ok & (adjusted > best_value)
+            best_value[better], best_action[better], best_cost[better] = adjusted[better], a, cost
+    return best_action, best_cost
+
+
+def evaluate_policy(held: HeldOut, choice: np.ndarray, cost: np.ndarray, weight: np.ndarray,
+                    action_ids: list[str], n_customers: int, rows: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """(value over `n_customers`, standard error, per-row contribution) of a policy's per-row choice,
+    estimated on the rows where `rows` is True."""
+    experiment = held.rows["action_id"].to_numpy()
+    gamma = held.rows["gamma"].to_numpy(float)
+    picked = np.where(choice >= 0, np.asarray(action_ids, dtype=object)[np.maximum(choice, 0)], None)
+    contribution = np.where(picked == experiment, weight * (gamma - cost), 0.0)
+    return (*_scaled_mean(contribution[rows], experiment[rows], n_customers), contribution)
+
+
+def _scaled_mean(contribution: np.ndarray, experiment: np.ndarray, n_customers: int) -> tuple[float, float]:
+    value, variance = 0.0, 0.0
+    for a in np.unique(experiment):
+        part = contribution[experiment == a]
+        value += part.mean()
+        variance += part.var(ddof=1) / len(part) if len(part) > 1 else 0.0
+    return float(n_customers * value), float(n_customers * np.sqrt(variance))
+
+
+def select_policy(held: HeldOut, catalog: Catalog, contactable: np.ndarray, segment_actions: dict[int, int],
+                  action_weights: np.ndarray, *, n_customers: int, z_option: float, call_price: float,
+                  confidence: float) -> PolicyChoice:
+    """Estimate every candidate on the held-out rows and pick tonight's policy (module docstring).
+
+    contactable: (R, len(CHANNELS)) tonight's consent / do-not-contact / suppression for each row's customer.
+    segment_actions: segment -> action index (absent: no action in that segment).
+    action_weights: (A,) share of an action's intended contacts tonight's limits let through.
+    """
+    z = z_of(confidence)
+    actions = catalog.ordered_actions()
+    action_ids = [a.id for a in actions]
+    n = len(held.rows)
+    unseen = held.rows["held_out"].to_numpy(bool)
+    every = np.ones(n, dtype=bool)
+    estimates, contributions = [], {}
+
+    def add(name: str, choice: np.ndarray, cost: np.ndarray, weight: np.ndarray, rows: np.ndarray) -> None:
+        value, se, contribution = evaluate_policy(held, choice, cost, weight, action_ids, n_customers, rows)
+        contributions[name] = contribution
+        share = float(np.mean(choice[rows] >= 0)) if rows.any() else 0.0
+        note = "all settled randomised rows" if rows is every else "held-out rows only"
+        estimates.append(PolicyEstimate(name, value, se, value - z * se, share, note=note))
+
+    add(NO_ACTION_POLICY, np.full(n, -1), np.zeros(n), np.zeros(n), every)
+    for a, action in enumerate(actions):
+        channel, cost = cheapest_channel(catalog, a, contactable)
+        choice = np.where(held.eligible[:, a] & (channel >= 0), a, -1)
+        add(f"all:{action.id}", choice, np.where(choice >= 0, cost, 0.0), np.full(n, action_weights[a]), every)
+    segment = held.rows["segment"].to_numpy()
+    seg_choice, seg_cost = np.full(n, -1), np.zeros(n)
+    for s, a in segment_actions.items():
+        channel, cost = cheapest_channel(catalog, a, contactable)
+        take = (segment == s) & held.eligible[:, a] & (channel >= 0)
+        seg_choice[take], seg_cost[take] = a, cost[take]
+    add(SEGMENT, seg_choice, seg_cost, np.where(seg_choice >= 0, action_weights[np.maximum(seg_choice, 0)], 0.0),
+        unseen)
+    choice, cost = learned_choice(held, catalog, contactable, z_option=z_option, call_price=call_price)
+    add(LEARNED, choice, cost, np.ones(n), unseen)
+
+    simple = [e for e in estimates if e.name not in (SEGMENT, LEARNED)]  # in order of simplicity: ties keep the first
+    baseline = max(simple, key=lambda e: round(e.lcb, 9))
+    experiment = held.rows["action_id"].to_numpy()[unseen]
+    n = int(unseen.sum())
+    winner, reason, best_gain = baseline, "", 0.0
+    for targeted in (SEGMENT, LEARNED):  # a targeted policy must show its gain over the baseline on unseen rows
+        diff = (contributions[targeted] - contributions[baseline.name])[unseen]
+        gain, gain_se = _scaled_mean(diff, experiment, n_customers) if n else (0.0, 0.0)
+        lower = gain - z * gain_se
+        estimate = next(e for e in estimates if e.name == targeted)
+        estimate.note += f"; gain over '{baseline.name}' {gain:,.2f} (lower bound {lower:,.2f})"
+        if lower > best_gain:
+            winner, best_gain = estimate, lower
+            reason = (f"'{targeted}' beats '{baseline.name}' by {gain:,.2f} (lower {confidence:.0%} bound "
+                      f"{lower:,.2f}) on {n:,} held-out randomised rows")
+    if winner is baseline:
+        reason = (f"'{baseline.name}' has the best lower {confidence:.0%} bound among the simple policies "
+                  f"({baseline.lcb:,.2f}); no targeted policy showed a gain over it on {n:,} held-out randomised rows")
+    winner.chosen = True
+    return PolicyChoice(winner.name, estimates, reason, n)
