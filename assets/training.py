@@ -16,7 +16,7 @@ from models.training.evaluation import plot_qini
 from models.training.selection import (RESPONSE, TARGETS, Selection, choose_response_model, log_and_gate_target,
                                        reuse_champion, select_tonight)
 from models.training.train import train_target_model
-from models.training.uplift import AUDIENCE, audience_mask, build_response_frame, fit_response_models
+from models.training.uplift import AUDIENCE, audience_mask, build_response_frame, fit_response_models, held_out_rows
 from pipelines.partitions import as_of_partitions
 from pipelines.resources import NbaHome
 
@@ -123,7 +123,7 @@ def response_model(context: dg.AssetExecutionContext, home: NbaHome):
     models = fit_response_models(frame, priors, int(training["response_min_contacts"]),
                                  params=training["xgboost_params"] or None, seed=seed, n_threads=threads,
                                  prior_sd=float(training["response_prior_sd"]), actions=catalog.ordered_actions())
-    choice = choose_response_model(models, as_of.isoformat(), training, input_fingerprint(home))
+    choice = choose_response_model(models, as_of.isoformat(), training, input_fingerprint(home), held_out_rows(frame))
     models, logged, decision, chosen, fallback = (choice.models, choice.logged, choice.decision, choice.selection,
                                                   choice.rejected_ranking)
     if chosen is not None:

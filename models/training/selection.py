@@ -7,12 +7,14 @@ picks the version that scores. A night never scores with a model trained for a l
 from __future__ import annotations
 
 import json
+
+import pandas as pd
 from dataclasses import dataclass
 
 from models.training import registry
 from models.training.evaluation import PRIMARY_METRIC, plot_qini, plot_target_report
 from models.training.train import TrainingRun, primary_score
-from models.training.uplift import ResponseModels
+from models.training.uplift import ResponseModels, held_out_qini
 
 TARGETS = {
     "churn": "Probability that an active customer makes no purchase in the next horizon (default 90 days).",
@@ -98,9 +100,12 @@ def log_and_gate_target(target: str, run: TrainingRun, as_of: str, config: dict,
     return logged, decision, plots
 
 
-def log_and_gate_response(models: ResponseModels, as_of: str, training: dict, input_sha256: str
+def log_and_gate_response(models: ResponseModels, as_of: str, training: dict, input_sha256: str,
+                          held_out: pd.DataFrame | None = None
                           ) -> tuple[registry.LoggedModel, registry.PromotionDecision, Selection | None]:
-    """Log a response-model candidate and gate it: a learned ranking must beat random targeting (Qini > 0).
+    """Log a response-model candidate and gate it: a learned ranking must beat random targeting (Qini > 0) and
+    not be worse than the champion, which is re-scored on the candidate's held-out campaign rows (`held_out`;
+    without them the champion's Qini from its own night).
 
     Without a ranking (measured effects or priors only) there is nothing to compare with random
     targeting, so the baseline is -1 and the candidate passes on its own.
@@ -115,7 +120,8 @@ def log_and_gate_response(models: ResponseModels, as_of: str, training: dict, in
     decision = registry.gate_promotion(
         model_name(RESPONSE), logged, candidate_score=float(models.metrics.get("qini_mean", 0.0)),
         baseline_score=0.0 if ranked else -1.0,
-        score_champion=lambda champion: float(champion.metrics.get("qini_mean", 0.0)),
+        score_champion=lambda champion: (held_out_qini(champion, held_out) if held_out is not None
+                                         else float(champion.metrics.get("qini_mean", 0.0))),
         tolerance=float(training["promotion_tolerance"]),
     )
     return logged, decision, select_tonight(RESPONSE, as_of, decision, logged)
@@ -133,14 +139,15 @@ class ResponseChoice:
     rejected_ranking: str | None = None
 
 
-def choose_response_model(models: ResponseModels, as_of: str, training: dict, input_sha256: str) -> ResponseChoice:
+def choose_response_model(models: ResponseModels, as_of: str, training: dict, input_sha256: str,
+                          held_out: pd.DataFrame | None = None) -> ResponseChoice:
     """Log and gate the response models; when the learned ranking fails and no valid champion exists,
     log and gate them again without the ranking (each learned action's measured, randomised effect for
     everybody), which never does worse than random targeting."""
-    logged, decision, chosen = log_and_gate_response(models, as_of, training, input_sha256)
+    logged, decision, chosen = log_and_gate_response(models, as_of, training, input_sha256, held_out)
     if chosen is not None or not models.learners:
         return ResponseChoice(models, logged, decision, chosen)
     rejected = decision.reason
     models = models.without_ranking(f"candidate v{logged.version} rejected: {decision.reason}")
-    logged, decision, chosen = log_and_gate_response(models, as_of, training, input_sha256)
+    logged, decision, chosen = log_and_gate_response(models, as_of, training, input_sha256, held_out)
     return ResponseChoice(models, logged, decision, chosen, rejected)

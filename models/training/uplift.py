@@ -171,7 +171,7 @@ def fit_response_models(frame: pd.DataFrame, prior_uplift: Mapping[str, float], 
     """
     features = [c for c in frame.columns if c not in (*RESPONSE_META, AUDIENCE)]
     dates = sorted(frame["campaign_date"].unique())
-    held_out = dates[len(dates) - max(1, round(len(dates) * HOLDOUT_SHARE)):] if len(dates) >= 2 else []
+    held_out = sorted(held_out_rows(frame)["campaign_date"].unique())
     train = frame[~frame["campaign_date"].isin(held_out)]
     models = ResponseModels(features, {}, {}, notes=_history_notes(dates, held_out))
     pooled = _control_rate(train)
@@ -405,6 +405,26 @@ def _evaluate_on(models: ResponseModels, held_out: pd.DataFrame) -> None:
         qinis.append(models.metrics[f"qini_{action_id}"])
     if qinis:
         models.metrics["qini_mean"] = float(np.mean(qinis))
+
+
+def held_out_qini(models: ResponseModels, held_out: pd.DataFrame) -> float:
+    """Mean Qini of the models' conversion-uplift ranking over the actions they learned, on `held_out` rows
+    (the response gate scores a candidate and the champion on the same rows with this; 0 without any)."""
+    qinis = []
+    for action_id, (treated, control) in sorted(models.learners.items()):
+        rows = held_out[held_out["action_id"] == action_id]
+        if rows["treated"].nunique() < 2 or any(f not in rows.columns for f in treated.feature_names):
+            continue
+        uplift = treated.predict(rows) - control.predict(rows)
+        qinis.append(uplift_metrics(rows["label"].to_numpy(), rows["treated"].to_numpy(), uplift)["qini"])
+    return float(np.mean(qinis)) if qinis else 0.0
+
+
+def held_out_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The response frame's held-out campaign dates (the latest quarter, as fit_response_models holds out)."""
+    dates = sorted(frame["campaign_date"].unique())
+    held = dates[len(dates) - max(1, round(len(dates) * HOLDOUT_SHARE)):] if len(dates) >= 2 else []
+    return frame[frame["campaign_date"].isin(held)]
 
 
 def score_responses(models: ResponseModels, features: pd.DataFrame) -> pd.DataFrame:

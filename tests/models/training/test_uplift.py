@@ -235,3 +235,15 @@ def test_the_effect_is_measured_among_customers_the_action_rules_admit_when_ther
         action_id=["service_recovery_call", "no_such_action"], complaints_30d=[3, 3])
     assert audience_mask(rows, catalog.actions).tolist() == [True, False]  # a complainer; an unknown action
     assert audience_mask(rows.iloc[0:0], catalog.actions).shape == (0,)
+
+
+def test_the_response_gate_scores_any_model_on_the_rows_it_is_given(fitted):
+    """The gate re-scores the champion on the candidate's held-out dates: held_out_qini must reproduce a model's
+    own held-out Qini on its held-out rows, and change when the rows do (not read a stored metric)."""
+    from models.training.uplift import held_out_qini, held_out_rows
+
+    history = _randomised_history()
+    assert held_out_qini(fitted, held_out_rows(history)) == pytest.approx(fitted.metrics["qini_mean"])
+    reversed_effect = held_out_rows(_randomised_history(seed=5)).assign(
+        label=lambda f: np.where(f["complaints_30d"] >= 1, 1 - f["treated"], f["treated"]) * (f["action_id"] != "winback"))
+    assert held_out_qini(fitted, reversed_effect) < 0 < fitted.metrics["qini_mean"]
