@@ -7,9 +7,9 @@ picks the version that scores. A night never scores with a model trained for a l
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import pandas as pd
-from dataclasses import dataclass
 
 from models.training import registry
 from models.training.evaluation import PRIMARY_METRIC, plot_qini, plot_target_report
