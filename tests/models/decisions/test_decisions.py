@@ -364,3 +364,22 @@ def test_the_cool_down_honours_a_decline_too_recent_to_have_settled_as_a_feature
     codes = evaluate_suppression(customers, features, np.zeros(2, bool), np.zeros(2, bool), ["email"], policy)
     assert SUPPRESSION_REASONS[codes[0, 0] - 1] == "cooldown_after_decline"
     assert codes[1, 0] == 0
+
+
+def test_measured_values_replace_the_prior_formula_and_thresholds_report_what_they_held_back(catalog):
+    """An action with a value model is worth its learned incremental margin minus the contact cost; the option
+    lower bound and min_margin_value hold back options worth something, and the summary says how much."""
+    customers, features, scores, responses = hand_inputs()
+    responses["value_uplift"] = np.where(responses["action_id"] == "survey", 2.0, np.nan)  # survey measured: +2.0
+    responses["value_se"] = np.where(responses["customer_id"] == "E", 5.0, 0.1)  # E's estimate is too uncertain
+    result = run(catalog, inputs=(customers, features, scores, responses), min_margin_value=0.0)
+    audit = result.decision_audit.set_index(["customer_id", "action_id", "channel"])
+    assert audit.loc[("A", "survey", "email"), "expected_value"] == pytest.approx(2.0 - 0.1)
+    assert audit.loc[("A", "survey", "sms"), "expected_value"] == pytest.approx(2.0 - 0.2)
+    assert chosen_of(result)["B"] == ("survey", "sms")  # B has no e-mail consent; the survey's 1.8 is worth sending
+    assert chosen_of(result)["E"] == ("no_action", None)  # 2.0 - 0.84 x 5.0 < 0: held back by the option lower bound
+    removed = result.summary["threshold_removed"]
+    assert removed["customers"] == 1 and removed["value"] == pytest.approx(2.0 - 0.1)
+    strict = run(catalog, inputs=(customers, features, scores, responses), min_margin_value=1.95)
+    assert strict.summary["threshold_removed"]["customers"] > removed["customers"]
+    assert "policy_selection" in result.summary and result.summary["policy_selection"]["winner"] == "learned"
