@@ -8,6 +8,7 @@ import duckdb
 import pandas as pd
 
 from models import warehouse
+from models.golden.suppression import suppressed_rows_sql
 from models.scoring.score import load_selected
 from pipelines.resources import NbaHome
 
@@ -27,6 +28,13 @@ def preview(con: duckdb.DuckDBPyConnection, table: str, limit: int = 5, columns:
     the rows to sort first (sorting every row of a 19M-row table costs about half a second)."""
     frame = con.execute(f"SELECT {columns} FROM {table} WHERE {where} ORDER BY ALL LIMIT {limit}").df()
     return dg.MetadataValue.md(frame.to_markdown(index=False) if len(frame) else "_(no rows)_")
+
+
+def preview_without_suppressed(con: duckdb.DuckDBPyConnection, table: str, suppression_path, *,
+                               id_column: str = "customer_id", where: str = "true", **options) -> dg.MetadataValue:
+    """`preview` without the rows of anyone on the erasure / suppression list: the UI shows previews too."""
+    hidden = suppressed_rows_sql(con, suppression_path, table, id_column)
+    return preview(con, table, where=f"({where}) AND NOT ({hidden})", **options)
 
 
 def image_md(pngs: dict[str, bytes]) -> dg.MetadataValue:

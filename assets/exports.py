@@ -7,7 +7,9 @@ from models import warehouse
 from models.atomic import write_text_atomically
 from models.decisions.catalog import load_catalog
 from models.exports.campaign import campaign_info, export_actions
+from data_contracts import load_contract
 from models.exports.compliance import ComplianceInputs
+from models.exports.opt_outs import drop_erased, raw_opt_out_keys
 from models.exports.lists import build_export_lists
 from models.exports.publishing import write_export_set
 from models.exports.run_summary import actions_by_channel, render_run_summary
@@ -31,14 +33,16 @@ def campaign_lists(context: dg.AssetExecutionContext, home: NbaHome) -> dg.Mater
     with home.warehouse() as con:
         inputs = warehouse.read_export_inputs(con, as_of)
         suppressed = load_suppressed_ids(con, home.suppression_path())
+        raw_opt_outs = raw_opt_out_keys(con, as_of, load_contract("customers"), home.suppression_path())
     versions = {t: v for t, v in zip(inputs["models"]["target"], inputs["models"]["version"])}
     run_info = campaign_info(as_of, inputs["input_sha256"], config, catalog.version, versions)
     reasons = {cid: list(r) for cid, r in zip(inputs["reasons"]["customer_id"], inputs["reasons"]["reasons"])}
     lists = build_export_lists(inputs["next_best_actions"], inputs["customers"], export_actions(catalog), reasons, run_info,
                                config["language"])
-    folder = write_export_set(lists, {"customer_scores": inputs["scores"], "next_best_actions": inputs["next_best_actions"]},
-                              home.exports_root, as_of, run_info, config,
-                              ComplianceInputs(inputs["customers"], frozenset(suppressed)))
+    extras = {"customer_scores": drop_erased(inputs["scores"], suppressed),
+              "next_best_actions": drop_erased(inputs["next_best_actions"], suppressed)}  # erased: in no file
+    folder = write_export_set(lists, extras, home.exports_root, as_of, run_info, config,
+                              ComplianceInputs(inputs["customers"], frozenset(suppressed), raw_opt_outs))
     markdown = render_run_summary(as_of.isoformat(), f"{context.run_id} (campaign id {run_info['campaign_id']})",
                                   inputs["intake"], inputs["models"], actions_by_channel(inputs["next_best_actions"]),
                                   inputs["decision_summary"])

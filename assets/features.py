@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets._common import as_of_date, preview, table_rows
+from assets._common import as_of_date, preview_without_suppressed, table_rows
 from models.features.customer_features import build_features
 from pipelines.partitions import as_of_partitions
 from pipelines.resources import NbaHome
@@ -32,5 +32,5 @@ def customer_features(context: dg.AssetExecutionContext, home: NbaHome) -> dg.Ma
             "mean_purchases_365d": float(stats[0] or 0), "mean_spend_365d": float(stats[1] or 0),
             "mean_days_since_last_purchase": float(stats[2] or 0),
             "complaints_90d_total": int(stats[3] or 0), "negative_notes_90d_total": int(stats[4] or 0),
-            "preview": preview(con, "customer_features", columns="customer_id, tenure_days, days_since_last_purchase, purchases_365d, spend_365d, complaints_90d"),
+            "preview": preview_without_suppressed(con, "customer_features", home.suppression_path(), columns="customer_id, tenure_days, days_since_last_purchase, purchases_365d, spend_365d, complaints_90d"),
         })

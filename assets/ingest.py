@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets._common import as_of_date, preview
+from assets._common import as_of_date, preview_without_suppressed
 from data_contracts import EXTRACTS
 from models.ingest import load as ingest_model
 from pipelines.partitions import as_of_partitions
@@ -32,7 +32,8 @@ def build_raw_asset(extract: str) -> dg.AssetsDefinition:
                 "files": dg.MetadataValue.json([f.__dict__ for f in info.files]),
                 "rows_with_unreadable_values": con.execute(
                     f"SELECT count(*) FROM {table} WHERE _cast_rule IS NOT NULL").fetchone()[0],
-                "preview": preview(con, table, columns="* EXCLUDE (_source_file, _raw_record)", where="_source_row <= 5"),
+                "preview": preview_without_suppressed(con, table, home.suppression_path(), where="_source_row <= 5",
+                                                      columns="* EXCLUDE (_source_file, _raw_record)"),
             })
 
     return raw_extract

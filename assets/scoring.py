@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets._common import as_of_date, drift_check, image_md, preview, selected_models, table_rows
+from assets._common import as_of_date, drift_check, image_md, preview_without_suppressed, selected_models, table_rows
 from models import warehouse
 from models.charts import plot_score_distributions
 from models.scoring.drift import SCORE_COLUMNS, drift_against_history, history_rows
@@ -39,7 +39,7 @@ def customer_scores(context: dg.AssetExecutionContext, home: NbaHome):
             "mean_uplift_by_action": dg.MetadataValue.json(
                 responses.groupby("action_id")["uplift"].mean().round(5).to_dict()),
             "score_distributions": image_md({"Score distributions": plot_score_distributions(scores[list(SCORE_COLUMNS)])}),
-            "preview": preview(con, warehouse.CUSTOMER_SCORES),
+            "preview": preview_without_suppressed(con, warehouse.CUSTOMER_SCORES, home.suppression_path()),
         }
     yield dg.MaterializeResult(metadata=metadata)
     yield drift_check(drift)

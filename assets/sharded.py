@@ -11,7 +11,7 @@ the drift check; decisions (global constraints) and exports then run once on tho
 import dagster as dg
 import duckdb
 
-from assets._common import as_of_date, drift_check, preview, selected_models, table_rows
+from assets._common import as_of_date, drift_check, preview_without_suppressed, selected_models, table_rows
 from models import warehouse
 from models.features.customer_features import build_features
 from models.scoring.drift import drift_against_history, history_rows
@@ -125,12 +125,12 @@ def build_combine_asset(n_shards: int) -> dg.AssetsDefinition:
             shared = {"rows_by_shard": dg.MetadataValue.json({str(k): n for k, n in rows_by_shard.items()})}
             yield dg.MaterializeResult(asset_key=COMBINED_FEATURES, metadata={
                 **shared, "dagster/row_count": table_rows(con, "customer_features"),
-                "preview": preview(con, "customer_features", columns="customer_id, tenure_days, purchases_365d, spend_365d")})
+                "preview": preview_without_suppressed(con, "customer_features", home.suppression_path(), columns="customer_id, tenure_days, purchases_365d, spend_365d")})
             yield dg.MaterializeResult(asset_key=COMBINED_SCORES, metadata={
                 **shared, "dagster/row_count": table_rows(con, "customer_scores"),
                 "action_response_rows": table_rows(con, "action_response"),
                 "mean_churn_probability": float(scores["churn_probability"].mean()),
-                "total_clv": float(scores["clv"].sum()), "preview": preview(con, "customer_scores")})
+                "total_clv": float(scores["clv"].sum()), "preview": preview_without_suppressed(con, "customer_scores", home.suppression_path())})
         yield drift_check(drift)
 
     return combine_shards

@@ -8,7 +8,7 @@ GX only counts; the examples next to each expectation are the raw values of the 
 
 import dagster as dg
 
-from assets._common import as_of_date, preview
+from assets._common import as_of_date, preview_without_suppressed
 from data_contracts import EXTRACTS, load_contract, load_suite
 from data_contracts.data_docs import build_data_docs
 from data_contracts.gx_adapter import validate_table
@@ -69,7 +69,8 @@ def build_validated_asset(extract: str) -> dg.AssetsDefinition:
                 "dagster/row_count": stage.rows_accepted, "rows_in": stage.rows_in,
                 "rows_accepted": stage.rows_accepted, "rows_quarantined": stage.rows_quarantined,
                 "quarantined_by_rule": dg.MetadataValue.json(stage.quarantined_by_rule),
-                "preview": preview(con, stage.table, columns="* EXCLUDE (_source_row)", where="_source_row <= 5"),
+                "preview": preview_without_suppressed(con, stage.table, home.suppression_path(), where="_source_row <= 5",
+                                                      columns="* EXCLUDE (_source_row)"),
                 "data_docs": dg.MetadataValue.path(str(docs)),
             })
         yield suite_check(extract, suite, stage, gx_result)

@@ -85,6 +85,8 @@ class ExtractContract:
     duplicate_exact_rule: str
     impossible_date_rule: str
     path: str
+    version_column: str | None = None  # newer versions of a primary key supersede older ones (change data capture)
+    superseded_rule: str = "superseded"
 
     @property
     def column_names(self) -> list[str]:
@@ -115,6 +117,10 @@ def load_contract(extract: str, contracts_dir: Path | None = None) -> ExtractCon
     for key in spec.get("primary_key", []):
         if key not in names:
             raise ContractError(path, key, key, f"primary key column '{key}' is not a declared column.")
+    version = spec.get("version_column")
+    if version is not None and (version not in names or not spec.get("primary_key")):
+        raise ContractError(path, "version_column", version,
+                            "version_column must name a declared column of an extract with a primary key.")
     return ExtractContract(
         extract=spec.get("extract", extract),
         description=spec.get("description", ""),
@@ -131,6 +137,8 @@ def load_contract(extract: str, contracts_dir: Path | None = None) -> ExtractCon
         duplicate_exact_rule=defaults.get("duplicate_exact_rule", "duplicate_exact"),
         impossible_date_rule=defaults.get("impossible_date_rule", "impossible_date"),
         path=str(path),
+        version_column=version,
+        superseded_rule=defaults.get("superseded_rule", "superseded"),
     )
 
 

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 from models.exports.contract import load_export_contract, resolve_inside
 from models.exports.files import restore_cell
 from models.exports.lists import unique_customers
+from models.exports.opt_outs import blocked_rows
 
 
 class ComplianceError(Exception):
@@ -24,16 +25,19 @@ class ComplianceInputs:
 
     customers: pd.DataFrame  # golden_customers: customer_id, email, phone, first/last name, consent_*, do_not_contact
     suppressed_ids: set[str] | frozenset[str] = field(default_factory=frozenset)
+    raw_opt_outs: pd.DataFrame | None = None  # (key, channel) read from the delivered rows: models/exports/opt_outs.py
 
 
 def assert_export_compliance(folder: Path, customers: pd.DataFrame, suppressed_ids: set[str],
-                             *, contract: dict | None = None) -> None:
+                             *, contract: dict | None = None, raw_opt_outs: pd.DataFrame | None = None) -> None:
     """Re-read every written file and raise ComplianceError on any contact rule broken.
 
     Rules per list row: the customer exists, has consent for the list's channel, is not do-not-contact
     (unknown counts as do-not-contact), is not suppressed/erased, and every personal cell equals that
-    customer's golden value (the contact cell must not be empty). Files must have exactly the contract
-    columns; extras must hold no personal column; unexpected files are refused.
+    customer's golden value (the contact cell must not be empty). Independently of the golden record, no row
+    of any file may match a `raw_opt_outs` key blocked for its channel, and no row of any file (extras too)
+    an erased one. Files must have exactly the contract columns; extras must hold no personal column;
+    unexpected files are refused.
     """
     contract = contract or load_export_contract()
     folder = Path(folder)
@@ -47,7 +51,7 @@ def assert_export_compliance(folder: Path, customers: pd.DataFrame, suppressed_i
     problems, expected = [], {contract["manifest"]["file"]}
     for kind in ("lists", "extras"):
         for name, spec in contract[kind].items():
-            needed = [] if kind == "extras" else ["customer_id", *contract["personal_columns"]]
+            needed = ["customer_id"] if kind == "extras" else ["customer_id", *contract["personal_columns"]]
             for file_fmt, file_name in spec["files"].items():
                 expected.add(file_name)
                 path = resolve_inside(folder, file_name)
@@ -55,7 +59,8 @@ def assert_export_compliance(folder: Path, customers: pd.DataFrame, suppressed_i
                     problems += [f"{file_name}: missing"] if kind == "lists" else []
                     continue
                 header, frame = (read_csv_text if file_fmt == "csv" else read_parquet_text)(path, needed)
-                problems += check_export_file(header, frame, spec, kind, contract, golden, suppressed, file_name)
+                problems += check_export_file(header, frame, spec, kind, contract, golden, suppressed, file_name,
+                                              raw_opt_outs)
     problems += [f"{p.name}: not in the export contract" for p in sorted(folder.iterdir()) if p.name not in expected]
     if problems:
         more = f" (+{len(problems) - 10} more)" if len(problems) > 10 else ""
@@ -63,21 +68,28 @@ def assert_export_compliance(folder: Path, customers: pd.DataFrame, suppressed_i
 
 
 def check_export_file(header: list[str], frame: pd.DataFrame, spec: dict, kind: str, contract: dict,
-                      golden: pd.DataFrame, suppressed: set[str], file_name: str) -> list[str]:
+                      golden: pd.DataFrame, suppressed: set[str], file_name: str,
+                      raw_opt_outs: pd.DataFrame | None = None) -> list[str]:
     """The broken rules of one file (its header and the cells read), one message per rule with example ids."""
     names = [c["name"] for c in spec["columns"]]
     if header != names:
         return [f"{file_name}: columns {header} differ from the contract {names}"]
     personal = [c for c in contract["personal_columns"] if c in header]
-    if kind == "extras":
-        return [f"{file_name}: holds personal column(s) {personal}"] if personal else []
     ids = frame["customer_id"]
+    opted_out, erased = blocked_rows(frame, spec.get("channel"), raw_opt_outs)
+    if kind == "extras":
+        erased |= ids.isin(suppressed).to_numpy()
+        return ([f"{file_name}: holds personal column(s) {personal}"] if personal else []) + (
+            [f"{file_name}: {int(erased.sum())} row(s) are erased, e.g. customer_id {', '.join(ids[erased].head(3))}"]
+            if erased.any() else [])
     person = golden.assign(_known=True).reindex(ids)
     rules = {
         "are not in golden_customers": person["_known"].isna().to_numpy(),
         f"lack consent_{spec['channel']}": ~_flags(person[f"consent_{spec['channel']}"], False),
         "are do_not_contact": _flags(person["do_not_contact"], True),
         "are suppressed or erased": ids.isin(suppressed).to_numpy() if suppressed else np.zeros(len(ids), bool),
+        f"opted out of {spec['channel']} in a delivered customer row": opted_out,
+        "are on the erasure list": erased,
     }
     for column in personal:
         rules[f"have {column} that is not the customer's"] = frame[column].to_numpy() != _as_text(person[column]).to_numpy()

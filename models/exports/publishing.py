@@ -56,7 +56,8 @@ def write_export_set(lists: dict[str, pd.DataFrame], extra: dict[str, pd.DataFra
                 digest = hashlib.file_digest(handle, "sha256").hexdigest()
             files[file_name] = {**owner, "format": file_fmt, "rows": len(frame), "bytes": path.stat().st_size,
                                 "sha256": digest}
-        assert_export_compliance(staging, compliance.customers, compliance.suppressed_ids, contract=contract)
+        assert_export_compliance(staging, compliance.customers, compliance.suppressed_ids, contract=contract,
+                                 raw_opt_outs=compliance.raw_opt_outs)
         manifest = {**head, "files": files, "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
         resolve_inside(staging, contract["manifest"]["file"]).write_text(
             json.dumps(manifest, sort_keys=True, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

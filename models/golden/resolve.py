@@ -30,9 +30,10 @@ PLACEHOLDER_EMAIL_LOCAL_PARTS = (
 )
 PLACEHOLDER_EMAIL_DOMAINS = ("noemail.com", "nomail.com", "sinemail.com", "semmail.com", "invalid", "none.com")
 _COUNTRY_CODE = r"^(?:1|7|2[07]|3[0-469]|4[013-9]|5[1-8]|6[0-6]|8[1246]|9[0-58]|\d{3})"
-_CONSENTS = ("consent_email", "consent_sms", "consent_phone", "consent_app")
+CONSENTS = ("consent_email", "consent_sms", "consent_phone", "consent_app")
 _LATEST_FIELDS = ("email", "phone", "first_name", "last_name", "birth_year", "region", "segment", "preferred_channel")
 _MAX_ROUNDS = 1000
+MAX_CUSTOMERS_PER_KEY = 10  # an email / phone on more customer ids is a placeholder nobody owns
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def _stage_records(con: duckdb.DuckDBPyConnection) -> int:
                {normalize_email_sql('email')} AS email, {normalize_phone_sql('phone')} AS phone,
                {_blank_to_null('first_name')} AS first_name, {_blank_to_null('last_name')} AS last_name,
                birth_year, {_blank_to_null('region')} AS region, {_blank_to_null('segment')} AS segment,
-               {', '.join(_CONSENTS)}, do_not_contact,
+               {', '.join(CONSENTS)}, do_not_contact,
                {_blank_to_null('preferred_channel')} AS preferred_channel
         FROM stg_customers WHERE customer_id IS NOT NULL""")
     return con.execute("SELECT count(*) FROM _gr_records").fetchone()[0]
@@ -140,7 +141,7 @@ def _latest(field: str) -> str:
 def _write_golden_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create customer_crosswalk and golden_customers from the converged labels."""
     latest = {f: _latest(f) for f in _LATEST_FIELDS}
-    consents = ", ".join(f"bool_and(coalesce({c}, false)) AS {c}" for c in _CONSENTS)
+    consents = ", ".join(f"bool_and(coalesce({c}, false)) AS {c}" for c in CONSENTS)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _gr_resolved AS
         SELECT r.*, g.customer_id AS golden_id
@@ -172,7 +173,7 @@ def _rekey_events(con: duckdb.DuckDBPyConnection, source: str, target: str) -> N
             WHERE source_customer_id <> golden_id) m USING (customer_id)""")
 
 
-def resolve_golden_records(con: duckdb.DuckDBPyConnection, *, max_customers_per_key: int = 10) -> GoldenResult:
+def resolve_golden_records(con: duckdb.DuckDBPyConnection, *, max_customers_per_key: int = MAX_CUSTOMERS_PER_KEY) -> GoldenResult:
     """Build customer_crosswalk, golden_customers, purchases and interactions from the stg tables.
 
     An email or phone found on more than `max_customers_per_key` distinct customer ids is treated

@@ -47,3 +47,35 @@ def load_suppressed_ids(con: duckdb.DuckDBPyConnection, path: Path | None) -> se
     rows = con.execute(" UNION ".join(matches)).fetchall()
     con.execute("DROP TABLE _suppression")
     return {r[0] for r in rows if r[0] is not None}
+
+
+def suppressed_rows_sql(con: duckdb.DuckDBPyConnection, path: Path | None, table: str,
+                        id_column: str = "customer_id") -> str:
+    """SQL condition over the rows of `table`, true for a row of someone on the list at `path` ('false' without one).
+
+    For the UI's previews, shown before or after the golden record exists: a row matches through its own
+    `id_column`, email or phone (normalised) and, once golden tables exist, through every source and golden id
+    of the people `load_suppressed_ids` finds. Leaves the temp table `_suppressed_keys` for the query to read.
+    """
+    if path is None:
+        return "false"
+    columns = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+    con.execute("CREATE OR REPLACE TEMP TABLE _suppressed_keys(key VARCHAR)")
+    listed = {r[0] for r in con.execute("DESCRIBE SELECT * FROM read_csv(?, all_varchar=true, header=true, "
+                                        "normalize_names=true)", [str(path)]).fetchall()}
+    for prefix, field, expr in (("c:", "customer_id", "trim(customer_id)"), ("e:", "email", normalize_email_sql("email")),
+                                ("p:", "phone", normalize_phone_sql("phone"))):
+        if field in listed:
+            con.execute(f"INSERT INTO _suppressed_keys SELECT '{prefix}' || {expr} FROM read_csv(?, all_varchar=true, "
+                        f"header=true, normalize_names=true) WHERE {expr} IS NOT NULL", [str(path)])
+    golden = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    if {"customer_crosswalk", "golden_customers", "stg_customers"} <= golden:
+        con.execute("CREATE OR REPLACE TEMP TABLE _suppressed_golden(golden_id VARCHAR)")
+        con.executemany("INSERT INTO _suppressed_golden VALUES (?)", [[i] for i in sorted(load_suppressed_ids(con, path))])
+        con.execute("INSERT INTO _suppressed_keys SELECT 'c:' || source_customer_id FROM customer_crosswalk "
+                    "SEMI JOIN _suppressed_golden USING (golden_id) UNION SELECT 'c:' || golden_id FROM _suppressed_golden")
+        con.execute("DROP TABLE _suppressed_golden")
+    tests = [f"'c:' || trim(CAST({id_column} AS VARCHAR))"]
+    tests += [f"'e:' || {normalize_email_sql('email')}"] if "email" in columns else []
+    tests += [f"'p:' || {normalize_phone_sql('phone')}"] if "phone" in columns else []
+    return " OR ".join(f"coalesce({t} IN (SELECT key FROM _suppressed_keys), false)" for t in tests)

@@ -3,7 +3,11 @@
 Ingest typed every row on the way in (models/ingest/casting.py). Three stages here, each row quarantined under the
 first rule it breaks:
 1. cast: a value ingest could not read as its type (`_cast_rule`, the row as delivered in `_raw_record`);
-2. duplicate_exact: later identical copies of a primary key are dropped (the first copy is kept);
+2. duplicate_exact: later identical copies of a primary key are dropped (the first copy is kept); then, for an
+   extract whose contract names a `version_column` (customers: updated_at, i.e. change data capture), the copies
+   of a primary key older than its newest copy dated before `future_cutoff` are `superseded` (a copy without a
+   version counts as oldest) and its copies dated at or after the cut-off are `future_timestamp`; copies sharing
+   the newest version with different content stay, for the suite's uniqueness rule (a true conflict);
 3. the row-level expectations of the GX suite (those with `meta.rule`), compiled here to SQL.
 The stages only collect the rejected row ids (`_rid`: the row id in `raw_<extract>`, which ingest wrote in
 file order in one transaction); the rows still in play are the view `_stage_live`. If the rejects stay
@@ -102,6 +106,8 @@ def stage_extract(
         _reject(con, f"SELECT rowid, _cast_rule, _cast_column FROM {raw} WHERE _cast_rule IS NOT NULL")
         _find_repeated_keys(con, contract)
         _reject(con, _duplicate_exact_sql(contract))
+        if contract.version_column:
+            _reject(con, _older_versions_sql(contract, params, expectations))
         violations = _flag_rows(con, expectations, predicates)
         _reject(con, _suite_rejects_sql(expectations), keep_in=f"typed_{extract}_rejected")
         quarantined = dict(con.execute(
@@ -205,6 +211,23 @@ def _duplicate_exact_sql(contract: ExtractContract) -> str:
         f"SELECT _rid, {sql_literal(contract.duplicate_exact_rule)}, {sql_literal(','.join(contract.primary_key))} "
         f"FROM (SELECT _rid, row_number() OVER (PARTITION BY {every} ORDER BY _rid) AS _copy FROM _stage_repeated) "
         "WHERE _copy > 1"
+    )
+
+
+def _older_versions_sql(contract: ExtractContract, params: dict[str, Any], expectations: list[dict]) -> str:
+    """The copies of a repeated primary key other than its current version (the newest one dated before the
+    future cut-off), as (`_rid`, rule, column): older or unversioned copies are superseded, later ones are in
+    the future (named like the suite's rule on that column). Keys with no current version are left alone."""
+    pk = ", ".join(sql_ident(c) for c in contract.primary_key)
+    version = sql_ident(contract.version_column)
+    future = next((e["meta"]["rule"] for e in expectations if e["kwargs"].get("column") == contract.version_column
+                   and isinstance(e["kwargs"].get("max_value"), dict)), "future_timestamp")
+    return (
+        f"SELECT _rid, CASE WHEN {version} > current THEN {sql_literal(future)} "
+        f"ELSE {sql_literal(contract.superseded_rule)} END, {sql_literal(contract.version_column)} "
+        f"FROM (SELECT _rid, {version}, max({version}) FILTER ({version} < {sql_value(params['future_cutoff'])}) "
+        f"OVER (PARTITION BY {pk}) AS current FROM _stage_repeated) "
+        f"WHERE current IS NOT NULL AND {version} IS DISTINCT FROM current"
     )
 
 

@@ -361,3 +361,21 @@ def test_suite_parameters_follow_as_of_and_future_days(con, tmp_path):
     result = stage_with(con, tmp_path, max_future_days=2)["customers"]
     assert result.suite_parameters == {"future_cutoff": datetime(2026, 11, 26), "as_of_year": 2026}
     assert AS_OF == date(2026, 11, 23)
+
+
+def test_customer_versions_newest_wins_and_only_a_true_conflict_is_quarantined(con, tmp_path):
+    """Change data capture: V1 changed later (the older copy is superseded), V2 two contents at one updated_at
+    (a true conflict), V3 a newer copy dated after the as-of date (the current copy stays), V4 a copy without
+    updated_at next to a dated one (superseded), V5 two undated contents (a conflict), V6 delivered once."""
+    from data_contracts.gx_adapter import validate_table
+
+    result = stage_with(con, tmp_path, customers__csv=BAD / "customers_versions.csv")["customers"]
+    assert result.quarantined_by_rule == {"superseded": 2, "duplicate_conflict": 4, "future_timestamp": 1}
+    assert [(r[0], r[1]) for r in quarantine_rows(con, "customers")] == [
+        (1, "superseded"), (3, "duplicate_conflict"), (4, "duplicate_conflict"), (6, "future_timestamp"),
+        (7, "superseded"), (9, "duplicate_conflict"), (10, "duplicate_conflict")]
+    assert con.execute("SELECT customer_id, consent_email, _source_row FROM stg_customers ORDER BY 1").fetchall() == [
+        ("V1", False, 2), ("V3", True, 5), ("V4", False, 8), ("V6", True, 11)]
+    gx = validate_table(con, result.typed_table, load_suite("customers"), parameters=result.suite_parameters)
+    assert gx.unexpected_by_rule() == {k: v for k, v in result.violations_by_rule.items()}
+    assert result.violations_by_rule["duplicate_conflict"] == 4

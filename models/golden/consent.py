@@ -1,0 +1,123 @@
+"""Consent as the latest known state of every customer record ever delivered: the opt-out ledger.
+
+Point-in-time is for features, never for honouring an opt-out. Every night the consent fields of every
+delivered customer row — accepted, or quarantined under any rule (a date after the as-of date, a true
+conflict, an unreadable value, a placeholder date ...) — are appended to the warehouse table
+`consent_ledger`, which is only ever added to: a record that a later extract omits keeps its "no".
+
+The rule (README "Consent and erasure"; data_contracts/extracts/customers.yaml):
+- a ledger row says "no" on a channel when its consent_<channel> is false or missing, and "do not contact"
+  when do_not_contact is true. Values of a quarantined row are read with the contract's typing, so an
+  unreadable value reads as its default (no consent; not do-not-contact) and the row's other fields count;
+- a "no" stands for ever, except for a re-consent: an ACCEPTED row of the same source record
+  (source_system, customer_id) saying yes, with an updated_at strictly newer than the "no"'s, dated on or
+  before the as-of date and delivered on or before the as-of night. A "no" without updated_at cannot be
+  ordered, so it is never overridden;
+- a row links to people through its customer_id (any source system, as the golden record links) and its
+  normalised e-mail / phone, except a key found on more than MAX_CUSTOMERS_PER_KEY customer ids (a
+  placeholder nobody owns, which the golden record ignores too); "a no anywhere wins" across a person's
+  records, as in the golden merge.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import duckdb
+
+from data_contracts import ExtractContract
+from models.golden.resolve import CONSENTS, MAX_CUSTOMERS_PER_KEY, normalize_email_sql, normalize_phone_sql
+from models.ingest.casting import cast_sql, sql_ident, sql_literal
+
+LEDGER = "consent_ledger"
+FLAGS = (*CONSENTS, "do_not_contact")
+_STATE_COLUMNS = ("source_system", "customer_id", "email", "phone", "updated_at", *FLAGS, "accepted", "rule")
+LEDGER_DDL = (f"CREATE TABLE IF NOT EXISTS {LEDGER}(source_system VARCHAR, customer_id VARCHAR, email VARCHAR, "
+              "phone VARCHAR, updated_at TIMESTAMP, consent_email BOOLEAN, consent_sms BOOLEAN, consent_phone BOOLEAN, "
+              "consent_app BOOLEAN, do_not_contact BOOLEAN, accepted BOOLEAN, rule VARCHAR, first_seen_as_of DATE)")
+
+
+def delivered_states_sql(contract: ExtractContract) -> str:
+    """SELECT of tonight's delivered customer rows as ledger states: stg_customers (accepted) and the customers
+    rows in `quarantine`, whose JSON record is typed again with the contract (defaults included)."""
+    names = contract.column_names
+    fields = ", ".join(f"json_extract_string(record, {sql_literal('$.' + n)}) AS {sql_ident(n)}" for n in names)
+    quarantined = (f"quarantine WHERE extract = {sql_literal(contract.extract)} ORDER BY source_file, source_row")
+    typed = (f"SELECT * FROM ({cast_sql(contract, f'(SELECT {fields} FROM {quarantined})', names)}) "
+             f"POSITIONAL JOIN (SELECT rule FROM {quarantined})")  # cast_sql keeps the order of its source
+    columns = (f"coalesce(source_system, 'crm') AS source_system, nullif(trim(customer_id), '') AS customer_id, "
+               f"{normalize_email_sql('email')} AS email, {normalize_phone_sql('phone')} AS phone, updated_at, "
+               f"{', '.join(FLAGS)}")
+    return (f"SELECT {columns}, true AS accepted, CAST(NULL AS VARCHAR) AS rule FROM stg_customers "
+            f"UNION ALL SELECT {columns}, false, rule FROM ({typed})")
+
+
+def record_delivered_consent(con: duckdb.DuckDBPyConnection, contract: ExtractContract, as_of: date) -> int:
+    """Append tonight's delivered customer states not yet in the ledger (first seen tonight); returns how many."""
+    con.execute(LEDGER_DDL)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _consent_new AS SELECT DISTINCT * FROM ({delivered_states_sql(contract)}) "
+                f"EXCEPT SELECT {', '.join(_STATE_COLUMNS)} FROM {LEDGER}")
+    added = con.execute("SELECT count(*) FROM _consent_new").fetchone()[0]
+    con.execute(f"INSERT INTO {LEDGER} SELECT *, ? FROM _consent_new ORDER BY ALL", [as_of])
+    con.execute("DROP TABLE _consent_new")
+    return int(added)
+
+
+def opted_out_records_sql(as_of: date, source: str = LEDGER) -> str:
+    """SELECT of the ledger rows (of `source`, a table with the ledger's columns) whose "no" stands on the as-of
+    night: (customer_id, email, phone, <flag> per FLAGS: true = opted out on that channel / do-not-contact)."""
+    day_after = f"TIMESTAMP '{as_of + timedelta(days=1)}'"
+    says_no = {c: f"NOT coalesce(n.{c}, false)" for c in CONSENTS} | {"do_not_contact": "coalesce(n.do_not_contact, false)"}
+    says_yes = {c: f"y.{c}" for c in CONSENTS} | {"do_not_contact": "NOT y.do_not_contact"}
+    flags = []
+    for flag in FLAGS:
+        reconsent = (f"EXISTS (SELECT 1 FROM {source} y WHERE y.accepted AND y.source_system = n.source_system "
+                     f"AND y.customer_id = n.customer_id AND y.updated_at > n.updated_at AND y.updated_at < {day_after} "
+                     f"AND y.first_seen_as_of <= DATE '{as_of}' AND {says_yes[flag]})")
+        flags.append(f"{says_no[flag]} AND NOT {reconsent} AS {flag}")
+    any_no = " OR ".join(says_no.values())
+    return (f"SELECT * FROM (SELECT n.customer_id, n.email, n.phone, {', '.join(flags)} FROM {source} n "
+            f"WHERE {any_no}) WHERE {' OR '.join(FLAGS)}")
+
+
+def opted_out_people_sql(as_of: date, max_customers_per_key: int = MAX_CUSTOMERS_PER_KEY) -> str:
+    """SELECT (golden customer_id, <flag> per FLAGS) of the people a standing "no" links to.
+
+    Needs tonight's golden tables (customer_crosswalk) and stg_customers: e-mail / phone link through the
+    accepted records that carry them, unless the key is on too many customer ids to be anyone's own."""
+    keyed = " UNION ALL ".join(
+        f"SELECT '{field}' AS kind, {normalise('c.' + field)} AS key, c.customer_id FROM stg_customers c"
+        for field, normalise in (("email", normalize_email_sql), ("phone", normalize_phone_sql)))
+    return f"""
+        WITH keys AS ({keyed}),
+        owned AS (SELECT k.kind, k.key, x.golden_id FROM keys k
+                  JOIN customer_crosswalk x ON x.source_customer_id = k.customer_id
+                  WHERE (k.kind, k.key) IN (SELECT kind, key FROM keys WHERE key IS NOT NULL GROUP BY ALL
+                                            HAVING count(DISTINCT customer_id) <= {int(max_customers_per_key)})),
+        outs AS ({opted_out_records_sql(as_of)}),
+        linked AS (
+            SELECT x.golden_id, o.* FROM outs o JOIN customer_crosswalk x ON x.source_customer_id = o.customer_id
+            UNION ALL SELECT w.golden_id, o.* FROM outs o JOIN owned w ON w.kind = 'email' AND w.key = o.email
+            UNION ALL SELECT w.golden_id, o.* FROM outs o JOIN owned w ON w.kind = 'phone' AND w.key = o.phone)
+        SELECT golden_id AS customer_id, {', '.join(f'bool_or({f}) AS {f}' for f in FLAGS)}
+        FROM linked GROUP BY golden_id"""
+
+
+def apply_consent_ledger(con: duckdb.DuckDBPyConnection, as_of: date) -> int:
+    """Turn off in `golden_customers` every consent (and turn on do_not_contact) a standing "no" in the ledger
+    says; returns how many golden customers changed."""
+    con.execute(LEDGER_DDL)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _consent_outs AS {opted_out_people_sql(as_of)}")
+    changed = con.execute(
+        "SELECT count(*) FROM golden_customers g JOIN _consent_outs o USING (customer_id) WHERE "
+        + " OR ".join([*(f"(o.{c} AND coalesce(g.{c}, false))" for c in CONSENTS),
+                       "(o.do_not_contact AND NOT coalesce(g.do_not_contact, false))"])).fetchone()[0]
+    sets = ", ".join([*(f"{c} = g.{c} AND NOT o.{c}" for c in CONSENTS), "do_not_contact = g.do_not_contact OR o.do_not_contact"])
+    con.execute(f"UPDATE golden_customers g SET {sets} FROM _consent_outs o WHERE g.customer_id = o.customer_id")
+    con.execute("DROP TABLE _consent_outs")
+    return int(changed)
+
+
+def honour_delivered_consent(con: duckdb.DuckDBPyConnection, contract: ExtractContract, as_of: date) -> tuple[int, int]:
+    """Record tonight's delivered customer rows in the ledger, then apply every standing "no" to
+    golden_customers; returns (ledger rows added, golden customers changed)."""
+    return record_delivered_consent(con, contract, as_of), apply_consent_ledger(con, as_of)
