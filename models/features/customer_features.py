@@ -18,7 +18,10 @@ Conventions a rule writer can rely on:
 - spend_trend_90d = (spend_90d - spend of the 90 days before) / (their sum), in [-1, 1], 0 if both 0;
 - a unit price is amount / quantity (a missing or non-positive quantity counts as 1);
 - reachable_<channel>: consent given, the contact field present, and not do_not_contact
-  (app needs only consent_app).
+  (app needs only consent_app). These are ELIGIBILITY_COLUMNS: consent and contact fields exist only as
+  tonight's snapshot (no history before the first night, and the CRM's updated_at says only when the
+  latest change happened), so at a past cut-off they would tell what happened after it (opt-outs follow
+  churn). They feed the decision rules tonight and are never model features (MODEL_FEATURE_COLUMNS).
 Optional input columns that are absent (category, quantity, note_text, ...) read as NULL.
 """
 from __future__ import annotations
@@ -54,6 +57,9 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     *(f"contacts_{c}_{w}d" for c in CONTACT_CHANNELS for w in (7, 30)),
     *(f"reachable_{c}" for c in CONTACT_CHANNELS),
 )
+
+ELIGIBILITY_COLUMNS: tuple[str, ...] = tuple(f"reachable_{c}" for c in CONTACT_CHANNELS)
+MODEL_FEATURE_COLUMNS: tuple[str, ...] = tuple(c for c in FEATURE_COLUMNS if c not in ELIGIBILITY_COLUMNS)
 
 # column -> SQL type used when an optional column is absent (None: required).
 _CUSTOMER_COLUMNS = {

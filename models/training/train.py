@@ -229,8 +229,13 @@ def evaluate_target_model(model: TargetModel, evaluation: pd.DataFrame) -> tuple
 
 
 def primary_score(model: Any, evaluation: pd.DataFrame, target: str) -> float:
-    """The promotion metric (AUC, or Spearman for CLV) of any fitted model on an evaluation frame."""
+    """The promotion metric (AUC, or Spearman for CLV) of any fitted model on an evaluation frame.
+
+    A model needing features the frame no longer has (a champion trained on tonight's consent features,
+    which are no longer model features) cannot be compared and scores -inf, so the candidate replaces it."""
     kind = KIND[validate_target(target)]
+    if not set(getattr(model, "feature_names", ())) <= set(evaluation.columns):
+        return float("-inf")
     metrics = (regressor_metrics if kind == "regressor" else ranking_metrics)(
         evaluation["label"].to_numpy(), np.asarray(model.predict(evaluation), dtype=float))
     return metrics[PRIMARY_METRIC[kind]]

@@ -14,7 +14,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from models.features.customer_features import build_features
+from models.features.customer_features import MODEL_FEATURE_COLUMNS, build_features
 from models.training.labels import build_labels, validate_target
 from models.features.text_signals import Lexicon, load_lexicon
 
@@ -209,15 +209,17 @@ def _with_features(con, cutoff, sample: pd.DataFrame, tables: dict, lexicon, tag
 
 def build_population_features(con: duckdb.DuckDBPyConnection, as_of: date, customer_ids: pd.Series, tables: dict,
                               lexicon, tag: str) -> tuple[pd.DataFrame, list[str]]:
-    """Features as of `as_of` for just `customer_ids` (sorted by customer_id), and the feature names.
+    """Model features as of `as_of` for just `customer_ids` (sorted by customer_id), and the feature names.
 
-    Scratch tables are named after `tag` and the date, and dropped afterwards.
+    Only MODEL_FEATURE_COLUMNS: consent / contact eligibility columns are tonight's state, unknown at a past
+    cut-off. Scratch tables are named after `tag` and the date, and dropped afterwards.
     """
     population, features = f"_pf_population_{tag}_{as_of:%Y%m%d}", f"_pf_features_{tag}_{as_of:%Y%m%d}"
     con.register(f"{population}_df", pd.DataFrame({"customer_id": customer_ids.drop_duplicates()}))
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {population} AS SELECT customer_id FROM {population}_df")
-        columns = build_features(con, as_of, features, population=population, lexicon=lexicon, **tables)
+        columns = [c for c in build_features(con, as_of, features, population=population, lexicon=lexicon, **tables)
+                   if c in MODEL_FEATURE_COLUMNS]
         frame = con.execute(f"SELECT customer_id, {', '.join(_quoted(columns))} FROM {features} "
                             "ORDER BY customer_id").df()
     finally:

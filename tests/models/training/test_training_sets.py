@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 
 import models.training.training_sets as training_sets
-from models.features.customer_features import FEATURE_COLUMNS
+from models.features.customer_features import MODEL_FEATURE_COLUMNS
 from models.training.labels import build_labels
-from models.training.training_sets import (build_training_frame, find_history_start, plan_cutoffs, sample_stratified)
+from models.training.training_sets import (build_population_features, build_training_frame, find_history_start, plan_cutoffs,
+                                          sample_stratified)
 
 T = date(2026, 11, 23)
 CATEGORIES = ["home", "garden", "kitchen", "sport", "toys"]
@@ -265,7 +266,7 @@ def test_sample_stratified_keeps_the_label_mix_and_is_seeded():
 def test_training_frame_has_features_at_each_cutoff_and_labels(warehouse):
     cutoffs = [date(2026, 5, 1), date(2026, 7, 1)]
     frame = build_training_frame(warehouse, cutoffs, 90, "churn", 10_000, seed=3)
-    assert list(frame.columns) == ["customer_id", "cutoff", *FEATURE_COLUMNS, "label"]
+    assert list(frame.columns) == ["customer_id", "cutoff", *MODEL_FEATURE_COLUMNS, "label"]
     assert sorted(frame["cutoff"].unique()) == cutoffs
     assert set(frame["label"].unique()) == {0, 1}
     for cutoff in cutoffs:
@@ -333,3 +334,28 @@ def test_churn_and_upsell_share_one_sample_and_its_features_per_cutoff_under_a_s
                                             "'_train_snapshot_')").fetchall()}
     assert len(keys) == 2 and all(warehouse.execute(f"SELECT DISTINCT snapshot_key FROM {k}").fetchall() == [("run-2",)]
                                   for k in keys)  # ... and is dropped
+
+
+def change_tonights_consent(con) -> None:
+    """Tonight's consent and contact fields change for every other customer (an opt-out after the cut-offs, a
+    re-consent, a new e-mail, a lost phone): state the pipeline knows only as of tonight."""
+    con.execute("UPDATE golden_customers SET consent_email = NOT consent_email, consent_sms = NOT consent_sms, "
+                "consent_phone = NOT consent_phone, consent_app = NOT consent_app, do_not_contact = NOT do_not_contact, "
+                "email = NULL, phone = '' WHERE right(customer_id, 1) IN ('0', '2', '4', '6', '8')")
+
+
+def test_training_frames_never_read_tonights_consent(warehouse):
+    """Consent and contact fields exist only as tonight's snapshot: no training or response frame at a past
+    cut-off may change when tonight's consent changes (they stay decision-time eligibility inputs)."""
+    plan = plan_cutoffs(T, find_history_start(warehouse, T), 90, 3, 30, 90, True)
+    tables = dict(customers="golden_customers", purchases="purchases", interactions="interactions")
+    ids = pd.Series([r[0] for r in warehouse.execute("SELECT customer_id FROM golden_customers").fetchall()])
+    before = {t: build_training_frame(warehouse, plan.cutoffs, plan.horizon_days, t, 150, seed=5)
+              for t in ("churn", "upsell", "clv")}
+    response_before = build_population_features(warehouse, plan.cutoffs[0], ids, tables, None, tag="response")[0]
+    change_tonights_consent(warehouse)
+    for target, frame in before.items():
+        pd.testing.assert_frame_equal(frame, build_training_frame(warehouse, plan.cutoffs, plan.horizon_days,
+                                                                  target, 150, seed=5), obj=target)
+    pd.testing.assert_frame_equal(
+        response_before, build_population_features(warehouse, plan.cutoffs[0], ids, tables, None, tag="response")[0])
