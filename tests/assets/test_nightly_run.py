@@ -1,5 +1,6 @@
 """The whole asset graph materialised on a small generated world, checked on content, not existence."""
 import csv
+import hashlib
 import json
 
 import pandas as pd
@@ -46,7 +47,9 @@ def test_exports_respect_consent_capacity_and_holdout(nightly_home):
     for name, channel in (("email", "email"), ("sms", "sms"), ("app", "app"), ("call_center", "phone")):
         with open(folder / f"{name}.csv", newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
-        assert len(rows) == manifest["files"][f"{name}.csv"]["rows"] if "files" in manifest else True
+        entry = manifest["files"][f"{name}.csv"]  # the manifest must describe every list file
+        assert entry["rows"] == len(rows) and entry["bytes"] == (folder / f"{name}.csv").stat().st_size
+        assert entry["sha256"] == hashlib.sha256((folder / f"{name}.csv").read_bytes()).hexdigest()
         for row in rows:
             person = customers.loc[row["customer_id"]]
             assert bool(person[channel]) and not bool(person["dnc"]), (name, row["customer_id"])

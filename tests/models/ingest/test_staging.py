@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import duckdb
 import pytest
@@ -358,9 +358,20 @@ def test_restaging_replaces_the_quarantine_and_is_deterministic(tmp_path):
 
 
 def test_suite_parameters_follow_as_of_and_future_days(con, tmp_path):
-    result = stage_with(con, tmp_path, max_future_days=2)["customers"]
-    assert result.suite_parameters == {"future_cutoff": datetime(2026, 11, 26), "as_of_year": 2026}
-    assert AS_OF == date(2026, 11, 23)
+    """The rows are judged against the parameters: with 2 future days an update at the last second of as-of + 2
+    days is accepted and one at the next midnight is not; a birth year of the as-of year is, the next is not."""
+    last_second = datetime.combine(AS_OF, datetime.min.time()) + timedelta(days=3, seconds=-1)
+    path = tmp_path / "customers_edges.csv"
+    path.write_text("customer_id,signup_date,birth_year,updated_at\n"
+                    f"E1,2024-01-01,{AS_OF.year},{last_second}\n"
+                    f"E2,2024-01-01,1980,{last_second + timedelta(seconds=1)}\n"
+                    f"E3,2024-01-01,{AS_OF.year + 1},2024-01-01 00:00:00\n", encoding="utf-8")
+    result = stage_with(con, tmp_path, max_future_days=2, customers__csv=path)["customers"]
+    assert [(r[1], r[2], r[3]) for r in quarantine_rows(con, "customers")] == [
+        ("future_timestamp", "updated_at", str(last_second + timedelta(seconds=1))),
+        ("birth_year_out_of_range", "birth_year", str(AS_OF.year + 1))]
+    assert con.execute("SELECT customer_id FROM stg_customers").fetchall() == [("E1",)]
+    assert result.suite_parameters["future_cutoff"] == last_second + timedelta(seconds=1)
 
 
 def test_customer_versions_newest_wins_and_only_a_true_conflict_is_quarantined(con, tmp_path):
