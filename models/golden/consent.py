@@ -13,10 +13,12 @@ The rule (README "Consent and erasure"; data_contracts/extracts/customers.yaml):
   (source_system, customer_id) saying yes, with an updated_at strictly newer than the "no"'s, dated on or
   before the as-of date and delivered on or before the as-of night. A "no" without updated_at cannot be
   ordered, so it is never overridden;
-- a row links to people through its customer_id (any source system, as the golden record links) and its
-  normalised e-mail / phone, except a key found on more than MAX_CUSTOMERS_PER_KEY customer ids (a
-  placeholder nobody owns, which the golden record ignores too); "a no anywhere wins" across a person's
-  records, as in the golden merge.
+- a "no" reaches its own keys (customer_id in any source system, as the golden record links; normalised
+  e-mail / phone) and every key of any delivered row, of any night, sharing one of them (one hop), except a
+  key found on more than MAX_CUSTOMERS_PER_KEY customer ids (a placeholder nobody owns, which the golden
+  record ignores too); a person is reached through any of their ids or tonight's e-mails / phones. "A no
+  anywhere wins" across a person's records, as in the golden merge. The export compliance check
+  (models/exports/opt_outs.py) reaches the same keys from the same rows, without the golden record.
 """
 from __future__ import annotations
 
@@ -79,41 +81,70 @@ def opted_out_records_sql(as_of: date, source: str = LEDGER) -> str:
             f"WHERE {any_no}) WHERE {' OR '.join(FLAGS)}")
 
 
-def opted_out_people_sql(as_of: date, max_customers_per_key: int = MAX_CUSTOMERS_PER_KEY) -> str:
-    """SELECT (golden customer_id, <flag> per FLAGS) of the people a standing "no" links to.
+def keys_sql(table: str) -> str:
+    """(row, key) for the customer id / normalised e-mail / phone of every row of `table` (which has `row`)."""
+    return (f"SELECT row, 'c:' || customer_id AS key FROM {table} WHERE customer_id IS NOT NULL "
+            f"UNION ALL SELECT row, 'e:' || email FROM {table} WHERE email IS NOT NULL "
+            f"UNION ALL SELECT row, 'p:' || phone FROM {table} WHERE phone IS NOT NULL")
 
-    Needs tonight's golden tables (customer_crosswalk) and stg_customers: e-mail / phone link through the
-    accepted records that carry them, unless the key is on too many customer ids to be anyone's own."""
-    keyed = " UNION ALL ".join(
-        f"SELECT '{field}' AS kind, {normalise('c.' + field)} AS key, c.customer_id FROM stg_customers c"
-        for field, normalise in (("email", normalize_email_sql), ("phone", normalize_phone_sql)))
+
+def blocked_keys_sql(records: str, blocked: str, max_customers_per_key: int = MAX_CUSTOMERS_PER_KEY) -> str:
+    """SELECT DISTINCT (key, flag) of every key a blocked row reaches: its own keys, and every key of a delivered
+    record (a row of `records`, any night) sharing one of them. `records` and `blocked` have (row, customer_id,
+    email, phone), `blocked` also `flag`. An e-mail / phone on more than `max_customers_per_key` customer ids of
+    `records` links nobody (a placeholder, as in the golden record). Keys: 'c:<id>', 'e:<email>', 'p:<phone>'."""
     return f"""
-        WITH keys AS ({keyed}),
-        owned AS (SELECT k.kind, k.key, x.golden_id FROM keys k
-                  JOIN customer_crosswalk x ON x.source_customer_id = k.customer_id
-                  WHERE (k.kind, k.key) IN (SELECT kind, key FROM keys WHERE key IS NOT NULL GROUP BY ALL
-                                            HAVING count(DISTINCT customer_id) <= {int(max_customers_per_key)})),
-        outs AS ({opted_out_records_sql(as_of)}),
-        linked AS (
-            SELECT x.golden_id, o.* FROM outs o JOIN customer_crosswalk x ON x.source_customer_id = o.customer_id
-            UNION ALL SELECT w.golden_id, o.* FROM outs o JOIN owned w ON w.kind = 'email' AND w.key = o.email
-            UNION ALL SELECT w.golden_id, o.* FROM outs o JOIN owned w ON w.kind = 'phone' AND w.key = o.phone)
-        SELECT golden_id AS customer_id, {', '.join(f'bool_or({f}) AS {f}' for f in FLAGS)}
-        FROM linked GROUP BY golden_id"""
+        WITH record_keys AS ({keys_sql(records)}),
+        shared AS (SELECT key FROM record_keys k JOIN {records} r USING (row) WHERE key NOT LIKE 'c:%'
+                   GROUP BY key HAVING count(DISTINCT r.customer_id) > {int(max_customers_per_key)}),
+        own_keys AS (SELECT * FROM record_keys ANTI JOIN shared USING (key)),
+        blocked_keys AS (SELECT k.key, b.flag FROM ({keys_sql(blocked)}) k JOIN {blocked} b USING (row)
+                         ANTI JOIN shared USING (key))
+        SELECT key, flag FROM blocked_keys
+        UNION SELECT o2.key, b.flag FROM blocked_keys b JOIN own_keys o1 USING (key) JOIN own_keys o2 ON o2.row = o1.row"""
+
+
+def stage_opted_out_keys(con: duckdb.DuckDBPyConnection, as_of: date, records: str) -> str:
+    """Temp table `_consent_keys(key, flag)`: the keys reached by a standing "no" among `records` (a table with
+    the ledger's columns)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _consent_records AS SELECT row_number() OVER () AS row, * FROM {records}")
+    flags = " UNION ALL ".join(f"SELECT customer_id, email, phone, '{f}' AS flag FROM outs WHERE {f}" for f in FLAGS)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _consent_blocked AS WITH outs AS "
+                f"({opted_out_records_sql(as_of, '_consent_records')}) "
+                f"SELECT row_number() OVER () AS row, * FROM ({flags})")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _consent_keys AS "
+                f"{blocked_keys_sql('_consent_records', '_consent_blocked')}")
+    con.execute("DROP TABLE _consent_records; DROP TABLE _consent_blocked")
+    return "_consent_keys"
+
+
+def opted_out_people_sql(keys: str) -> str:
+    """SELECT (golden customer_id, <flag> per FLAGS) of the people the blocked `keys` (key, flag) reach: a 'c:' key
+    through the crosswalk, an e-mail / phone key through tonight's accepted records that carry it."""
+    record_keys = " UNION ALL ".join(
+        f"SELECT '{p}' || {normalise('c.' + field)} AS key, c.customer_id FROM stg_customers c"
+        for p, field, normalise in (("e:", "email", normalize_email_sql), ("p:", "phone", normalize_phone_sql)))
+    return f"""
+        WITH owners AS (SELECT 'c:' || source_customer_id AS key, golden_id FROM customer_crosswalk
+                        UNION SELECT k.key, x.golden_id FROM ({record_keys}) k
+                        JOIN customer_crosswalk x ON x.source_customer_id = k.customer_id WHERE k.key IS NOT NULL)
+        SELECT golden_id AS customer_id, {', '.join(f"bool_or(flag = '{f}') AS {f}" for f in FLAGS)}
+        FROM {keys} JOIN owners USING (key) GROUP BY golden_id"""
 
 
 def apply_consent_ledger(con: duckdb.DuckDBPyConnection, as_of: date) -> int:
     """Turn off in `golden_customers` every consent (and turn on do_not_contact) a standing "no" in the ledger
     says; returns how many golden customers changed."""
     con.execute(LEDGER_DDL)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _consent_outs AS {opted_out_people_sql(as_of)}")
+    keys = stage_opted_out_keys(con, as_of, LEDGER)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _consent_outs AS {opted_out_people_sql(keys)}")
     changed = con.execute(
         "SELECT count(*) FROM golden_customers g JOIN _consent_outs o USING (customer_id) WHERE "
         + " OR ".join([*(f"(o.{c} AND coalesce(g.{c}, false))" for c in CONSENTS),
                        "(o.do_not_contact AND NOT coalesce(g.do_not_contact, false))"])).fetchone()[0]
     sets = ", ".join([*(f"{c} = g.{c} AND NOT o.{c}" for c in CONSENTS), "do_not_contact = g.do_not_contact OR o.do_not_contact"])
     con.execute(f"UPDATE golden_customers g SET {sets} FROM _consent_outs o WHERE g.customer_id = o.customer_id")
-    con.execute("DROP TABLE _consent_outs")
+    con.execute(f"DROP TABLE _consent_outs; DROP TABLE {keys}")
     return int(changed)
 
 

@@ -136,22 +136,24 @@ def test_any_no_anywhere_is_never_allowed_on_that_channel(records):
     in the golden record and in the independent check of an export listing everyone the golden record allows."""
     with duckdb.connect() as con:
         deliveries = {1: ([], []), 2: ([], [])}
-        noes = []
+        noes = []  # every delivered row (one accepted copy per source record and night, as staging keeps)
         for cid, email, status, consents, dnc, nights in records:
             r = record(f"C{cid}", email=f"p{email}@mail.com" if email is not None else None, updated=None,
                        **dict(zip(CONSENTS, consents)), do_not_contact=dnc)
             if status == "invalid_boolean":
                 r["consent_app"] = "maybe"  # unreadable: no consent
             for n in (1, 2):
-                if nights in (n, 3):
-                    if status == "accepted":
-                        deliveries[n][0].append({**r, "consent_app": r["consent_app"] is True})
-                    else:
-                        deliveries[n][1].append((status, r))
-            noes.append(r)
+                if nights not in (n, 3):
+                    continue
+                if status != "accepted":
+                    deliveries[n][1].append((status, r))
+                elif r["customer_id"] not in {a["customer_id"] for a in deliveries[n][0]}:
+                    deliveries[n][0].append(r)
+                else:
+                    continue
+                noes.append(r)
         for n in (1, 2):
-            accepted = list({r["customer_id"]: r for r in deliveries[n][0]}.values())  # one accepted copy per key
-            night(con, accepted, deliveries[n][1], as_of=date(2026, 11, n))
+            night(con, deliveries[n][0], deliveries[n][1], as_of=date(2026, 11, n))
         golden = con.execute(f"SELECT customer_id, {', '.join(CONSENTS)}, do_not_contact FROM golden_customers").df()
         crosswalk = dict(con.execute("SELECT source_customer_id, golden_id FROM customer_crosswalk").fetchall())
         emails = con.execute("SELECT email, customer_id FROM stg_customers WHERE email IS NOT NULL").fetchall()
