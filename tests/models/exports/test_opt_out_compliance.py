@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from models.exports.export_set import ComplianceError, assert_export_compliance
+from models.exports.compliance import ComplianceError, assert_export_compliance
 from tests.models.exports.test_exports import customers_frame, export
 
 
