@@ -233,8 +233,8 @@ def fit_value_models(models: ResponseModels, frame: pd.DataFrame, actions: Seque
         models.notes.append("no randomised contact has a settled outcome yet: no value model")
         return
     baseline, model_m = fit_baseline_outcome(train, features, seed=seed, n_threads=n_threads, params=params)
-    train = train.assign(gamma=dr_pseudo_outcome(train["value"].to_numpy(float), train["treated"].to_numpy(float),
-                                                 train["propensity"].to_numpy(float), baseline))
+    train = train.assign(baseline=baseline, gamma=dr_pseudo_outcome(
+        train["value"].to_numpy(float), train["treated"].to_numpy(float), train["propensity"].to_numpy(float), baseline))
     if len(held):
         held = held.assign(gamma=dr_pseudo_outcome(held["value"].to_numpy(float), held["treated"].to_numpy(float),
                                                    held["propensity"].to_numpy(float), model_m.predict(held)))
@@ -243,7 +243,7 @@ def fit_value_models(models: ResponseModels, frame: pd.DataFrame, actions: Seque
     for action in actions:
         own = train[train["action_id"] == action.id]
         model = fit_value_model(own, features, action.id, action.outcome_horizon_days, seed=seed,
-                                n_threads=n_threads, min_rows=min_contacts)
+                                n_threads=n_threads, baseline_model=model_m, min_rows=min_contacts)
         if model is None:
             models.notes.append(f"{action.id}: no value model ({int(own['treated'].sum())} contacted, "
                                 f"{int((own['treated'] == 0).sum())} control rows with a settled outcome; "

@@ -12,8 +12,12 @@ on that date: known, because the assignment was random).
    has E[Gamma | x] = the true effect whatever m's errors; a good m only removes noise (what a customer
    would have spent anyway), which is most of Y's variance.
 2. effect = mean Gamma (standard error sd / sqrt(n)) among rows whose customer met the action's rules.
-3. tau(x): a shallow regression of Gamma on x. Its out-of-fold calibration slope (Gamma on centred tau,
-   clipped to [0, 1]) says how much of its spread is real; the value used is
+3. tau(x), one of two forms, whichever explains more of Gamma out of fold (covariance of Gamma with the
+   out-of-fold prediction; ties go to the simpler): `value_scaled`, tau = a + b m(x), an effect in
+   proportion to what the customer is worth anyway (two numbers, hard to overfit: a retention or upsell
+   effect usually scales with the customer's value; b < 0 when contacts hurt the best customers), or
+   `tree`, a shallow regression of Gamma on x. The out-of-fold calibration slope of Gamma on the centred tau
+   (clipped to [0, 1]) says how much of its spread is real; the value used is
    effect + slope * (tau(x) - mean tau): noise shrinks to the average effect.
 Actions with too few rows in an arm have no value model (the caller falls back to the catalog prior).
 """
@@ -43,7 +47,7 @@ class ValueModel:
 
     action_id: str
     horizon_days: int
-    tau: BoostedModel
+    tau: BoostedModel  # the shallow tree (kind "tree"), or the baseline model m(x) (kind "value_scaled")
     effect: float
     effect_se: float
     mean_tau: float
@@ -52,10 +56,15 @@ class ValueModel:
     n_rows: int
     segment_effects: dict[int, float] = field(default_factory=dict)  # mean Gamma per recency segment (training)
     notes: list[str] = field(default_factory=list)
+    kind: str = "tree"
+    coef: tuple[float, float] = (0.0, 1.0)  # value_scaled: tau = coef[0] + coef[1] * m(x)
 
     def predict(self, X: pd.DataFrame, matrix=None) -> tuple[np.ndarray, np.ndarray]:
         """(value uplift, its standard error) per row: effect + slope * (tau - mean tau)."""
-        tau = self.tau.predict(matrix if matrix is not None else X) - self.mean_tau
+        raw = self.tau.predict(matrix if matrix is not None else X)
+        if self.kind == "value_scaled":
+            raw = self.coef[0] + self.coef[1] * raw
+        tau = raw - self.mean_tau
         value = self.effect + self.slope * tau
         slope_se = min(self.slope_se, 1.0) if np.isfinite(self.slope_se) else 0.0
         se = np.sqrt(self.effect_se ** 2 + (slope_se * tau) ** 2)
@@ -92,30 +101,53 @@ def fit_baseline_outcome(rows: pd.DataFrame, features: list[str], *, seed: int, 
 
 
 def fit_value_model(rows: pd.DataFrame, features: list[str], action_id: str, horizon_days: int, *,
-                    seed: int, n_threads: int, min_rows: int = MIN_ROWS_PER_ARM) -> ValueModel | None:
-    """Fit the action's effect model on its settled randomised rows (with `gamma`, `treated`, optional
-    `in_audience`); None when an arm has fewer than `min_rows` rows."""
+                    seed: int, n_threads: int, baseline_model: BoostedModel,
+                    min_rows: int = MIN_ROWS_PER_ARM) -> ValueModel | None:
+    """Fit the action's effect model on its settled randomised rows (with `gamma`, `baseline` = the
+    out-of-fold m(x), `treated`, optional `in_audience`); None when an arm has fewer than `min_rows` rows.
+    `baseline_model` is m fitted on all training rows (what tonight's customers are scored with)."""
     if min(int(rows["treated"].sum()), int((rows["treated"] == 0).sum())) < min_rows:
         return None
     rows = rows.reset_index(drop=True)
     base_seed = [seed, zlib.crc32(action_id.encode())]
     fold = fold_of(rows["customer_id"], seed)
-    gamma = rows["gamma"].to_numpy(float)
-    tau_oof = np.empty(len(rows))
+    gamma, baseline = rows["gamma"].to_numpy(float), rows["baseline"].to_numpy(float)
+    oof = {"value_scaled": np.empty(len(rows)), "tree": np.empty(len(rows))}
     for k in range(N_FOLDS):
-        tau_oof[fold == k] = _fit(rows[fold != k], features, "gamma", TAU_PARAMS, [*base_seed, k, 7],
-                                  n_threads).predict(rows[fold == k])
-    slope, slope_se = calibration_slope(gamma, tau_oof)
-    tau = _fit(rows, features, "gamma", TAU_PARAMS, [*base_seed, 9, 7], n_threads)
+        fit, out = fold != k, fold == k
+        a, b = _least_squares(baseline[fit], gamma[fit])
+        oof["value_scaled"][out] = a + b * baseline[out]
+        oof["tree"][out] = _fit(rows[fit], features, "gamma", TAU_PARAMS, [*base_seed, k, 7],
+                                n_threads).predict(rows[out])
+    explained = {kind: float(np.cov(gamma, pred)[0, 1]) if np.std(pred) > 1e-9 else 0.0 for kind, pred in oof.items()}
+    kind = "tree" if explained["tree"] > explained["value_scaled"] else "value_scaled"
+    slope, slope_se = calibration_slope(gamma, oof[kind])
+    if kind == "tree":
+        tau, coef = _fit(rows, features, "gamma", TAU_PARAMS, [*base_seed, 9, 7], n_threads), (0.0, 1.0)
+        mean_tau = float(np.mean(tau.predict(rows)))
+    else:
+        tau, coef = baseline_model, _least_squares(baseline, gamma)
+        mean_tau = float(np.mean(coef[0] + coef[1] * baseline))
     effect, effect_se, where = audience_effect(rows)
     clipped = float(np.clip(slope, 0.0, 1.0))
     notes = [f"{action_id}: effect {effect:+.4f} per contact (se {effect_se:.4f}, {where}, horizon "
-             f"{horizon_days} d); ranking slope {slope:.2f} (se {slope_se:.2f}) -> {clipped:.2f}"]
+             f"{horizon_days} d); ranking by {kind} (out-of-fold covariance with Gamma: value_scaled "
+             f"{explained['value_scaled']:.3g}, tree {explained['tree']:.3g}), slope {slope:.2f} (se {slope_se:.2f}) "
+             f"-> {clipped:.2f}"]
     segments = recency_segment(rows["days_since_last_purchase"]) if "days_since_last_purchase" in rows else None
     by_segment = ({} if segments is None else
                   {int(s): float(g.mean()) for s, g in rows["gamma"].groupby(segments) if len(g) >= min_rows})
-    return ValueModel(action_id, horizon_days, tau, effect, effect_se, float(np.mean(tau.predict(rows))),
-                      clipped, slope_se, len(rows), by_segment, notes)
+    return ValueModel(action_id, horizon_days, tau, effect, effect_se, mean_tau, clipped, slope_se, len(rows),
+                      by_segment, notes, kind, coef)
+
+
+def _least_squares(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(intercept, slope) of y on x; slope 0 when x has no spread."""
+    spread = float(np.var(x))
+    if spread <= 1e-12:
+        return float(np.mean(y)), 0.0
+    b = float(np.mean((x - x.mean()) * (y - y.mean())) / spread)
+    return float(y.mean() - b * x.mean()), b
 
 
 def audience_effect(rows: pd.DataFrame) -> tuple[float, float, str]:

@@ -124,3 +124,24 @@ def test_a_cheap_email_with_a_small_positive_effect_goes_to_everyone():
     best = next(e for e in choice.estimates if e.name == "all:mens")
     assert best.lcb > 0
     assert best.contacts_share > 0.95
+
+
+def test_an_effect_in_proportion_to_what_a_customer_is_worth_is_ranked_by_the_value_scaled_form():
+    """The contact adds 30 % of what each customer would have spent anyway (m(x), the baseline model), minus 2:
+    the two-number form a + b m(x) explains Gamma out of fold; a tree on features that do not show m cannot."""
+    from models.training.train import BoostedModel, train_booster
+    from models.training.value_uplift import fit_value_model
+
+    rng = np.random.default_rng(7)
+    n = 8000
+    rows = pd.DataFrame({"customer_id": [f"c{i}" for i in range(n)], "x_noise": rng.normal(size=n),
+                         "treated": (rng.uniform(size=n) < 0.7).astype(int),
+                         "baseline": rng.lognormal(3.0, 0.6, n)})
+    rows["gamma"] = 0.3 * rows["baseline"] - 2.0 + rng.normal(0, 15, n)
+    stand_in = BoostedModel(train_booster(rows[["x_noise"]], rows["gamma"], {"objective": "reg:squarederror",
+                                                                           "num_boost_round": 2}), ["x_noise"], None, 1)
+    model = fit_value_model(rows, ["x_noise"], "scaled", 30, seed=1, n_threads=1, baseline_model=stand_in)
+    assert model.kind == "value_scaled"
+    assert model.coef[1] == pytest.approx(0.3, abs=0.08)  # b: the share of the baseline the contact adds
+    assert model.slope > 0.7
+    assert model.effect == pytest.approx(0.3 * rows["baseline"].mean() - 2.0, abs=1.0)
