@@ -10,6 +10,7 @@ from models.charts import plot_actions_by_segment
 from models.decisions.catalog import load_catalog
 from models.decisions.explain import call_list_reasons
 from models.decisions.plan import decide
+from models.exports.campaign import campaign_id
 from models.features.customer_features import FEATURE_COLUMNS
 from models.golden.suppression import load_suppressed_ids
 from pipelines.partitions import as_of_partitions
@@ -43,6 +44,11 @@ def next_best_actions(context: dg.AssetExecutionContext, home: NbaHome) -> dg.Ma
                                 config["language"])
     with home.warehouse() as con:
         warehouse.write_decisions(con, as_of, result.next_best_actions, result.decision_audit, reasons, result.summary)
+        campaign = campaign_id(as_of, warehouse.input_fingerprint(con), config, catalog.version, versions)
+        warehouse.append_decision_log(con, as_of, result.log, campaign_id=campaign,
+                                      policy=result.summary["policy_selection"]["winner"],
+                                      policy_version=catalog.version,
+                                      model_versions=json.dumps(versions, sort_keys=True))
         by_segment = con.execute(
             "SELECT coalesce(g.segment, '(none)') AS segment, n.action_id, count(*) AS n FROM next_best_actions n "
             "JOIN golden_customers g USING (customer_id) WHERE n.chosen GROUP BY ALL ORDER BY ALL").df()

@@ -14,7 +14,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from models.decisions.policies import latest_declines_sql
+from models.decisions.catalog import CHANNELS
+from models.decisions.policies import decision_log_counts_sql, latest_declines_sql
 
 INGEST_LOG = "ingest_log"            # ingest: every file loaded (models/ingest/load.py writes it)
 STAGING_LOG = "staging_log"          # validation: rows in / accepted / quarantined per extract
@@ -26,6 +27,7 @@ NEXT_BEST_ACTIONS = "next_best_actions"  # decisions: the ranked actions per cus
 DECISION_AUDIT = "decision_audit"    # decisions: every customer x action x channel considered
 CUSTOMER_REASONS = "customer_reasons"  # decisions: the call list's reasons
 DECISION_SUMMARY = "decision_summary"  # decisions: the JSON summary of the as-of date's decisions
+DECISION_LOG = "decision_log"        # decisions: every as-of date's decisions, kept (a rerun replaces its date only)
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, order_by: str | None = None) -> None:
@@ -117,9 +119,14 @@ def read_decision_inputs(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> tupl
     responses (a row per customer x action, 7M at 1M customers) come as categoricals: ~0.1 GB, not ~1 GB.
     Customers carry days_since_any_decline (every decline before `as_of`, settled or not) for the cool-down.
     """
-    customers = con.execute("SELECT customer_id, do_not_contact, consent_email, consent_sms, consent_phone, "
-                            f"consent_app, days_since_any_decline FROM golden_customers LEFT JOIN "
-                            f"({latest_declines_sql(as_of)}) USING (customer_id) ORDER BY customer_id").df()
+    logged, logged_columns = "", ""
+    if table_exists(con, DECISION_LOG):  # the pipeline's own lists count toward the caps (decision_log_counts_sql)
+        logged = f"LEFT JOIN ({decision_log_counts_sql(as_of, CHANNELS, DECISION_LOG)}) l USING (customer_id)"
+        logged_columns = "".join(f", l.logged_{ch}_{w}" for ch in CHANNELS for w in ("7d", "30d"))
+    customers = con.execute("SELECT g.customer_id, g.do_not_contact, g.consent_email, g.consent_sms, g.consent_phone, "
+                            f"g.consent_app, d.days_since_any_decline{logged_columns} FROM golden_customers g "
+                            f"LEFT JOIN ({latest_declines_sql(as_of)}) d USING (customer_id) {logged} "
+                            "ORDER BY customer_id").df()
     features = con.execute("SELECT * FROM customer_features ORDER BY customer_id").df()
     scores = con.execute(f"SELECT customer_id, clv, upsell_probability FROM {CUSTOMER_SCORES} ORDER BY customer_id").df()
     responses = con.sql(f"SELECT customer_id, action_id, p_treated, uplift, value_uplift, value_se FROM {ACTION_RESPONSE} "
@@ -135,6 +142,19 @@ def write_decisions(con: duckdb.DuckDBPyConnection, as_of: dt.date, next_best_ac
     replace_table(con, CUSTOMER_REASONS, reasons)
     con.execute(f"CREATE OR REPLACE TABLE {DECISION_SUMMARY} (as_of DATE, summary VARCHAR)")
     con.execute(f"INSERT INTO {DECISION_SUMMARY} VALUES (?, ?)", [as_of, json.dumps(summary, default=str)])
+
+
+def append_decision_log(con: duckdb.DuckDBPyConnection, as_of: dt.date, log: pd.DataFrame, **facts: str) -> None:
+    """Keep `as_of`'s decisions in decision_log (never replaced as a whole: a rerun of a date replaces that
+    date's rows only). `facts` (campaign_id, policy, policy_version, model_versions) are the same for every row."""
+    frame = log.assign(as_of=as_of, **facts)[["as_of", *log.columns, *facts]]
+    con.register("_log", frame)
+    try:
+        con.execute(f"CREATE TABLE IF NOT EXISTS {DECISION_LOG} AS SELECT * FROM _log LIMIT 0")
+        con.execute(f"DELETE FROM {DECISION_LOG} WHERE as_of = ?", [as_of])
+        con.execute(f"INSERT INTO {DECISION_LOG} BY NAME SELECT * FROM _log ORDER BY customer_id, action_id")
+    finally:
+        con.unregister("_log")
 
 
 def read_decision_summary(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> dict[str, Any]:

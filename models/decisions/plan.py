@@ -54,12 +54,13 @@ class DecisionResult:
     next_best_actions: pd.DataFrame
     decision_audit: pd.DataFrame
     summary: dict
+    log: pd.DataFrame  # per customer the decision as it is kept in decision_log (see decision_log_rows)
 
 
 def align_inputs(customers: pd.DataFrame, features: pd.DataFrame, scores: pd.DataFrame,
                  catalog: Catalog) -> tuple[pd.Index, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Customers sorted by id (so results never depend on input order) with features and scores aligned."""
-    optional = [c for c in ("days_since_any_decline",) if c in customers.columns]
+    optional = [c for c in customers.columns if c == "days_since_any_decline" or c.startswith("logged_")]
     needs = {"customers": (customers, ["customer_id", "do_not_contact", *(f"consent_{ch}" for ch in CHANNELS),
                                        *optional]),
              "features": (features, ["customer_id", "avg_order_value_365d", *contact_policy_features(),
@@ -148,6 +149,7 @@ class ChosenOptions:
     probability: np.ndarray   # (C, P) selection probability of each option
     no_action_probability: np.ndarray  # (C,)
     reasons: np.ndarray       # (C, P) code into NOT_CHOSEN_REASONS
+    withheld: np.ndarray      # (C,) for holdout customers the option the plan would have chosen (-1: none)
     threshold_removed: dict   # customers left with no action by min_margin_value / option_confidence, and the
                               # estimated value of their best option so held back
 
@@ -208,8 +210,11 @@ def choose_options(options: Options, settings: DecisionSettings, as_of: date, *,
     reasons = explain_not_chosen(problem, allocation, layout, choice, chosen, feasible, worth, holdout, contactable,
                                  settings.one_action_per_customer)
     left_out = removed & ~chosen.any(axis=1, keepdims=True)
+    # The holdout's withheld option: its best option worth sending (limits aside: a holdout customer uses none).
+    held = np.where(worth & holdout[:, None], ev, -np.inf)
+    withheld = np.where(holdout & np.isfinite(held.max(axis=1, initial=-np.inf)), held.argmax(axis=1), -1)
     return ChosenOptions(problem=problem, allocation=allocation, explored=explored, choice=choice, chosen=chosen,
-                 probability=probability, no_action_probability=p_none, reasons=reasons,
+                 probability=probability, no_action_probability=p_none, reasons=reasons, withheld=withheld,
                  threshold_removed={"customers": int(left_out.any(axis=1).sum()),
                                     "value": round(float(np.where(left_out, ev, 0.0).max(axis=1).sum()), 6)})
 
@@ -292,7 +297,24 @@ def lay_out_results(options: Options, chosen_options: ChosenOptions, settings: D
     nba = _next_best_actions(options, order_ext, rank_ext, value_ext, chosen_ext, probability_ext, chosen_options.explored,
                              settings.top_k, catalog.version, versions_json)  # the two big frames exist
     audit = _audit(options, rank_ext[:, 1:], chosen_options.chosen, chosen_options.reasons)
-    return DecisionResult(next_best_actions=nba, decision_audit=audit, summary=summary)
+    return DecisionResult(next_best_actions=nba, decision_audit=audit, summary=summary,
+                          log=decision_log_rows(options, chosen_options, nba))
+
+
+def decision_log_rows(options: Options, chosen_options: ChosenOptions, nba: pd.DataFrame) -> pd.DataFrame:
+    """Per customer (one row per chosen action when several are allowed) what was decided, kept night after
+    night in decision_log: the chosen action and channel ('no_action'), its expected value and selection
+    probability, the holdout and exploration flags and, for a holdout customer, the withheld option."""
+    rows = nba.loc[nba["chosen"], ["customer_id", "action_id", "channel", "expected_value", "selection_probability",
+                                   "is_holdout", "is_exploration"]].reset_index(drop=True)
+    position = options.ids.get_indexer(rows["customer_id"])
+    withheld = chosen_options.withheld[position]
+    has = withheld >= 0
+    pairs = np.array(options.pairs + (("", ""),), dtype=object)
+    rows["withheld_action_id"] = np.where(has, pairs[withheld, 0], None)
+    rows["withheld_channel"] = np.where(has, pairs[withheld, 1], None)
+    rows["withheld_expected_value"] = np.where(has, options.expected_value[position, np.maximum(withheld, 0)], np.nan)
+    return rows
 
 
 def _allocation_problem(settings: DecisionSettings, layout: SlotLayout, ev, allowed, spend, pair_action, pairs,

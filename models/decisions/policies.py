@@ -156,13 +156,32 @@ def evaluate_suppression(customers: pd.DataFrame, features: pd.DataFrame, erased
         checks = [(erased, "erased"), (never_contact, "do_not_contact"),
                   (~_flag(customers, f"consent_{ch}", missing=False), f"no_consent_{ch}"),
                   (~_flag(features, f"reachable_{ch}", missing=False), f"unreachable_{ch}"),
-                  (_number(features, f"contacts_{ch}_7d", missing=0.0) >= max_7d, "frequency_cap_7d"),
-                  (_number(features, f"contacts_{ch}_30d", missing=0.0) >= max_30d, "frequency_cap_30d"),
+                  (_contacts(customers, features, ch, "7d") >= max_7d, "frequency_cap_7d"),
+                  (_contacts(customers, features, ch, "30d") >= max_30d, "frequency_cap_30d"),
                   (in_cooldown, "cooldown_after_decline"), (holdout, "holdout")]
         for applies, reason in reversed(checks):
             code[applies] = _CODE[reason]
         by_channel[ch] = code
     return np.stack([by_channel[ch] for ch in channels], axis=1) if channels else np.zeros((n, 0), np.int8)
+
+
+def _contacts(customers: pd.DataFrame, features: pd.DataFrame, channel: str, window: str) -> np.ndarray:
+    """Contacts on `channel` in the window: those the interactions extract shows, or the pipeline's own
+    listed decisions of the window (`logged_<channel>_<window>` from decision_log_counts_sql) when more —
+    a list sent yesterday counts before the tools report it back (the larger, so an echoed contact is not
+    counted twice)."""
+    seen = _number(features, f"contacts_{channel}_{window}", missing=0.0)
+    logged = f"logged_{channel}_{window}"
+    return np.fmax(seen, _number(customers, logged, missing=0.0)) if logged in customers.columns else seen
+
+
+def decision_log_counts_sql(as_of, channels: Sequence[str], log_table: str = "decision_log") -> str:
+    """SQL for (customer_id, logged_<channel>_7d, logged_<channel>_30d ...): the customers the pipeline listed
+    on each channel in the 7 and 30 days before `as_of` (holdout rows list nothing)."""
+    counts = ", ".join(f"count(*) FILTER (channel = '{ch}' AND as_of >= DATE '{as_of}' - INTERVAL {days} DAY) "
+                       f"AS logged_{ch}_{days}d" for ch in channels for days in (7, 30))
+    return (f"SELECT customer_id, {counts} FROM {log_table} WHERE as_of < DATE '{as_of}' "
+            f"AND as_of >= DATE '{as_of}' - INTERVAL 30 DAY AND action_id <> 'no_action' GROUP BY customer_id")
 
 
 def _flag(frame: pd.DataFrame, column: str, *, missing: bool) -> np.ndarray:

@@ -1,0 +1,54 @@
+"""The decision log: kept night after night, the holdout's withheld option recorded, and the pipeline's own
+listed decisions counted by the contact caps before the tools report them back."""
+import datetime as dt
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from models import warehouse
+from models.decisions.policies import SUPPRESSION_REASONS, decision_log_counts_sql, evaluate_suppression
+from tests.models.decisions.test_decisions import catalog, hand_inputs, run  # noqa: F401  (catalog is a fixture)
+
+
+def _log(customers, action="retain"):
+    return pd.DataFrame({"customer_id": customers, "action_id": action, "channel": "email", "expected_value": 1.0,
+                         "selection_probability": 1.0, "is_holdout": False, "is_exploration": False,
+                         "withheld_action_id": None, "withheld_channel": None, "withheld_expected_value": np.nan})
+
+
+def test_the_log_keeps_every_night_and_a_rerun_replaces_only_its_own_night():
+    con = duckdb.connect()
+    first, second = dt.date(2026, 11, 1), dt.date(2026, 11, 2)
+    warehouse.append_decision_log(con, first, _log(["A", "B"]), campaign_id="c1", policy="learned")
+    warehouse.append_decision_log(con, second, _log(["A"]), campaign_id="c2", policy="learned")
+    warehouse.append_decision_log(con, first, _log(["C"], action="survey"), campaign_id="c1b", policy="all:survey")
+    rows = con.execute("SELECT as_of, customer_id, action_id, campaign_id FROM decision_log ORDER BY ALL").fetchall()
+    assert rows == [(first, "C", "survey", "c1b"), (second, "A", "retain", "c2")]
+
+
+def test_holdout_customers_record_the_option_they_were_denied(catalog):  # noqa: F811
+    result = run(catalog, holdout_share=1.0)  # everybody is held out tonight
+    log = result.log.set_index("customer_id")
+    assert (log["action_id"] == "no_action").all() and log["is_holdout"].all()
+    # A: retain by e-mail is worth 0.2 x 0.5 x 1000 - 0.5 - 0.3 x 0.1 x 100 = 96.5 (tests/models/decisions/test_decisions)
+    assert (log.at["A", "withheld_action_id"], log.at["A", "withheld_channel"]) == ("retain", "email")
+    assert log.at["A", "withheld_expected_value"] > 0
+    assert pd.isna(log.at["D", "withheld_action_id"])  # D is erased: nothing was withheld from D
+
+
+def test_yesterdays_list_counts_toward_the_caps_before_the_tools_report_it():
+    con = duckdb.connect()
+    as_of = dt.date(2026, 11, 3)
+    warehouse.append_decision_log(con, dt.date(2026, 11, 2), _log(["A"]), campaign_id="c", policy="learned")
+    warehouse.append_decision_log(con, dt.date(2026, 11, 3), _log(["B"]), campaign_id="c", policy="learned")  # tonight
+    logged = con.execute(decision_log_counts_sql(as_of, ["email"])).df()
+    assert logged.to_dict("records") == [{"customer_id": "A", "logged_email_7d": 1, "logged_email_30d": 1}]
+    customers = pd.DataFrame({"customer_id": ["A", "B"], "do_not_contact": False, "consent_email": True,
+                              "logged_email_7d": [1.0, np.nan], "logged_email_30d": [1.0, np.nan]})
+    features = pd.DataFrame({"customer_id": ["A", "B"], "days_since_last_decline": 9999, "reachable_email": True,
+                             "contacts_email_7d": 0, "contacts_email_30d": 0})
+    policy = {"max_contacts_per_channel_7d": 1, "max_contacts_per_channel_30d": 3, "cooldown_after_decline_days": 14}
+    codes = evaluate_suppression(customers, features, np.zeros(2, bool), np.zeros(2, bool), ["email"], policy)
+    assert SUPPRESSION_REASONS[codes[0, 0] - 1] == "frequency_cap_7d"
+    assert codes[1, 0] == 0
