@@ -55,7 +55,7 @@ from models.training.training_sets import build_population_features, read_lexico
 from models.training.value_uplift import (ValueModel, dr_pseudo_outcome, fit_baseline_outcome, fit_value_model,
                                           fold_of, with_propensity)
 
-RESPONSE_META = ("customer_id", "campaign_date", "action_id", "treated", "label", "value")
+RESPONSE_META = ("customer_id", "campaign_date", "action_id", "treated", "label", "source", "value")
 AUDIENCE = "in_audience"  # optional frame column: the row's customer met the action's rules on that date
 # Effects are a few points on base rates of 2-15 %: shallow trees with large leaves, few rounds.
 RESPONSE_PARAMS = {"max_depth": 2, "eta": 0.1, "min_child_weight": 50, "num_boost_round": 60}
@@ -111,24 +111,49 @@ def _without_slopes(effects: Mapping[str, ActionEffect]) -> dict[str, ActionEffe
     return {action_id: replace(effect, slope=0.0) for action_id, effect in effects.items()}
 
 
-def find_campaign_dates(con: duckdb.DuckDBPyConnection, as_of: date, max_dates: int,
-                        interactions: str = "interactions") -> list[date]:
-    """The last `max_dates` campaign dates (oldest first) whose outcomes have settled by `as_of`.
+def randomised_arms_sql(interactions: str = "interactions", decision_log: str | None = None) -> str:
+    """SQL for every randomised (customer_id, d, action_id, treated, label, source) row.
 
-    A date d qualifies when it has campaign or control rows and d + OUTCOME_SETTLE_DAYS <= as_of.
+    source 'campaign': the company's campaigns (`campaign` vs `campaign_control` rows). source 'plan': the
+    pipeline's own decisions from `decision_log` — its contacts (treated) and the universal holdout's
+    customers with the action withheld from them (control). The holdout is a hash of the customer id, so
+    within the customers the plan chose an action for, who was held out is random: a controlled
+    experiment with no separate campaign (exploration draws are left out: they have no control). Plan
+    rows carry no conversion flag (label 0; only their value is used), and a campaign row echoing a plan
+    contact (same customer, date and action) is not counted twice.
+    """
+    campaign = (f"SELECT customer_id, CAST(interaction_ts AS DATE) AS d, action_id, CAST(type = 'campaign' AS INTEGER) "
+                f"AS treated, MAX(CASE WHEN outcome = 'converted' THEN 1 ELSE 0 END) AS label, 'campaign' AS source "
+                f"FROM {interactions} WHERE type IN ('campaign', 'campaign_control') AND customer_id IS NOT NULL "
+                f"AND action_id IS NOT NULL GROUP BY ALL")
+    if decision_log is None:
+        return campaign
+    plan = (f"SELECT customer_id, as_of AS d, coalesce(withheld_action_id, action_id) AS action_id, "
+            f"CAST(NOT is_holdout AS INTEGER) AS treated, 0 AS label, 'plan' AS source FROM {decision_log} "
+            f"WHERE NOT is_exploration AND ((NOT is_holdout AND action_id <> 'no_action') "
+            f"OR (is_holdout AND withheld_action_id IS NOT NULL))")
+    return (f"SELECT c.* FROM ({campaign}) c ANTI JOIN ({plan}) p USING (customer_id, d, action_id) "
+            f"UNION ALL {plan}")
+
+
+def find_campaign_dates(con: duckdb.DuckDBPyConnection, as_of: date, max_dates: int,
+                        interactions: str = "interactions", decision_log: str | None = None) -> list[date]:
+    """The dates with randomised rows (oldest first) whose outcomes have settled by `as_of`: the last
+    `max_dates` campaign dates and the last `max_dates` nights of the plan's own decisions (so nightly runs
+    never crowd the company's campaigns out). A date d qualifies when d + OUTCOME_SETTLE_DAYS <= as_of.
     """
     settled = as_of - timedelta(days=OUTCOME_SETTLE_DAYS)
     rows = con.execute(f"""
-        SELECT DISTINCT CAST(interaction_ts AS DATE) AS d FROM {interactions}
-        WHERE type IN ('campaign', 'campaign_control') AND interaction_ts < ? ORDER BY d DESC LIMIT ?""",
-                       [settled + timedelta(days=1), int(max_dates)]).fetchall()
-    return sorted(r[0] for r in rows)
+        SELECT d FROM (SELECT DISTINCT source, d FROM ({randomised_arms_sql(interactions, decision_log)}) WHERE d <= ?)
+        QUALIFY row_number() OVER (PARTITION BY source ORDER BY d DESC) <= ?""", [settled, int(max_dates)]).fetchall()
+    return sorted({r[0] for r in rows})
 
 
 def build_response_frame(con: duckdb.DuckDBPyConnection, as_of: date, max_campaign_dates: int, *,
                          horizons: Mapping[str, int] | None = None, margin_rate: float = 0.3,
                          customers: str = "golden_customers", purchases: str = "purchases",
-                         interactions: str = "interactions", lexicon=None) -> pd.DataFrame:
+                         interactions: str = "interactions", decision_log: str | None = "decision_log",
+                         lexicon=None) -> pd.DataFrame:
     """Rows (customer_id, campaign_date, action_id, treated, label, value, <features at that date>).
 
     `value`: net margin over the action's outcome horizon (`horizons`, default
@@ -137,8 +162,10 @@ def build_response_frame(con: duckdb.DuckDBPyConnection, as_of: date, max_campai
     """
     tables = dict(customers=customers, purchases=purchases, interactions=interactions)
     lexicon = read_lexicon_once(lexicon)
-    frames = [_response_rows_at(con, d, tables, lexicon)
-              for d in find_campaign_dates(con, as_of, max_campaign_dates, interactions)]
+    log = decision_log if decision_log and _has_table(con, decision_log) else None
+    arms = randomised_arms_sql(interactions, log)
+    frames = [_response_rows_at(con, d, tables, lexicon, arms)
+              for d in find_campaign_dates(con, as_of, max_campaign_dates, interactions, log)]
     if not frames:
         return pd.DataFrame(columns=list(RESPONSE_META))
     frame = pd.concat(frames, ignore_index=True)
@@ -147,14 +174,13 @@ def build_response_frame(con: duckdb.DuckDBPyConnection, as_of: date, max_campai
     return frame
 
 
-def _response_rows_at(con, day: date, tables: dict, lexicon) -> pd.DataFrame:
-    arms = con.execute(f"""
-        SELECT customer_id, action_id, CAST(type = 'campaign' AS INTEGER) AS treated,
-               MAX(CASE WHEN outcome = 'converted' THEN 1 ELSE 0 END) AS label
-        FROM {tables['interactions']}
-        WHERE type IN ('campaign', 'campaign_control') AND CAST(interaction_ts AS DATE) = ?
-          AND customer_id IS NOT NULL AND action_id IS NOT NULL
-        GROUP BY ALL ORDER BY customer_id, action_id, treated""", [day]).df()
+def _has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]).fetchall()[0][0])
+
+
+def _response_rows_at(con, day: date, tables: dict, lexicon, arms_sql: str) -> pd.DataFrame:
+    arms = con.execute(f"SELECT customer_id, action_id, treated, label, source FROM ({arms_sql}) WHERE d = ? "
+                       "ORDER BY customer_id, action_id, source, treated", [day]).df()
     values, columns = build_population_features(con, day, arms["customer_id"], tables, lexicon, tag="response")
     rows = arms.merge(values, on="customer_id", how="inner", validate="many_to_one")
     rows.insert(1, "campaign_date", day)
@@ -170,6 +196,9 @@ def fit_response_models(frame: pd.DataFrame, prior_uplift: Mapping[str, float], 
     average effect; it sets how much the prior counts against the measured effect.
     """
     features = [c for c in frame.columns if c not in (*RESPONSE_META, AUDIENCE)]
+    value_frame = frame
+    if "source" in frame.columns:  # the plan's own rows carry no conversion flag: value models only
+        frame = frame[frame["source"] == "campaign"]
     dates = sorted(frame["campaign_date"].unique())
     held_out = sorted(held_out_rows(frame)["campaign_date"].unique())
     train = frame[~frame["campaign_date"].isin(held_out)]
@@ -202,8 +231,9 @@ def fit_response_models(frame: pd.DataFrame, prior_uplift: Mapping[str, float], 
         _evaluate_on(models, frame[frame["campaign_date"].isin(held_out)])
     else:
         models.effects = _without_slopes(models.effects)
-    if actions and "value" in frame.columns:
-        fit_value_models(models, frame, actions, features, min_contacts, params=params, seed=seed, n_threads=n_threads)
+    if actions and "value" in value_frame.columns:
+        fit_value_models(models, value_frame, actions, features, min_contacts, params=params, seed=seed,
+                         n_threads=n_threads)
     return models
 
 

@@ -77,9 +77,10 @@ def dr_pseudo_outcome(y: np.ndarray, t: np.ndarray, e: np.ndarray, baseline: np.
 
 
 def with_propensity(rows: pd.DataFrame) -> pd.DataFrame:
-    """The rows with `propensity` = the contacted share of their action's rows on their date; dates
-    lacking an arm dropped."""
-    share = rows.groupby(["action_id", "campaign_date"])["treated"].transform("mean")
+    """The rows with `propensity` = the contacted share of their action's rows on their date (per source: a
+    company campaign and the plan's own holdout are separate experiments); dates lacking an arm dropped."""
+    keys = ["action_id", "campaign_date", *(["source"] if "source" in rows.columns else [])]
+    share = rows.groupby(keys)["treated"].transform("mean")
     return rows.assign(propensity=share.to_numpy(float))[((share > 0) & (share < 1)).to_numpy()]
 
 

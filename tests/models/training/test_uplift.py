@@ -247,3 +247,46 @@ def test_the_response_gate_scores_any_model_on_the_rows_it_is_given(fitted):
     reversed_effect = held_out_rows(_randomised_history(seed=5)).assign(
         label=lambda f: np.where(f["complaints_30d"] >= 1, 1 - f["treated"], f["treated"]) * (f["action_id"] != "winback"))
     assert held_out_qini(fitted, reversed_effect) < 0 < fitted.metrics["qini_mean"]
+
+
+def test_the_plans_own_contacts_and_holdout_learn_a_known_effect_without_any_campaign():
+    """No company campaign at all: the plan contacted the customers it chose and its random holdout got the same
+    action withheld (decision_log). Each contacted customer's next 30 days gain 12.0 of margin (one extra order of
+    40 at a 0.3 margin); the value model must find that from the plan's rows alone, and not from the
+    plan's choice (it chose the better customers, who buy more anyway)."""
+    from models.decisions.catalog import parse_catalog
+    from models.training.uplift import AUDIENCE, audience_mask
+
+    con = duckdb.connect()
+    make_warehouse(con, n_customers=3000, seed=3, future_days=0)
+    write_table(con, "interactions", [], INTERACTION_COLUMNS)
+    rng = np.random.default_rng(5)
+    nights = [date(2026, 8, 1), date(2026, 9, 1)]
+    rows, orders = [], []
+    customers = [r[0] for r in con.execute("SELECT customer_id FROM golden_customers ORDER BY 1").fetchall()]
+    spend = dict(con.execute("SELECT customer_id, count(*) FROM purchases GROUP BY 1").fetchall())
+    for night in nights:
+        chosen = [c for c in customers if spend.get(c, 0) >= 3]  # the plan picks frequent buyers: not random
+        for c in chosen:
+            holdout = rng.uniform() < 0.2
+            rows.append({"as_of": night, "customer_id": c, "action_id": "no_action" if holdout else "upsell",
+                         "channel": None if holdout else "email", "is_holdout": holdout, "is_exploration": False,
+                         "withheld_action_id": "upsell" if holdout else None})
+            if not holdout:
+                orders.append((f"X{night}{c}", c, datetime.combine(night, datetime.min.time()) + timedelta(days=3), 40.0))
+    con.register("_log", pd.DataFrame(rows))
+    con.execute("CREATE TABLE decision_log AS SELECT * FROM _log")
+    con.executemany("INSERT INTO purchases (order_id, customer_id, order_ts, amount, quantity, status) "
+                    "VALUES (?, ?, ?, ?, 1, 'completed')", orders)
+    catalog = parse_catalog({"version": "t", "actions": [
+        {"id": "upsell", "type": "upsell", "names": {"en": "u"}, "channels": ["email"], "cost_per_contact": {"email": 0.05},
+         "value_basis": "fixed", "value_per_conversion": 1.0, "eligibility": "purchases_total >= 0", "priority": 1,
+         "prior_uplift": 0.0, "script_hint": {"en": "u"}}]}, {"purchases_total"}, source="t.yaml", sha256="0" * 64)
+    frame = build_response_frame(con, T, 12, horizons={"upsell": 30})
+    assert set(frame["source"]) == {"plan"} and set(frame["treated"]) == {0, 1}
+    frame[AUDIENCE] = audience_mask(frame, catalog.actions)
+    models = fit_response_models(frame, {"upsell": 0.0}, 100, seed=1, n_threads=1, params=FAST,
+                                 actions=catalog.ordered_actions())
+    model = models.values["upsell"]
+    assert model.effect == pytest.approx(12.0, abs=3 * model.effect_se + 0.5)
+    assert model.effect_se < 4.0
