@@ -11,6 +11,7 @@ from models.decisions.catalog import load_catalog
 from models.decisions.explain import call_list_reasons
 from models.decisions.plan import decide
 from models.exports.campaign import campaign_id
+from models.exports.run_summary import policy_table
 from models.features.customer_features import FEATURE_COLUMNS
 from models.golden.suppression import load_suppressed_ids
 from pipelines.partitions import as_of_partitions
@@ -58,6 +59,9 @@ def next_best_actions(context: dg.AssetExecutionContext, home: NbaHome) -> dg.Ma
         "dagster/row_count": rows,
         "policy_version": catalog.version,
         "suppressed_customers": len(suppressed),
+        "policy": result.summary["policy_selection"]["winner"],
+        "policy_reason": result.summary["policy_selection"]["reason"],
+        "policy_candidates": dg.MetadataValue.md(policy_table(result.summary["policy_selection"])),
         "summary": dg.MetadataValue.json(json.loads(json.dumps(result.summary, default=str))),
         "actions_by_segment": image_md({"Chosen actions by segment": plot_actions_by_segment(chart)}) if len(chart) else "none",
     })

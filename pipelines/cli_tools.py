@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import math
 import sys
@@ -37,6 +38,7 @@ def _catalog(home_config: str | None):
 
 def cmd_explain(args) -> int:
     """Why a customer got (or did not get) each action last night, in plain language."""
+    from models import warehouse
     from models.decisions.explain import explain_customer
 
     con = _warehouse(args.home)
@@ -53,6 +55,9 @@ def cmd_explain(args) -> int:
         print(f"({args.customer_id} is a duplicate record of golden customer {customer_id})")
     print(f"as of {stored}:")
     print(explain_customer(audit, _catalog(args.config), customer_id, args.lang))
+    selection = warehouse.read_decision_summary(con, dt.date.fromisoformat(stored)).get("policy_selection")
+    if selection:
+        print(f"tonight's plan follows the policy '{selection['winner']}': {selection['reason']}")
     return 0
 
 

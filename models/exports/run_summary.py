@@ -60,8 +60,12 @@ def policy_lines(selection: dict | None) -> list[str]:
     if not selection:
         return []
     lines = ["", "## Which policy drives tonight's plan", "", f"Deployed: **{selection['winner']}** — {selection['reason']}."]
-    candidates = pd.DataFrame(selection.get("candidates", []))
-    if len(candidates):
+    if selection.get("candidates"):
         lines += ["", "Estimated incremental value of each candidate over tonight's customers (doubly robust, on "
-                  "held-out randomised contacts):", "", _table(candidates)]
+                  "randomised contacts):", "", policy_table(selection)]
     return lines
+
+
+def policy_table(selection: dict) -> str:
+    """Markdown table of the candidate policies' estimates (the run summary and the decisions asset page)."""
+    return _table(pd.DataFrame(selection.get("candidates", [])))
