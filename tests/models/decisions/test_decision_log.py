@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 
 from models import warehouse
-from models.decisions.policies import SUPPRESSION_REASONS, decision_log_counts_sql, evaluate_suppression
-from tests.models.decisions.test_decisions import catalog, hand_inputs, run  # noqa: F401  (catalog is a fixture)
+from models.decisions.policies import SUPPRESSION_REASONS, decision_log_counts_sql
+from tests.models.decisions.test_decisions import catalog, email_suppression_of_two, run  # noqa: F401  (catalog is a fixture)
 
 
 def _log(customers, action="retain"):
@@ -44,11 +44,6 @@ def test_yesterdays_list_counts_toward_the_caps_before_the_tools_report_it():
     warehouse.append_decision_log(con, dt.date(2026, 11, 3), _log(["B"]), campaign_id="c", policy="learned")  # tonight
     logged = con.execute(decision_log_counts_sql(as_of, ["email"])).df()
     assert logged.to_dict("records") == [{"customer_id": "A", "logged_email_7d": 1, "logged_email_30d": 1}]
-    customers = pd.DataFrame({"customer_id": ["A", "B"], "do_not_contact": False, "consent_email": True,
-                              "logged_email_7d": [1.0, np.nan], "logged_email_30d": [1.0, np.nan]})
-    features = pd.DataFrame({"customer_id": ["A", "B"], "days_since_last_decline": 9999, "reachable_email": True,
-                             "contacts_email_7d": 0, "contacts_email_30d": 0})
-    policy = {"max_contacts_per_channel_7d": 1, "max_contacts_per_channel_30d": 3, "cooldown_after_decline_days": 14}
-    codes = evaluate_suppression(customers, features, np.zeros(2, bool), np.zeros(2, bool), ["email"], policy)
-    assert SUPPRESSION_REASONS[codes[0, 0] - 1] == "frequency_cap_7d"
-    assert codes[1, 0] == 0
+    codes = email_suppression_of_two(logged_email_7d=[1.0, np.nan], logged_email_30d=[1.0, np.nan])
+    assert SUPPRESSION_REASONS[codes[0] - 1] == "frequency_cap_7d"
+    assert codes[1] == 0

@@ -348,7 +348,7 @@ def test_explanations_of_constraints_and_suppression(catalog):
 def test_the_cool_down_honours_a_decline_too_recent_to_have_settled_as_a_feature():
     """The model feature days_since_last_decline counts settled outcomes only; the contact policy must still
     see yesterday's "no" (customers.days_since_any_decline from latest_declines_sql)."""
-    from models.decisions.policies import SUPPRESSION_REASONS, evaluate_suppression, latest_declines_sql
+    from models.decisions.policies import SUPPRESSION_REASONS, latest_declines_sql
 
     con = duckdb.connect()
     con.execute("CREATE TABLE interactions AS SELECT * FROM (VALUES ('A', TIMESTAMP '2026-10-30 09:00', 'campaign', "
@@ -356,14 +356,22 @@ def test_the_cool_down_honours_a_decline_too_recent_to_have_settled_as_a_feature
                 "t(customer_id, interaction_ts, type, outcome)")
     declines = con.execute(latest_declines_sql(date(2026, 11, 1))).df()
     assert declines.to_dict("records") == [{"customer_id": "A", "days_since_any_decline": 2}]  # B is on the as-of date
+    codes = email_suppression_of_two(days_since_any_decline=[2.0, np.nan])
+    assert SUPPRESSION_REASONS[codes[0] - 1] == "cooldown_after_decline"
+    assert codes[1] == 0
+
+
+def email_suppression_of_two(**customer_columns) -> np.ndarray:
+    """E-mail suppression codes of customers A and B, who consent, are reachable and were never contacted or
+    declined by the features; `customer_columns` add the decision inputs' fresher columns."""
+    from models.decisions.policies import evaluate_suppression
+
     customers = pd.DataFrame({"customer_id": ["A", "B"], "do_not_contact": False, "consent_email": True,
-                              "days_since_any_decline": [2.0, np.nan]})
+                              **customer_columns})
     features = pd.DataFrame({"customer_id": ["A", "B"], "days_since_last_decline": 9999, "reachable_email": True,
                              "contacts_email_7d": 0, "contacts_email_30d": 0})
     policy = {"max_contacts_per_channel_7d": 1, "max_contacts_per_channel_30d": 3, "cooldown_after_decline_days": 14}
-    codes = evaluate_suppression(customers, features, np.zeros(2, bool), np.zeros(2, bool), ["email"], policy)
-    assert SUPPRESSION_REASONS[codes[0, 0] - 1] == "cooldown_after_decline"
-    assert codes[1, 0] == 0
+    return evaluate_suppression(customers, features, np.zeros(2, bool), np.zeros(2, bool), ["email"], policy)[:, 0]
 
 
 def test_measured_values_replace_the_prior_formula_and_thresholds_report_what_they_held_back(catalog):
