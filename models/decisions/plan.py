@@ -108,8 +108,10 @@ def decide(customers: pd.DataFrame, features: pd.DataFrame, scores: pd.DataFrame
             chosen_options = choose_options(options, settings, as_of, apply_confidence=False)
     result = lay_out_results(options, chosen_options, settings, catalog, model_versions)
     result.summary["policy_selection"] = (choice.as_dict() if choice is not None else
-                                          {"winner": LEARNED, "reason": "no held-out randomised contacts with settled "
-                                           "outcomes: the plan is not validated against simple policies"})
+                                          {"winner": LEARNED, "reason": "no action has enough randomised contacts with "
+                                           "a settled outcome for a value model (training.response_min_contacts per arm), "
+                                           "so the plan rests on the catalog priors and is not validated against simple "
+                                           "policies"})
     return result
 
 
