@@ -39,6 +39,7 @@ def next_best_actions(context: dg.AssetExecutionContext, home: NbaHome) -> dg.Ma
                     suppressed_ids=suppressed, model_versions=versions,
                     held_out=getattr(response_model, "held_out", None),
                     segment_actions=getattr(response_model, "segment_actions", {}))
+    result.summary["needs_attention"] = response_model.attention() if hasattr(response_model, "attention") else []
     del response_model
     del customers, scores, responses
     reasons = call_list_reasons(result.next_best_actions, features, lambda: selected_models(home)["churn"][1], catalog,

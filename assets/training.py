@@ -134,6 +134,7 @@ def response_model(context: dg.AssetExecutionContext, home: NbaHome):
         **({"rejected_learned_candidate": fallback} if fallback else {}),
         "mlflow_run_id": logged.run_id, "learned_actions": dg.MetadataValue.json(sorted(models.learners)),
         "prior_actions": dg.MetadataValue.json(sorted(models.priors)),
+        "unmatched_campaign_actions": dg.MetadataValue.json(models.unmatched_actions),
         "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in models.notes)),
         **{k: float(v) for k, v in models.metrics.items()}, **({"charts": image_md(charts)} if charts else {})})
     yield gate_check(RESPONSE, chosen is not None, decision.reason, {})

@@ -29,6 +29,7 @@ def render_run_summary(as_of: str, run_id: str, intake: pd.DataFrame, models: pd
     costs = summary.get("constraint_costs", {})
     lines = [
         f"# Nightly NBA run — as of {as_of}", "", f"Run `{run_id}`.", "",
+        *attention_lines(summary.get("needs_attention")),
         "## Intake (rows in = accepted + quarantined)", "", _table(intake), "",
         "## Models scoring tonight", "", _table(models), "",
         "## Actions chosen (by action and channel)", "", _table(actions), "",
@@ -53,6 +54,11 @@ def render_run_summary(as_of: str, run_id: str, intake: pd.DataFrame, models: pd
                      f"an action whose best option was estimated at {removed['value']:,.2f} in all")
     lines += policy_lines(summary.get("policy_selection"))
     return "\n".join(lines) + "\n"
+
+
+def attention_lines(items: list[str] | None) -> list[str]:
+    """The "needs attention" section (only when something does)."""
+    return ["## Needs attention", "", *(f"- {item}" for item in items), ""] if items else []
 
 
 def policy_lines(selection: dict | None) -> list[str]:

@@ -89,7 +89,17 @@ class ResponseModels:
     # Incremental net value per action (models/training/value_uplift.py) and what policy selection needs.
     values: dict[str, ValueModel] = field(default_factory=dict)
     segment_actions: dict[int, str] = field(default_factory=dict)
-    held_out: HeldOut | None = None  # written to the warehouse by the asset, not pickled with the model
+    held_out: HeldOut | None = None  # the held-out randomised rows policy selection values candidates on
+    unmatched_actions: dict[str, int] = field(default_factory=dict)  # campaign action ids not in the catalog: rows
+
+    def attention(self) -> list[str]:
+        """What an analyst should know about tonight's learning (the run summary's "needs attention")."""
+        items = [f"{n:,} randomised campaign rows name action id '{a}', which is not in the action catalog: they were "
+                 "ignored (rename the action in the catalog or map the ids in the extract)"
+                 for a, n in sorted(self.unmatched_actions.items())]
+        if self.priors and not self.values:
+            items.append("no action has a value model yet: every action's value comes from its catalog prior")
+        return items
 
     @property
     def action_ids(self) -> list[str]:
@@ -103,7 +113,7 @@ class ResponseModels:
                               self.report,
                               [*self.notes, f"ranking dropped ({reason}): every learned action at its measured effect"],
                               effects, {a: replace(v, slope=0.0) for a, v in self.values.items()},
-                              self.segment_actions, self.held_out)
+                              self.segment_actions, self.held_out, self.unmatched_actions)
 
 
 def _without_slopes(effects: Mapping[str, ActionEffect]) -> dict[str, ActionEffect]:
@@ -203,6 +213,9 @@ def fit_response_models(frame: pd.DataFrame, prior_uplift: Mapping[str, float], 
     held_out = sorted(held_out_rows(frame)["campaign_date"].unique())
     train = frame[~frame["campaign_date"].isin(held_out)]
     models = ResponseModels(features, {}, {}, notes=_history_notes(dates, held_out))
+    unknown = value_frame.loc[~value_frame["action_id"].isin(list(prior_uplift)), "action_id"]
+    models.unmatched_actions = {str(a): int(n) for a, n in unknown.value_counts().sort_index().items()}
+    models.notes.extend(models.attention())  # only the unmatched ids so far: nothing is fitted yet
     pooled = _control_rate(train)
     for action_id in sorted(prior_uplift):
         rows = train[train["action_id"] == action_id]

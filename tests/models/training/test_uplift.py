@@ -290,3 +290,15 @@ def test_the_plans_own_contacts_and_holdout_learn_a_known_effect_without_any_cam
     model = models.values["upsell"]
     assert model.effect == pytest.approx(12.0, abs=3 * model.effect_se + 0.5)
     assert model.effect_se < 4.0
+
+
+def test_campaign_rows_of_actions_missing_from_the_catalog_are_named_not_silently_dropped():
+    from models.exports.run_summary import attention_lines
+
+    history = _randomised_history()
+    history.loc[history["action_id"] == "upsell_premium", "action_id"] = "mens_email"  # the tool's own id
+    models = fit_response_models(history, PRIORS, 200, params=FAST, seed=1, n_threads=1)
+    assert models.unmatched_actions == {"mens_email": int((history["action_id"] == "mens_email").sum())}
+    assert "upsell_premium" in models.priors  # its rows carried another id: nothing learned for it
+    lines = attention_lines(models.attention())
+    assert lines[0] == "## Needs attention" and "'mens_email'" in lines[2] and "not in the action catalog" in lines[2]
