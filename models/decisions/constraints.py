@@ -79,8 +79,11 @@ def measure_usage(problem: AllocationProblem, choice: np.ndarray) -> dict:
 def is_feasible(problem: AllocationProblem, choice: np.ndarray) -> bool:
     """True when the choice respects allowed options and every global limit."""
     rows = np.flatnonzero(choice >= 0)
-    if not problem.allowed[rows, choice[rows]].all():
-        return False
+    return bool(problem.allowed[rows, choice[rows]].all()) and within_limits(problem, choice)
+
+
+def within_limits(problem: AllocationProblem, choice: np.ndarray) -> bool:
+    """True when the choice respects every global limit (calls, budget, action caps)."""
     use = measure_usage(problem, choice)
     return ((problem.capacity_calls is None or use["calls"] <= problem.capacity_calls)
             and (problem.budget is None or use["budget"] <= problem.budget * (1 + BUDGET_TOLERANCE) + BUDGET_TOLERANCE)
@@ -297,6 +300,17 @@ def repair(problem: AllocationProblem, choice: np.ndarray) -> tuple[np.ndarray, 
         moved += _shed_count(problem, choice, banned, problem.action == a, excess)
         cut.add(f"action_{a}")
     raise RuntimeError("constraint repair did not converge")  # a bug, not a user error
+
+
+def repair_keeping(problem: AllocationProblem, choice: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """`choice` made feasible by moving the other slots first: the `keep` slots' choices (e.g. exploration
+    draws, whose probabilities are recorded) move only if nothing else can restore a limit."""
+    pinned = problem.value.copy()
+    rows = np.flatnonzero(keep & (choice >= 0))
+    finite = np.abs(pinned[np.isfinite(pinned)])
+    pinned[rows, choice[rows]] = 1e9 * (1.0 + (finite.max() if finite.size else 0.0))
+    repaired, _, _ = repair(replace(problem, value=pinned), choice)
+    return repaired
 
 
 def fill_slack(problem: AllocationProblem, choice: np.ndarray) -> np.ndarray:

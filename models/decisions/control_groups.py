@@ -9,10 +9,13 @@ Both are deterministic hashes, so the same inputs give the same groups byte for 
 
 The logging policy is "greedy with probability 1 - eps, else uniform over the exploration set", so the
 probability of the greedy option is 1 - eps + eps/n and of every other member eps/n (n = set size,
-'no action' included). Exploration only draws options that spend no globally limited resource (call
-slots, offer budget, capped action volume) beyond what the greedy choice already holds: an explored
-customer can therefore never push the night over a limit, and the recorded probabilities are exactly
-the ones the policy used.
+'no action' included). Options that spend a globally limited resource (call slots, offer budget, capped
+action volume) are in an explored customer's set only for a hashed share q of the customers
+(`limited_exploration_share`): q is set so that exploration is expected to use about eps of each limit,
+so calls and offers are explored too but never take the bulk of a limit. When the draws push a limit
+over, the plan's own lowest-value uses give way (constraints.repair_keeping). The recorded probabilities
+are the ones each customer's set gave; a customer whose plan choice was moved that way is recorded with
+the moved choice as its greedy option.
 """
 from __future__ import annotations
 
@@ -80,3 +83,27 @@ def no_action_probability(greedy_none: np.ndarray, n: np.ndarray, share: float) 
     explored, each slot draws independently, so nothing at all has probability prod(1 / n).
     """
     return (1.0 - share) * greedy_none.all(axis=1) + share * np.prod(1.0 / n, axis=1)
+
+
+def limited_exploration_share(problem, limited: np.ndarray, explored: np.ndarray, share: float) -> float:
+    """The share q of explored customers whose exploration set may include options using a limited resource,
+    so that exploration is expected to use at most `share` of each limit (1 when that is never binding).
+
+    limited: (S, W) the feasible options that use a limited resource; explored: (S,) slots explored tonight.
+    """
+    if share <= 0 or not (limited & explored[:, None]).any():
+        return 0.0
+    per_draw = 1.0 / (limited[explored].sum(axis=1) + 1 + 1)  # at most: the limited options plus greedy and none
+    rows = np.flatnonzero(explored)
+    weight = limited[rows] * per_draw[:, None]  # expected use of each option per explored slot if q = 1
+    ratios = []
+    if problem.capacity_calls is not None:
+        expected = float((weight * problem.calls[rows]).sum())
+        ratios.append(share * problem.capacity_calls / expected if expected > 0 else 1.0)
+    if problem.budget is not None:
+        expected = float((weight * problem.spend[rows]).sum())
+        ratios.append(share * problem.budget / expected if expected > 0 else 1.0)
+    for action, cap in problem.action_caps.items():
+        expected = float((weight * (problem.action[rows] == action)).sum())
+        ratios.append(share * cap / expected if expected > 0 else 1.0)
+    return float(min([1.0, *ratios]))

@@ -32,9 +32,9 @@ from models.decisions.arbitration import (NOT_CHOSEN_REASONS, SlotLayout, build_
                                 explain_not_chosen, order_options, response_matrices)
 from models.decisions.catalog import CHANNELS, NO_ACTION, Catalog
 from models.decisions.constraints import (Allocation, AllocationProblem, measure_constraint_costs, measure_usage,
-                                solve_lagrangian)
+                                repair_keeping, solve_lagrangian, within_limits)
 from models.decisions.control_groups import (assign_exploration, assign_holdout, draw_uniform, explore,
-                                   no_action_probability)
+                                   limited_exploration_share, no_action_probability)
 from models.decisions.policies import (SUPPRESSION_REASONS, DecisionSettings, contact_policy_features, evaluate_eligibility,
                              evaluate_suppression, read_decision_settings)
 from models.decisions.policy_selection import (LEARNED, NO_ACTION_POLICY, SEGMENT, HeldOut, PolicyChoice,
@@ -199,8 +199,20 @@ def choose_options(options: Options, settings: DecisionSettings, as_of: date, *,
     slot_explored = np.repeat(explored, layout.per_customer)
     draw = np.zeros(len(slot_explored))
     draw[slot_explored] = draw_uniform(_draw_keys(options, explored, layout, settings, as_of))
-    members = layout.gather(feasible, False) & _unconstrained(problem)
+    members = layout.gather(feasible, False)
+    free = _unconstrained(problem)
+    share = limited_exploration_share(problem, members & ~free, slot_explored, settings.exploration_share)
+    may_use_limits = np.repeat(draw_uniform(f"{settings.seed}|{as_of.isoformat()}|{cid}|limited" for cid in options.ids)
+                               < share, layout.per_customer)
+    members &= free | may_use_limits[:, None]
     choice, slot_probability, n = explore(allocation.choice, members, slot_explored, draw, settings.exploration_share)
+    if share > 0:  # explored calls / offers may push a limit over: the plan's own lowest-value uses give way
+        greedy = np.where(slot_explored, allocation.choice, repair_keeping(problem, choice, slot_explored))
+        choice, slot_probability, n = explore(greedy, members, slot_explored, draw, settings.exploration_share)
+        if not within_limits(problem, choice):  # a limit too small to share: tonight explores free options only
+            members &= free
+            choice, slot_probability, n = explore(allocation.choice, members, slot_explored, draw,
+                                                  settings.exploration_share)
 
     chosen = layout.scatter(_one_hot(choice, problem.value.shape[1]), len(options.pairs), False)
     probability = layout.scatter(slot_probability, len(options.pairs), 0.0)
