@@ -1,25 +1,46 @@
-"""The single Dagster Definitions of the project: every asset, check, job, schedule, sensor and resource."""
+"""The single Dagster Definitions of the project: every asset, check, job, schedule, sensor and resource.
+
+`defs` is built from the shipped defaults with the schedule and sensors stopped (what `nba run`, `nba ui` and
+`dagster definitions validate` load); `nba serve` loads pipelines/served.py, which builds the same Definitions from
+the user's config file with them switched on as that config says.
+"""
+import dataclasses
+
 import dagster as dg
 
 from assets import decisions, exports, features, golden_record, ingest, scoring, sharded, training, validation
+from pipelines import settings
+from pipelines.alerts import alert_settings
 from pipelines.jobs import nightly_job
 from pipelines.resources import NbaHome
 from pipelines.runner import progress_logger
-from pipelines.schedules import nightly_schedule
-from pipelines.sensors import landing_sensor
+from pipelines.schedule_settings import schedule_settings, sensor_settings
+from pipelines.schedules import build_nightly_schedule
+from pipelines.sensors import build_failure_alert_sensor, build_landing_sensor
 from pipelines.sharding import shard_inputs_job, sharded_job, shards_after_inputs
 
-defs = dg.Definitions(
-    assets=[*ingest.raw_assets, *validation.validated_assets, golden_record.golden_record,
-            features.customer_features, *training.model_assets, scoring.customer_scores,
-            decisions.next_best_actions, exports.campaign_lists, *sharded.sharded_assets],
-    jobs=[nightly_job, shard_inputs_job, sharded_job],
-    schedules=[nightly_schedule],
-    sensors=[landing_sensor, shards_after_inputs],
-    resources={"home": NbaHome(home_dir=dg.EnvVar("NBA_HOME"), landing_dir=dg.EnvVar("NBA_LANDING"),
-                              config_path=dg.EnvVar("NBA_CONFIG"),
-                              mlflow_tracking_uri=dg.EnvVar("NBA_MLFLOW_TRACKING_URI"))},
-)
+
+def build_definitions(config: dict, switch_on: bool = False, ui_url: str = "") -> dg.Definitions:
+    """The Definitions with the schedule, landing sensor and failure alerts of `config`; they run by default only
+    when `switch_on` (nba serve). `ui_url` is the UI's address for run links when the config names none."""
+    alerting = alert_settings(config)
+    if not alerting.ui_url and ui_url:
+        alerting = dataclasses.replace(alerting, ui_url=ui_url.rstrip("/"))
+    return dg.Definitions(
+        assets=[*ingest.raw_assets, *validation.validated_assets, golden_record.golden_record,
+                features.customer_features, *training.model_assets, scoring.customer_scores,
+                decisions.next_best_actions, exports.campaign_lists, *sharded.sharded_assets],
+        jobs=[nightly_job, shard_inputs_job, sharded_job],
+        schedules=[build_nightly_schedule(schedule_settings(config), switch_on)],
+        sensors=[build_landing_sensor(sensor_settings(config), switch_on), shards_after_inputs,
+                 build_failure_alert_sensor(alerting, switch_on)],
+        resources={"home": NbaHome(home_dir=dg.EnvVar("NBA_HOME"), landing_dir=dg.EnvVar("NBA_LANDING"),
+                                  config_path=dg.EnvVar("NBA_CONFIG"),
+                                  mlflow_tracking_uri=dg.EnvVar("NBA_MLFLOW_TRACKING_URI"))},
+    )
+
+
+defs = build_definitions(settings.load_config())
 
 
 def resolve_job(name: str) -> dg.JobDefinition:

@@ -7,6 +7,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import dagster as dg
 
@@ -68,7 +69,12 @@ class RunOutcome:
 
 def failure_message(result: dg.ExecuteInProcessResult) -> str:
     """One sentence naming the failed check or asset and the reason, from the run's events."""
-    for event in result.all_events:
+    return failure_message_from_events(result.all_events)
+
+
+def failure_message_from_events(events: Sequence[dg.DagsterEvent]) -> str:
+    """`failure_message` from a run's Dagster events (in process, or read back from the instance's event log)."""
+    for event in events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             data = event.event_specific_data
             if not data.passed and data.severity == dg.AssetCheckSeverity.ERROR:
@@ -76,7 +82,7 @@ def failure_message(result: dg.ExecuteInProcessResult) -> str:
                 why = f": {reason.value}" if reason is not None else ""
                 return (f"check '{data.check_name}' on {data.asset_key.to_user_string()} failed{why}; "
                         "downstream assets were not run")
-    for event in result.all_events:
+    for event in events:
         if event.event_type_value == "STEP_FAILURE":
             error = event.step_failure_data.error
             cause = error

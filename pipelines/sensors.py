@@ -1,16 +1,23 @@
-"""Start a run when a landing folder for a new date is complete (it holds the `_READY` marker)."""
+"""The landing sensor (a run when a landing folder for a new date is complete, i.e. holds the `_READY` marker)
+and the run-failure sensor that sends one alert per failed run."""
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 
 import dagster as dg
 
+from pipelines import alerts
 from pipelines.jobs import nightly_job
 from pipelines.resources import NbaHome
+from pipelines.runner import failure_message_from_events
+from pipelines.schedule_settings import SensorSettings
 
 READY_MARKER = "_READY"
+LANDING_SENSOR = "landing_sensor"
+FAILURE_SENSOR = "failed_night_alert"
 
 
 def ready_landing_dates(landing_root: Path) -> list[str]:
@@ -26,12 +33,47 @@ def ready_landing_dates(landing_root: Path) -> list[str]:
     return dates
 
 
-@dg.sensor(job=nightly_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,
-           description="Runs the nightly job for each landing/<YYYY-MM-DD>/ folder once its _READY marker appears.")
-def landing_sensor(context: dg.SensorEvaluationContext, home: NbaHome):
-    seen = set(json.loads(context.cursor)) if context.cursor else set()
-    new = [d for d in ready_landing_dates(Path(home.landing_dir)) if d not in seen]
-    for date in new:
-        yield dg.RunRequest(run_key=f"landing-{date}", partition_key=date)
-    if new:
-        context.update_cursor(json.dumps(sorted(seen | set(new))))
+def _status(running: bool) -> dg.DefaultSensorStatus:
+    return dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED
+
+
+def build_landing_sensor(settings: SensorSettings, switch_on: bool) -> dg.SensorDefinition:
+    """The landing sensor; running by default only when `switch_on` (nba serve) and the config enables it."""
+
+    @dg.sensor(name=LANDING_SENSOR, job=nightly_job, minimum_interval_seconds=settings.minimum_interval_seconds,
+               default_status=_status(switch_on and settings.enabled),
+               description="Runs the nightly job for each landing/<YYYY-MM-DD>/ folder once its _READY marker appears.")
+    def landing_sensor(context: dg.SensorEvaluationContext, home: NbaHome):
+        seen = set(json.loads(context.cursor)) if context.cursor else set()
+        new = [d for d in ready_landing_dates(Path(home.landing_dir)) if d not in seen]
+        for date in new:
+            yield dg.RunRequest(run_key=f"landing-{date}", partition_key=date)
+        if new:
+            context.update_cursor(json.dumps(sorted(seen | set(new))))
+
+    return landing_sensor
+
+
+def build_failure_alert_sensor(settings: alerts.AlertSettings, switch_on: bool) -> dg.SensorDefinition:
+    """One alert per failed run of this code location (webhook and / or e-mail, as configured), naming the night,
+    the failed asset or check with `nba run`'s one-line reason, and the run's link. Running by default when
+    `switch_on` (nba serve) and a channel is configured. A tick fails (and is retried) only if no channel took it."""
+    channels = bool(settings.webhook_url_env or settings.smtp)
+
+    @dg.run_failure_sensor(name=FAILURE_SENSOR, minimum_interval_seconds=settings.minimum_interval_seconds,
+                           default_status=_status(switch_on and channels),
+                           description="Sends one webhook / e-mail alert per failed run (config `alerts:`).")
+    def failed_night_alert(context: dg.RunFailureSensorContext):
+        run = context.dagster_run
+        events = [entry.dagster_event for entry in context.instance.all_logs(run.run_id) if entry.is_dagster_event]
+        subject, text = alerts.failure_alert(run.job_name, run.tags.get("dagster/partition"),
+                                             failure_message_from_events(events),
+                                             alerts.run_url(settings.ui_url, run.run_id))
+        sent, errors = alerts.deliver(settings, subject, text, os.environ)
+        for error in errors:
+            context.log.error(f"alert for run {run.run_id} not delivered by {error}")
+        if errors and not sent:
+            raise RuntimeError(f"no alert channel took the alert for run {run.run_id}: {'; '.join(errors)}")
+        context.log.info(f"alert for run {run.run_id} sent by {', '.join(sent)}")
+
+    return failed_night_alert

@@ -1,0 +1,124 @@
+"""Alerts when a night fails: the `alerts:` config section, the message, and its delivery to a webhook (Slack /
+Teams-compatible JSON `{"text": ...}`) and / or by SMTP e-mail. Plain Python (no Dagster): the failure sensor in
+pipelines/sensors.py wires it. Secrets (the webhook URL, the SMTP login) come only from environment variables
+the config names, never from the config file."""
+from __future__ import annotations
+
+import json
+import smtplib
+import urllib.request
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Mapping
+
+from pipelines.settings import ConfigError
+
+TIMEOUT_SECONDS = 20
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    sender: str
+    recipients: tuple[str, ...]
+    starttls: bool
+    username_env: str
+    password_env: str
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Where alerts go; a channel is off while its setting is empty."""
+
+    webhook_url_env: str
+    smtp: SmtpSettings | None
+    ui_url: str
+    minimum_interval_seconds: int
+
+
+def alert_settings(config: dict) -> AlertSettings:
+    """The checked `alerts:` section; a wrong value is a ConfigError naming the key."""
+    section = config["alerts"]
+    smtp = section["smtp"]
+    interval = section["minimum_interval_seconds"]
+    if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
+        raise ConfigError(f"alerts.minimum_interval_seconds '{interval}' must be a whole number of seconds >= 1")
+    return AlertSettings(webhook_url_env=str(section["webhook_url_env"] or ""), smtp=_smtp_settings(smtp),
+                         ui_url=str(section["ui_url"] or "").rstrip("/"), minimum_interval_seconds=interval)
+
+
+def _smtp_settings(smtp: dict) -> SmtpSettings | None:
+    if not smtp.get("host"):
+        return None
+    recipients = smtp["to"]
+    if isinstance(recipients, str):
+        recipients = [recipients]
+    if not recipients or not smtp.get("from"):
+        raise ConfigError("alerts.smtp needs 'from' and at least one 'to' address when alerts.smtp.host is set")
+    if bool(smtp.get("username_env")) != bool(smtp.get("password_env")):
+        raise ConfigError("alerts.smtp.username_env and alerts.smtp.password_env are set together or not at all")
+    return SmtpSettings(host=str(smtp["host"]), port=int(smtp["port"]), sender=str(smtp["from"]),
+                        recipients=tuple(str(r) for r in recipients), starttls=bool(smtp["starttls"]),
+                        username_env=str(smtp.get("username_env") or ""), password_env=str(smtp.get("password_env") or ""))
+
+
+def run_url(ui_url: str, run_id: str) -> str:
+    """The run's page in the Dagster UI."""
+    return f"{ui_url.rstrip('/')}/runs/{run_id}"
+
+
+def failure_alert(job: str, night: str | None, reason: str, link: str) -> tuple[str, str]:
+    """(subject, text) of the alert for one failed run: the night (as-of date), the one-line reason `nba run`
+    prints (it names the failed asset or check) and the link to the run."""
+    night_text = f"night {night}" if night else "a run without an as-of date"
+    subject = f"NBA {night_text} FAILED ({job})"
+    text = (f"{subject}: {reason}. Exports of earlier nights are unchanged. Run: {link}")
+    return subject, text
+
+
+def deliver(settings: AlertSettings, subject: str, text: str, environ: Mapping[str, str]) -> tuple[list[str], list[str]]:
+    """Send the alert on every configured channel: (channels that took it, one error line per channel that did
+    not). A channel whose secret variable is unset is an error, not a silent skip."""
+    sent, errors = [], []
+    if settings.webhook_url_env:
+        url = environ.get(settings.webhook_url_env, "")
+        if not url:
+            errors.append(f"webhook: environment variable {settings.webhook_url_env} (alerts.webhook_url_env) is not set")
+        else:
+            _record(sent, errors, "webhook", lambda: post_webhook(url, text))
+    if settings.smtp is not None:
+        _record(sent, errors, "e-mail", lambda: send_email(settings.smtp, subject, text, environ))
+    return sent, errors
+
+
+def _record(sent: list[str], errors: list[str], channel: str, send) -> None:
+    try:
+        send()
+        sent.append(channel)
+    except (OSError, smtplib.SMTPException, ConfigError) as exc:  # URLError and socket errors are OSErrors
+        errors.append(f"{channel}: {exc.__class__.__name__}: {exc}")
+
+
+def post_webhook(url: str, text: str) -> None:
+    """POST `{"text": text}` as JSON: what Slack and Microsoft Teams incoming webhooks accept."""
+    request = urllib.request.Request(url, data=json.dumps({"text": text}).encode("utf-8"), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+        response.read()
+
+
+def send_email(smtp: SmtpSettings, subject: str, text: str, environ: Mapping[str, str]) -> None:
+    """One plain-text e-mail to the configured recipients (STARTTLS and login when configured)."""
+    message = EmailMessage()
+    message["Subject"], message["From"], message["To"] = subject, smtp.sender, ", ".join(smtp.recipients)
+    message.set_content(text)
+    with smtplib.SMTP(smtp.host, smtp.port, timeout=TIMEOUT_SECONDS) as client:
+        if smtp.starttls:
+            client.starttls()
+        if smtp.username_env:
+            missing = [name for name in (smtp.username_env, smtp.password_env) if not environ.get(name)]
+            if missing:
+                raise ConfigError(f"environment variable(s) {', '.join(missing)} (alerts.smtp) not set")
+            client.login(environ[smtp.username_env], environ[smtp.password_env])
+        client.send_message(message)
