@@ -152,7 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     ui.set_defaults(func=cmd_ui)
 
     from demo import bench, evaluate_worlds
-    from pipelines import cli_tools
+    from pipelines import cli_tools, serve
+    serve.add_command(sub)
     cli_tools.add_commands(sub, _date)
     bench.add_commands(sub)
     evaluate_worlds.add_commands(sub)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -16,11 +17,15 @@ from pipelines.resources import NbaHome
 
 DAGSTER_YAML = """telemetry:
   enabled: false
+concurrency:
+  runs:
+    max_concurrent_runs: 1   # one night at a time: every run writes the one DuckDB warehouse
 """
 
 
 def dagster_instance(home: Path) -> dg.DagsterInstance:
-    """The persistent Dagster instance under HOME, shared by `nba run` and `nba ui`."""
+    """The persistent Dagster instance under HOME (SQLite storage in HOME/dagster), shared by `nba run`, `nba ui`
+    and `nba serve`; HOME/dagster/dagster.yaml is written once and then the operator's to edit (README, Operations)."""
     instance_dir = home / "dagster"
     instance_dir.mkdir(parents=True, exist_ok=True)
     config = instance_dir / "dagster.yaml"
@@ -60,6 +65,12 @@ def progress_logger(init_context):
     return logger
 
 
+def quiet_known_noise() -> None:
+    """GX disposes its DuckDB engine after the cursor is closed; SQLAlchemy logs that harmless rollback with a
+    traceback. Called by the in-process runner and when `nba serve`'s code location loads (its runs' process)."""
+    logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
+
+
 @dataclass
 class RunOutcome:
     success: bool
@@ -89,6 +100,8 @@ def failure_message_from_events(events: Sequence[dg.DagsterEvent]) -> str:
             while cause.cause is not None and cause.cls_name.startswith("Dagster"):
                 cause = cause.cause
             first_line = cause.message.strip().splitlines()[0] if cause.message.strip() else cause.cls_name
+            # the error's class (e.g. "data_contracts.ContractError: ") says nothing to the person reading the line
+            first_line = re.sub(rf"^[\w.]*\b{re.escape(cause.cls_name)}: ", "", first_line)
             return f"step '{event.step_key}' failed: {first_line.rstrip('.')}"
     return "the run failed (see the Dagster UI for the event log)"
 
@@ -101,8 +114,7 @@ def run_nightly(home: Path, landing: Path, as_of: dt.date, config_path: Path | N
 
     resource = NbaHome(home_dir=str(home), landing_dir=str(landing), config_path=str(config_path or ""),
                   mlflow_tracking_uri=tracking_uri)
-    # GX disposes its DuckDB engine after the cursor is closed; SQLAlchemy logs that harmless rollback.
-    logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
+    quiet_known_noise()
     with home_lock(home, f"nba run --as-of {as_of}"):
         resource.configure_tracking()  # fail early on a broken store
         instance = dagster_instance(home)

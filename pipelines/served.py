@@ -13,9 +13,11 @@ import dagster as dg
 
 from pipelines import settings
 from pipelines.definitions import build_definitions
+from pipelines.runner import quiet_known_noise
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
+    quiet_known_noise()
     return build_definitions(settings.load_config(os.environ.get("NBA_CONFIG") or None), switch_on=True,
                              ui_url=os.environ.get("NBA_UI_URL", ""))

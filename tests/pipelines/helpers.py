@@ -2,6 +2,7 @@
 subprocess, and fingerprints and comparisons of published export sets."""
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import json
@@ -262,3 +263,14 @@ def frame_differences(a: Path, b: Path) -> list[str]:
         row = next(i for i in range(len(x)) if not (x.iloc[i] == y.iloc[i] or pd.isna(x.iloc[i]) and pd.isna(y.iloc[i])))
         out.append(f"column {column} differs (e.g. row {row}: {left[column].iloc[row]!r} vs {right[column].iloc[row]!r})")
     return out
+
+
+def write_without_column(source, target, column: str) -> None:
+    """Copy a CSV extract without one of its columns."""
+    with open(source, newline="", encoding="utf-8") as src, open(target, "w", newline="", encoding="utf-8") as out:
+        rows = csv.reader(src)
+        header = next(rows)
+        drop = header.index(column)
+        writer = csv.writer(out, lineterminator="\n")
+        for row in [header, *rows]:
+            writer.writerow(row[:drop] + row[drop + 1:])

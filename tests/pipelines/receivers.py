@@ -6,7 +6,7 @@ import http.server
 import json
 import socket
 import threading
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from typing import Iterator
 
 
@@ -44,14 +44,14 @@ def webhook_receiver() -> Iterator[tuple[str, list[dict]]]:
 
 @contextlib.contextmanager
 def smtp_receiver() -> Iterator[tuple[int, list]]:
-    """(port, the e-mails received so far as email.message.Message), an aiosmtpd server on loopback."""
+    """(port, the e-mails received so far as email.message.EmailMessage), an aiosmtpd server on loopback."""
     from aiosmtpd.controller import Controller
 
     received: list = []
 
     class Handler:
         async def handle_DATA(self, server, session, envelope):
-            received.append(message_from_bytes(envelope.content))
+            received.append(message_from_bytes(envelope.content, policy=policy.default))
             return "250 OK"
 
     port = free_port()

@@ -41,7 +41,7 @@ alerts:
     assert len(mails) == 1
     assert mails[0]["Subject"] == "NBA night 2026-11-02 FAILED"
     assert mails[0]["To"] == "ops@example.org, ds@example.org"
-    assert mails[0].get_payload().strip() == "the text"
+    assert mails[0].get_content().strip() == "the text"
 
 
 def test_an_unset_secret_and_an_unreachable_server_are_errors_not_silence(tmp_path):

@@ -2,7 +2,6 @@
 run on a busy HOME refuses at once; a lost model store retrains, a corrupt or unreachable one stops the run
 with one message; a bad extract on the next night stops with one message. A failed run leaves the previous
 exports byte for byte as they were. Every test starts from a private copy of one good night."""
-import csv
 import datetime as dt
 import json
 import shutil
@@ -14,7 +13,7 @@ from pipelines import cli
 from pipelines.runner import dagster_instance
 from tests.pipelines.helpers import (AS_OF, MANIFEST_RUN_FIELDS, NbaRun, assert_champions_trained_for,
                                      assert_complete_set, copy_home, export_differences, good_night, run_in_process,
-                                     sha256, visible_exports)
+                                     sha256, visible_exports, write_without_column)
 
 pytestmark = pytest.mark.slow
 
@@ -73,17 +72,6 @@ def test_second_run_on_a_busy_home_refuses_at_once_and_the_first_completes(night
     assert published.name != assert_complete_set(night.exports, AS_OF).name
     with dagster_instance(home) as instance:
         assert instance.get_runs_count() == runs_before + 1  # the refused run never started a Dagster run
-
-
-def write_without_column(source, target, column: str) -> None:
-    """Copy a CSV extract without one of its columns."""
-    with open(source, newline="", encoding="utf-8") as src, open(target, "w", newline="", encoding="utf-8") as out:
-        rows = csv.reader(src)
-        header = next(rows)
-        drop = header.index(column)
-        writer = csv.writer(out, lineterminator="\n")
-        for row in [header, *rows]:
-            writer.writerow(row[:drop] + row[drop + 1:])
 
 
 def test_bad_extract_on_night_two_fails_with_one_message_and_keeps_night_one(night, tmp_path, capsys):

@@ -1,0 +1,157 @@
+"""`nba serve`: the production way to run the nights on one machine — Dagster's webserver and daemon (not
+`dagster dev`) on HOME's persistent instance, loading pipelines/served.py (the schedule, landing sensor and
+failure alerts as the config file says), one log per component under HOME/logs/, a clean stop on SIGTERM."""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+CODE_LOCATION = ["-m", "pipelines.served"]
+STOP_SECONDS = 30
+
+
+def component_commands(host: str, port: int) -> dict[str, list[str]]:
+    """The two long-running components and their command lines (the scripts of this environment)."""
+    return {"webserver": [_script("dagster-webserver"), "-h", host, "-p", str(port), *CODE_LOCATION],
+            "daemon": [_script("dagster-daemon"), "run", *CODE_LOCATION]}
+
+
+def _script(name: str) -> str:
+    beside = Path(sys.executable).with_name(name)
+    return str(beside) if beside.exists() else (shutil.which(name) or name)
+
+
+def serve_environment(home: Path, landing: Path, config: Path | None, ui_url: str) -> dict:
+    """`nba ui`'s environment (instance, resources) plus the UI address the alerts link to."""
+    from pipelines.cli import ui_environment
+
+    env = ui_environment(home, str(landing), str(config or ""))
+    env["NBA_UI_URL"] = ui_url
+    return env
+
+
+def _restore_default_sigint() -> None:
+    """In the child: a shell that started us in the background left SIGINT ignored, and Dagster mirrors that onto
+    SIGTERM (docs: STACK_NOTES); with the default back, SIGTERM stops the component."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start_components(commands: dict[str, list[str]], env: dict, logs: Path, cwd: Path) -> dict[str, subprocess.Popen]:
+    """Start every component, each in its own process group (it and the code servers and runs it starts), with
+    its output appended to logs/<component>.log."""
+    logs.mkdir(parents=True, exist_ok=True)
+    started = {}
+    for name, command in commands.items():
+        with open(logs / f"{name}.log", "ab") as log:
+            started[name] = subprocess.Popen(command, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log,
+                                             stderr=subprocess.STDOUT, restore_signals=True,
+                                             start_new_session=True, preexec_fn=_restore_default_sigint)
+    return started
+
+
+def stop_components(procs: dict[str, subprocess.Popen], timeout: float = STOP_SECONDS) -> dict[str, int]:
+    """SIGTERM every component, wait for it, then for what it started in its group (code servers otherwise
+    linger until their heartbeat times out); SIGKILL what is left after `timeout`. The components' exit codes."""
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + timeout
+    codes = {}
+    for name, proc in procs.items():
+        try:
+            codes[name] = proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            codes[name] = proc.wait()
+            print(f"nba serve: {name} did not stop within {timeout:.0f} s and was killed", file=sys.stderr, flush=True)
+        _stop_group(proc.pid, deadline)
+    return codes
+
+
+def _stop_group(pgid: int, deadline: float) -> None:
+    """SIGTERM the processes left in a component's group; SIGKILL them if any is still there at `deadline`."""
+    if not _signal_group(pgid, signal.SIGTERM):
+        return
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        if not _signal_group(pgid, 0):
+            return
+    _signal_group(pgid, signal.SIGKILL)
+
+
+def _signal_group(pgid: int, sig: int) -> bool:
+    """Send `sig` to a process group (0: only check); False when the group is gone."""
+    try:
+        os.killpg(pgid, sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def serve(home: Path, landing: Path, config: Path | None, host: str, port: int) -> int:
+    """Run the webserver and the daemon until SIGTERM / SIGINT (0) or until one of them exits (1)."""
+    from pipelines.runner import dagster_instance
+
+    dagster_instance(home).dispose()  # writes HOME/dagster/dagster.yaml on a new home
+    ui_url = f"http://{host}:{port}"
+    logs = home / "logs"
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    procs: dict[str, subprocess.Popen] = {}
+    failed = None
+    try:
+        procs = start_components(component_commands(host, port), serve_environment(home, landing, config, ui_url),
+                                 logs, cwd=home)
+        print(f"nba serve: Dagster UI on {ui_url}, daemon running; home {home}, landing {landing}, "
+              f"config {config or 'shipped defaults'}; logs in {logs}/ (SIGTERM or Ctrl-C stops it)", flush=True)
+        while not stop.wait(0.5):
+            failed = next((name for name, proc in procs.items() if proc.poll() is not None), None)
+            if failed:
+                print(f"nba serve: {failed} exited with code {procs[failed].returncode} (see {logs / failed}.log); "
+                      "stopping", file=sys.stderr, flush=True)
+                break
+    finally:
+        codes = stop_components(procs)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print(f"nba serve: stopped ({', '.join(f'{name} {code}' for name, code in codes.items())})", flush=True)
+    return 1 if failed else 0
+
+
+def cmd_serve(args) -> int:
+    """Check the flags and the config at the edge, then serve."""
+    from pipelines.definitions import build_definitions
+    from pipelines.settings import ConfigError, load_config
+
+    landing = Path(args.landing).expanduser().resolve()
+    if not landing.is_dir():
+        print(f"nba serve: landing folder {landing} does not exist", file=sys.stderr)
+        return 2
+    config = Path(args.config).expanduser().resolve() if args.config else None
+    try:
+        build_definitions(load_config(config))  # the schedule, sensor and alert settings the daemon will load
+    except ConfigError as exc:
+        print(f"nba serve: {exc}", file=sys.stderr)
+        return 2
+    home = Path(args.home).expanduser().resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    return serve(home, landing, config, args.host, args.port)
+
+
+def add_command(sub: argparse._SubParsersAction) -> None:
+    serve_parser = sub.add_parser("serve", help="run the nights unattended: Dagster webserver + daemon on a home")
+    serve_parser.add_argument("--home", required=True, help="folder for the warehouse, MLflow store, exports, "
+                                                            "Dagster instance and logs")
+    serve_parser.add_argument("--landing", required=True, help="landing root with one <YYYY-MM-DD>/ folder per night")
+    serve_parser.add_argument("--config", help="YAML file overriding keys of pipelines/config/default.yaml "
+                                               "(schedule, sensor and alerts too)")
+    serve_parser.add_argument("--host", default="127.0.0.1", help="address of the UI (default: loopback only)")
+    serve_parser.add_argument("--port", type=int, default=3000)
+    serve_parser.set_defaults(func=cmd_serve)
