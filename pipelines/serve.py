@@ -76,23 +76,40 @@ def stop_components(procs: dict[str, subprocess.Popen], timeout: float = STOP_SE
 
 
 def _stop_group(pgid: int, deadline: float) -> None:
-    """SIGTERM the processes left in a component's group; SIGKILL them if any is still there at `deadline`."""
+    """SIGTERM the processes left in a component's group; SIGKILL them if any still runs at `deadline`."""
     if not _signal_group(pgid, signal.SIGTERM):
         return
     while time.monotonic() < deadline:
         time.sleep(0.2)
-        if not _signal_group(pgid, 0):
+        if not _group_running(pgid):
             return
     _signal_group(pgid, signal.SIGKILL)
 
 
 def _signal_group(pgid: int, sig: int) -> bool:
-    """Send `sig` to a process group (0: only check); False when the group is gone."""
+    """Send `sig` to a process group; False when the group is gone."""
     try:
         os.killpg(pgid, sig)
         return True
     except (ProcessLookupError, PermissionError):
         return False
+
+
+def _group_running(pgid: int) -> bool:
+    """Whether a process of the group still runs. Exited orphans stay in the group as zombies until PID 1 reaps
+    them, which a container's PID 1 may never do: on Linux, /proc tells them apart."""
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():
+        return _signal_group(pgid, 0)
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # gone meanwhile
+            if int(fields[2]) == pgid and fields[0] != "Z":  # fields after "(comm)": state, ppid, pgrp
+                return True
+    return False
 
 
 def serve(home: Path, landing: Path, config: Path | None, host: str, port: int) -> int:
