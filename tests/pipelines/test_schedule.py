@@ -69,6 +69,26 @@ def test_a_tick_runs_the_as_of_date_the_config_names(tmp_path, as_of, expected):
     assert [r.partition_key for r in requests] == [expected]
 
 
+def test_a_tick_skips_a_night_that_already_succeeded(tmp_path):
+    repository = build_definitions(settings.load_config()).get_repository_def()
+    schedule = repository.get_schedule_def(SCHEDULE_NAME)
+    tick = dt.datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # 02:00 in Madrid: as-of 2026-11-02
+    with dg.instance_for_test() as instance:
+        def partitions_requested() -> list:
+            with dg.build_schedule_context(instance=instance, scheduled_execution_time=tick,
+                                           repository_def=repository) as context:
+                return [r.partition_key for r in schedule.evaluate_tick(context).run_requests]
+
+        assert partitions_requested() == ["2026-11-02"]
+        for status, partition in ((dg.DagsterRunStatus.FAILURE, "2026-11-02"), (dg.DagsterRunStatus.SUCCESS, "2026-11-01")):
+            instance.add_run(dg.DagsterRun(job_name="nightly_nba", run_id=f"{status.value}-{partition}", status=status,
+                                           tags={"dagster/partition": partition}))
+        assert partitions_requested() == ["2026-11-02"]  # a failed night, or another night, does not count
+        instance.add_run(dg.DagsterRun(job_name="nightly_nba", run_id="landed", status=dg.DagsterRunStatus.SUCCESS,
+                                       tags={"dagster/partition": "2026-11-02"}))
+        assert partitions_requested() == []
+
+
 def test_the_tick_date_is_the_local_date_not_the_utc_date():
     late_evening_utc = dt.datetime(2026, 7, 1, 23, 30, tzinfo=UTC)  # 01:30 on 2 July in Madrid
     assert as_of_for_tick(late_evening_utc, "Europe/Madrid", "today") == dt.date(2026, 7, 2)
