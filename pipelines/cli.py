@@ -50,6 +50,8 @@ def cmd_run(args) -> int:
     """Run the whole nightly job for one as-of date through Dagster, in process."""
     from models.training.registry import TrackingStoreError
     from pipelines.lock import HomeBusyError
+    from pipelines.partitions import check_as_of
+    from pipelines.resources import NbaHome
     from pipelines.runner import run_nightly
     from pipelines.sharding import run_sharded
     from pipelines.settings import ConfigError, load_config
@@ -60,6 +62,7 @@ def cmd_run(args) -> int:
         return 2
     try:
         load_config(args.config)
+        check_as_of(args.as_of)
     except ConfigError as exc:
         print(f"nba run: {exc}", file=sys.stderr)
         return 2
@@ -81,8 +84,9 @@ def cmd_run(args) -> int:
         print(f"nba run: FAILED after {took:.1f} s — {outcome.message}. Exports of earlier nights are unchanged.",
               file=sys.stderr)
         return 1
-    exports = home / "exports" / args.as_of.isoformat()
-    summary = home / "exports" / f"run_summary_{args.as_of.isoformat()}.md"
+    exports_root = NbaHome(home_dir=str(home), config_path=str(Path(args.config).resolve()) if args.config else "").exports_root
+    exports = exports_root / args.as_of.isoformat()
+    summary = exports_root / f"run_summary_{args.as_of.isoformat()}.md"
     print(f"done in {took:.1f} s (run {outcome.run_id})\n  exports: {exports}\n  summary: {summary}"
           f"\n  warehouse: {home / 'warehouse' / 'nba.duckdb'}\n  UI: nba ui --home {args.home}")
     return 0
