@@ -87,6 +87,7 @@ class ExtractContract:
     path: str
     version_column: str | None = None  # newer versions of a primary key supersede older ones (change data capture)
     superseded_rule: str = "superseded"
+    known_from: str | None = None  # DATE / TIMESTAMP column dating the record: after the as-of date it is not yet known
 
     @property
     def column_names(self) -> list[str]:
@@ -139,7 +140,16 @@ def load_contract(extract: str, contracts_dir: Path | None = None) -> ExtractCon
         path=str(path),
         version_column=version,
         superseded_rule=defaults.get("superseded_rule", "superseded"),
+        known_from=_known_from(path, spec, names),
     )
+
+
+def _known_from(path: Path, spec: dict, names: list[str]) -> str | None:
+    """The contract's `known_from` column, which must be one of its declared columns."""
+    column = spec.get("known_from")
+    if column is not None and column not in names:
+        raise ContractError(path, "known_from", column, f"known_from column '{column}' is not a declared column.")
+    return column
 
 
 def load_suite(extract: str, contracts_dir: Path | None = None) -> dict:

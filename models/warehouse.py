@@ -58,20 +58,24 @@ def input_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def read_intake(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Rows in, accepted and quarantined per extract (for the run summary)."""
-    return con.execute("SELECT extract, rows_in, rows_accepted AS accepted, rows_quarantined AS quarantined "
-                       f"FROM {STAGING_LOG} ORDER BY extract").df()
+    """Rows in, accepted, quarantined and set aside as not yet known (a backfill night) per extract (for the
+    run summary)."""
+    return con.execute("SELECT extract, rows_in, rows_accepted AS accepted, rows_quarantined AS quarantined, "
+                       f"rows_not_yet_known AS not_yet_known FROM {STAGING_LOG} ORDER BY extract").df()
 
 
 # ---------------------------------------------------------------- models
 
 def record_selection(con: duckdb.DuckDBPyConnection, target: str, model_name: str, version: str,
-                     trained_as_of: str, mlflow_run_id: str, reason: str) -> None:
-    """Remember which model version scores tonight for `target` (read by scoring, decisions and exports)."""
+                     trained_as_of: str, mlflow_run_id: str, reason: str, baseline_rule: str | None = None) -> None:
+    """Remember which model version scores tonight for `target` (read by scoring, decisions and exports);
+    `baseline_rule` names the rule baseline when it scores instead of a model (a flagged fallback)."""
     con.execute(f"CREATE TABLE IF NOT EXISTS {MODEL_SELECTION} (target VARCHAR PRIMARY KEY, model_name VARCHAR, "
-                "version VARCHAR, trained_as_of VARCHAR, mlflow_run_id VARCHAR, reason VARCHAR)")
-    con.execute(f"INSERT OR REPLACE INTO {MODEL_SELECTION} VALUES (?, ?, ?, ?, ?, ?)",
-                [target, model_name, version, trained_as_of, mlflow_run_id, reason])
+                "version VARCHAR, trained_as_of VARCHAR, mlflow_run_id VARCHAR, reason VARCHAR, baseline_rule VARCHAR)")
+    con.execute(f"ALTER TABLE {MODEL_SELECTION} ADD COLUMN IF NOT EXISTS baseline_rule VARCHAR")  # older homes
+    con.execute(f"INSERT OR REPLACE INTO {MODEL_SELECTION} (target, model_name, version, trained_as_of, mlflow_run_id, "
+                "reason, baseline_rule) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [target, model_name, version, trained_as_of, mlflow_run_id, reason, baseline_rule])
 
 
 def read_selected_models(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
@@ -85,8 +89,10 @@ def read_model_versions(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 
 def read_model_selection(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """target, version, trained_as_of and reason of every selected model, by target (for the run summary)."""
-    return con.execute(f"SELECT target, version, trained_as_of, reason FROM {MODEL_SELECTION} ORDER BY target").df()
+    """target, version, trained_as_of, reason and baseline_rule (empty for a model) of every selected model, by
+    target (for the run summary and the manifest)."""
+    return con.execute(f"SELECT target, version, trained_as_of, reason, coalesce(baseline_rule, '') AS baseline_rule "
+                       f"FROM {MODEL_SELECTION} ORDER BY target").df()
 
 
 # ---------------------------------------------------------------- scores

@@ -87,6 +87,14 @@ class NbaHome(dg.ConfigurableResource):
         dated = root / as_of.isoformat()
         return dated if dated.is_dir() else root
 
+    def extracts_date(self, as_of: dt.date) -> dt.date:
+        """The date tonight's extracts were delivered: `as_of` for its dated landing sub-folder, else today
+        (UTC). Later than `as_of` means a backfill on later extracts, whose records dated after `as_of` are
+        not yet known that night (models/ingest/staging.py); a record dated after this date is in the future."""
+        if self.landing_for(as_of).name == as_of.isoformat():
+            return as_of
+        return max(as_of, dt.datetime.now(dt.timezone.utc).date())
+
     @contextlib.contextmanager
     def warehouse(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """Open the DuckDB warehouse; each asset opens, writes in transactions and closes."""

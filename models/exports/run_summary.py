@@ -23,6 +23,22 @@ def _table(frame: pd.DataFrame) -> str:
     return frame.to_markdown(index=False) if len(frame) else "_(none)_"
 
 
+def _not_yet_known_note(intake: pd.DataFrame) -> list[str]:
+    """A line when rows were set aside as dated after the as-of date (a backfill on later extracts)."""
+    total = int(intake["not_yet_known"].sum()) if "not_yet_known" in intake else 0
+    if not total:
+        return []
+    return [f"- {total:,} rows are dated after the as-of date (a backfill on later extracts): set aside as not yet "
+            "known tonight (table `not_yet_known`), not quarantined.", ""]
+
+
+def _baseline_note(models: pd.DataFrame) -> list[str]:
+    """A warning per target scored by its rule baseline instead of a model (flagged in the manifest too)."""
+    rules = models[models["baseline_rule"] != ""] if "baseline_rule" in models else models.iloc[0:0]
+    return [f"- **Baseline scoring**: {t} is scored by the {r} rule, not a trained model (no model beat it)."
+            for t, r in zip(rules["target"], rules["baseline_rule"])] + ([""] if len(rules) else [])
+
+
 def render_run_summary(as_of: str, run_id: str, intake: pd.DataFrame, models: pd.DataFrame,
                        actions: pd.DataFrame, summary: dict) -> str:
     """Markdown for analysts and managers: intake reconciliation, models, actions, value, control, constraints."""
@@ -30,8 +46,9 @@ def render_run_summary(as_of: str, run_id: str, intake: pd.DataFrame, models: pd
     lines = [
         f"# Nightly NBA run — as of {as_of}", "", f"Run `{run_id}`.", "",
         *attention_lines(summary.get("needs_attention")),
-        "## Intake (rows in = accepted + quarantined)", "", _table(intake), "",
-        "## Models scoring tonight", "", _table(models), "",
+        "## Intake (rows in = accepted + quarantined + not yet known)", "", _table(intake), "",
+        *_not_yet_known_note(intake),
+        "## Models scoring tonight", "", _table(models), "", *_baseline_note(models),
         "## Actions chosen (by action and channel)", "", _table(actions), "",
         "## Value and control", "",
         f"- Expected incremental value of tonight's plan: {summary.get('total_expected_value', 0):,.2f}",

@@ -1,7 +1,7 @@
 """Apply an extract's contract and suite to `raw_<extract>` and split it into `stg_<extract>` and `quarantine`.
 
-Ingest typed every row on the way in (models/ingest/casting.py). Three stages here, each row quarantined under the
-first rule it breaks:
+Ingest typed every row on the way in (models/ingest/casting.py). First the rows not yet known on the as-of date
+are set aside (see below); then three stages, each row quarantined under the first rule it breaks:
 1. cast: a value ingest could not read as its type (`_cast_rule`, the row as delivered in `_raw_record`);
 2. duplicate_exact: later identical copies of a primary key are dropped (the first copy is kept); then, for an
    extract whose contract names a `version_column` (customers: updated_at, i.e. change data capture), the copies
@@ -9,6 +9,13 @@ first rule it breaks:
    version counts as oldest) and its copies dated at or after the cut-off are `future_timestamp`; copies sharing
    the newest version with different content stay, for the suite's uniqueness rule (a true conflict);
 3. the row-level expectations of the GX suite (those with `meta.rule`), compiled here to SQL.
+Not yet known (a backfill on later extracts): when the extracts were delivered after the as-of date
+(`extracted_on`), a row whose contract `known_from` column (the date the record came into being: a signup, an
+order, an interaction) falls after the as-of date + `max_future_days` but not after `extracted_on` +
+`max_future_days` is set aside in table `not_yet_known` (same columns as `quarantine`, rule `not_yet_known`):
+it is not a bad row, is not counted toward `max_bad_row_share` and is absent from `stg_` that night, exactly as
+if the extract had been cut at the as-of date. A date after `extracted_on` + `max_future_days` is still a
+`future_timestamp` (the suite's `future_cutoff` follows `extracted_on`).
 The stages only collect the rejected row ids (`_rid`: the row id in `raw_<extract>`, which ingest wrote in
 file order in one transaction); the rows still in play are the view `_stage_live`. If the rejects stay
 within `max_bad_row_share`, they are deleted from `raw_<extract>` and the table is renamed `stg_<extract>`
@@ -41,16 +48,17 @@ WORK_COLUMNS = tuple(name for name, _ in RAW_EXTRA_COLUMNS if name != "_source_r
 UNIQUENESS_TYPES = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
 LIVE = "_stage_live"  # the raw rows no stage has rejected yet
 STAGING_LOG_DDL = ("CREATE TABLE IF NOT EXISTS staging_log(extract VARCHAR, rows_in BIGINT, rows_accepted BIGINT, "
-                   "rows_quarantined BIGINT, staged_at TIMESTAMP)")
-QUARANTINE_DDL = (
-    "CREATE TABLE IF NOT EXISTS quarantine(extract VARCHAR, source_file VARCHAR, source_row BIGINT, "
-    "rule VARCHAR, column_name VARCHAR, value VARCHAR, record VARCHAR)"
-)
+                   "rows_quarantined BIGINT, staged_at TIMESTAMP, rows_not_yet_known BIGINT DEFAULT 0)")
+QUARANTINE = "quarantine"  # rows that broke a rule
+NOT_YET_KNOWN = "not_yet_known"  # rows dated after the as-of date of a backfill night (table and rule name)
+SET_ASIDE_DDL = ("CREATE TABLE IF NOT EXISTS {table}(extract VARCHAR, source_file VARCHAR, source_row BIGINT, "
+                 "rule VARCHAR, column_name VARCHAR, value VARCHAR, record VARCHAR)")
+QUARANTINE_DDL = SET_ASIDE_DDL.format(table=QUARANTINE)
 
 
 @dataclass(frozen=True)
 class StageResult:
-    """Outcome of staging one extract (rows_in == rows_accepted + rows_quarantined)."""
+    """Outcome of staging one extract (rows_in == rows_accepted + rows_quarantined + rows_not_yet_known)."""
 
     extract: str
     table: str
@@ -61,14 +69,21 @@ class StageResult:
     quarantined_by_rule: dict[str, int]  # first rule broken per row; sums to rows_quarantined
     violations_by_rule: dict[str, int]  # suite rules on typed_table, each expectation counted (= GX)
     suite_parameters: dict[str, Any]
+    rows_not_yet_known: int = 0  # set aside in `not_yet_known`: dated after the as-of date of a backfill night
 
 
-def suite_parameters(as_of: date, max_future_days: int = 0) -> dict[str, Any]:
-    """Values for the suites' `$PARAMETER`s: events at or after `future_cutoff` are in the future."""
+def suite_parameters(as_of: date, max_future_days: int = 0, extracted_on: date | None = None) -> dict[str, Any]:
+    """Values for the suites' `$PARAMETER`s: events at or after `future_cutoff` are in the future (of the
+    extracts' delivery date `extracted_on`, which is the as-of date on a night run on fresh extracts)."""
     return {
-        "future_cutoff": datetime.combine(as_of + timedelta(days=max_future_days + 1), datetime.min.time()),
+        "future_cutoff": _day_cutoff(max(as_of, extracted_on or as_of), max_future_days),
         "as_of_year": as_of.year,
     }
+
+
+def _day_cutoff(day: date, max_future_days: int) -> datetime:
+    """The start of the day after `day` + `max_future_days`: the first moment not known on `day`."""
+    return datetime.combine(day + timedelta(days=max_future_days + 1), datetime.min.time())
 
 
 def stage_extract(
@@ -80,11 +95,13 @@ def stage_extract(
     *,
     max_bad_row_share: float,
     max_future_days: int = 0,
+    extracted_on: date | None = None,
 ) -> StageResult:
-    """Turn `raw_<extract>` into `stg_<extract>` (and view `typed_<extract>`); replace its quarantine rows.
+    """Turn `raw_<extract>` into `stg_<extract>` (and view `typed_<extract>`); replace its quarantine and
+    not-yet-known rows. `extracted_on`: the date the extracts were delivered (None: the as-of date).
 
     Raises ContractError (before `stg_<extract>` is written) for an empty extract or more than
-    `max_bad_row_share` of the rows quarantined; the quarantine rows are kept, `raw_<extract>` too.
+    `max_bad_row_share` of the rows known tonight quarantined; the quarantine rows are kept, `raw_<extract>` too.
     """
     raw, stg = f"raw_{extract}", f"stg_{extract}"
     _check_suite(contract, suite)
@@ -94,7 +111,7 @@ def stage_extract(
     if rows_in == 0 and not contract.allow_empty:
         raise ContractError(files[0] if files else raw, None, None, f"the {extract} extract has no data rows.")
     _check_references(con, contract)
-    params = suite_parameters(as_of, max_future_days)
+    params = suite_parameters(as_of, max_future_days, extracted_on)
     expectations = row_expectations(suite)
     predicates = [expectation_predicate(e, _rows_to_group(e, contract), params, suite) for e in expectations]
 
@@ -103,7 +120,9 @@ def stage_extract(
         con.execute("CREATE OR REPLACE TEMP TABLE _stage_rejects(_rid BIGINT, rule VARCHAR, column_name VARCHAR)")
         con.execute(f"CREATE OR REPLACE TEMP VIEW {LIVE} AS "
                     f"SELECT *, rowid AS _rid FROM {raw} WHERE rowid NOT IN (SELECT _rid FROM _stage_rejects)")
-        _reject(con, f"SELECT rowid, _cast_rule, _cast_column FROM {raw} WHERE _cast_rule IS NOT NULL")
+        _reject(con, _not_yet_known_sql(contract, _day_cutoff(as_of, max_future_days), params["future_cutoff"]))
+        _reject(con, f"SELECT rowid, _cast_rule, _cast_column FROM {raw} WHERE _cast_rule IS NOT NULL "
+                     "AND rowid NOT IN (SELECT _rid FROM _stage_rejects)")
         _find_repeated_keys(con, contract)
         _reject(con, _duplicate_exact_sql(contract))
         if contract.version_column:
@@ -112,17 +131,18 @@ def stage_extract(
         _reject(con, _suite_rejects_sql(expectations), keep_in=f"typed_{extract}_rejected")
         quarantined = dict(con.execute(
             "SELECT rule, count(*) FROM _stage_rejects GROUP BY rule ORDER BY rule").fetchall())
+        not_yet_known = quarantined.pop(NOT_YET_KNOWN, 0)
         _write_quarantine(con, contract, raw, expectations)
         rows_quarantined = sum(quarantined.values())
         error = None
-        if rows_quarantined > max_bad_row_share * rows_in:
-            error = _too_many_bad_rows(con, extract, rows_in, quarantined, max_bad_row_share)
+        if rows_quarantined > max_bad_row_share * (rows_in - not_yet_known):
+            error = _too_many_bad_rows(con, extract, rows_in - not_yet_known, quarantined, max_bad_row_share)
             _drop_typed(con, extract)
         else:
             _write_accepted(con, contract)
         rows_accepted = con.execute(f"SELECT count(*) FROM {stg}").fetchone()[0] if error is None else 0
         if error is None:
-            _log_staging(con, extract, rows_in, rows_accepted, rows_quarantined)
+            _log_staging(con, extract, rows_in, rows_accepted, rows_quarantined, not_yet_known)
         for view in (LIVE, "_stage_repeated"):
             con.execute(f"DROP VIEW IF EXISTS {view}")
         for tmp in ("_stage_keys", "_stage_flags", "_stage_batch", "_stage_rejects"):
@@ -133,10 +153,11 @@ def stage_extract(
         raise
     if error is not None:
         raise error
-    if rows_in != rows_accepted + rows_quarantined:  # an internal bug, never a data problem
-        raise RuntimeError(f"staging {extract} lost rows: {rows_in} in, {rows_accepted} + {rows_quarantined} out")
+    if rows_in != rows_accepted + rows_quarantined + not_yet_known:  # an internal bug, never a data problem
+        raise RuntimeError(f"staging {extract} lost rows: {rows_in} in, {rows_accepted} + {rows_quarantined} + "
+                           f"{not_yet_known} out")
     return StageResult(extract, stg, f"typed_{extract}", rows_in, rows_accepted, rows_quarantined, quarantined,
-                       violations, params)
+                       violations, params, not_yet_known)
 
 
 def _reject(con: duckdb.DuckDBPyConnection, rows_sql: str, keep_in: str | None = None) -> None:
@@ -174,12 +195,16 @@ def _write_accepted(con: duckdb.DuckDBPyConnection, contract: ExtractContract) -
                 f"UNION ALL SELECT * FROM typed_{name}_rejected")
 
 
-def _log_staging(con: duckdb.DuckDBPyConnection, extract: str, rows_in: int, accepted: int, quarantined: int) -> None:
+def _log_staging(con: duckdb.DuckDBPyConnection, extract: str, rows_in: int, accepted: int, quarantined: int,
+                 not_yet_known: int) -> None:
     """`staging_log`: one row per extract for its current `stg_` table (the raw table it came from is gone)."""
     con.execute(STAGING_LOG_DDL)
+    con.execute("ALTER TABLE staging_log ADD COLUMN IF NOT EXISTS rows_not_yet_known BIGINT DEFAULT 0")  # older homes
     con.execute("DELETE FROM staging_log WHERE extract = ?", [extract])
     staged_at = datetime.now(timezone.utc).replace(tzinfo=None)
-    con.execute("INSERT INTO staging_log VALUES (?, ?, ?, ?, ?)", [extract, rows_in, accepted, quarantined, staged_at])
+    con.execute("INSERT INTO staging_log (extract, rows_in, rows_accepted, rows_quarantined, staged_at, "
+                "rows_not_yet_known) VALUES (?, ?, ?, ?, ?, ?)",
+                [extract, rows_in, accepted, quarantined, staged_at, not_yet_known])
 
 
 def _drop_typed(con: duckdb.DuckDBPyConnection, extract: str) -> None:
@@ -239,6 +264,18 @@ def _rows_to_group(expectation: dict, contract: ExtractContract) -> str:
     if expectation["type"] in UNIQUENESS_TYPES and contract.primary_key and columns == set(contract.primary_key):
         return "_stage_repeated"
     return LIVE
+
+
+# ---------------------------------------------------------------- not yet known on the as-of date
+def _not_yet_known_sql(contract: ExtractContract, known_cutoff: datetime, future_cutoff: datetime) -> str:
+    """The live rows whose `known_from` date is at or after `known_cutoff` (not known on the as-of date) but
+    before `future_cutoff` (a later date is a `future_timestamp` breach), as (`_rid`, rule, column)."""
+    column = contract.known_from
+    if column is None or future_cutoff <= known_cutoff:
+        return f"SELECT _rid, {sql_literal(NOT_YET_KNOWN)}, NULL FROM {LIVE} WHERE false"
+    c = sql_ident(column)
+    return (f"SELECT _rid, {sql_literal(NOT_YET_KNOWN)}, {sql_literal(column)} FROM {LIVE} "
+            f"WHERE {c} >= {sql_value(known_cutoff)} AND {c} < {sql_value(future_cutoff)}")
 
 
 # ---------------------------------------------------------------- stage 3: suite rules
@@ -326,9 +363,11 @@ def _suite_rejects_sql(expectations: list[dict]) -> str:
 def _write_quarantine(con: duckdb.DuckDBPyConnection, contract: ExtractContract, raw: str,
                       expectations: list[dict]) -> None:
     """Replace the extract's quarantine rows with the rejects, each with its value and its row as JSON: as
-    delivered for a value that could not be typed, else as typed (the file and row point at the line)."""
-    con.execute(QUARANTINE_DDL)
-    con.execute("DELETE FROM quarantine WHERE extract = ?", [contract.extract])
+    delivered for a value that could not be typed, else as typed (the file and row point at the line). The rows
+    not yet known go, in the same shape, to `not_yet_known` (their delivered opt-outs stay readable there)."""
+    for table in (QUARANTINE, NOT_YET_KNOWN):
+        con.execute(SET_ASIDE_DDL.format(table=table))
+        con.execute(f"DELETE FROM {table} WHERE extract = ?", [contract.extract])
     labels = {c.name for c in contract.columns} | {",".join(contract.primary_key)}
     labels |= {expectation_column(e) for e in expectations if expectation_column(e)}
     typed_cases = []
@@ -341,12 +380,28 @@ def _write_quarantine(con: duckdb.DuckDBPyConnection, contract: ExtractContract,
     delivered_value = "json_extract_string(r._raw_record, '$.\"' || q.column_name || '\"')"
     typed_record = ("CAST(to_json(struct_pack(" + ", ".join(f"{sql_ident(c)} := r.{sql_ident(c)}"
                                                            for c in contract.column_names) + ")) AS VARCHAR)")
-    con.execute(
-        f"INSERT INTO quarantine SELECT {sql_literal(contract.extract)}, r._source_file, r._source_row, q.rule, "
-        f"q.column_name, CASE WHEN r._raw_record IS NULL THEN {typed_value} ELSE {delivered_value} END, "
-        f"coalesce(r._raw_record, {typed_record}) "
-        f"FROM _stage_rejects q JOIN {raw} r ON r.rowid = q._rid ORDER BY q._rid"
-    )
+    for table, where in ((QUARANTINE, "<>"), (NOT_YET_KNOWN, "=")):
+        con.execute(
+            f"INSERT INTO {table} SELECT {sql_literal(contract.extract)}, r._source_file, r._source_row, q.rule, "
+            f"q.column_name, CASE WHEN r._raw_record IS NULL THEN {typed_value} ELSE {delivered_value} END, "
+            f"coalesce(r._raw_record, {typed_record}) "
+            f"FROM _stage_rejects q JOIN {raw} r ON r.rowid = q._rid WHERE q.rule {where} {sql_literal(NOT_YET_KNOWN)} "
+            "ORDER BY q._rid"
+        )
+
+
+def require_history(con: duckdb.DuckDBPyConnection, contract: ExtractContract, as_of: date) -> None:
+    """Raise ContractError (one sentence) when no delivered row of `raw_<extract>` (load it, do not stage it yet)
+    is dated before `as_of`: a night decides on events strictly before its as-of date, so the data cannot
+    support such a date, and every row would otherwise be set aside or counted as tonight's bad rows."""
+    column = sql_ident(contract.known_from)
+    before, first = con.execute(f"SELECT count(*) FILTER (WHERE {column} < ?), min({column}) "
+                                f"FROM raw_{contract.extract}", [as_of]).fetchone()
+    if before:
+        return
+    since = f"; the first is dated {first:%Y-%m-%d}: choose a later --as-of" if first else ""
+    raise ContractError(f"{contract.extract} extract", contract.known_from, as_of.isoformat(),
+                        f"no {contract.extract} row dated before the as-of date {as_of}{since}.")
 
 
 def quarantine_examples(con: duckdb.DuckDBPyConnection, extract: str,

@@ -38,7 +38,8 @@ def good_landing(root: Path, **overrides: Path) -> Path:
 
 
 def stage_landing(con: duckdb.DuckDBPyConnection, landing: Path, *, max_bad_row_share: float = 1.0,
-                  max_future_days: int = 0, as_of: date = AS_OF) -> dict[str, StageResult]:
+                  max_future_days: int = 0, as_of: date = AS_OF,
+                  extracted_on: date | None = None) -> dict[str, StageResult]:
     """Discover, load and stage every extract of `landing` in dependency order."""
     extracts = discover_extracts(landing)
     results = {}
@@ -47,7 +48,7 @@ def stage_landing(con: duckdb.DuckDBPyConnection, landing: Path, *, max_bad_row_
             load_raw(con, extract, extracts[extract])
             results[extract] = stage_extract(
                 con, extract, load_contract(extract), load_suite(extract), as_of,
-                max_bad_row_share=max_bad_row_share, max_future_days=max_future_days,
+                max_bad_row_share=max_bad_row_share, max_future_days=max_future_days, extracted_on=extracted_on,
             )
     return results
 

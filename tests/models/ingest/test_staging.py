@@ -138,6 +138,52 @@ def test_timestamps_in_the_future(con, tmp_path, max_future_days, future_rows):
     assert [r[0] for r in quarantine_rows(con, "purchases")] == future_rows
 
 
+def test_a_backfill_night_sets_rows_dated_after_it_aside_as_not_yet_known(con, tmp_path):
+    """Extracts delivered on AS_OF staged for 2026-10-10: later orders and signups are not yet known, not bad rows
+    (a max_bad_row_share of 0 still passes); a record updated later stays (updated_at is not its date)."""
+    landing = good_landing(tmp_path)
+    results = stage_landing(con, landing, as_of=date(2026, 10, 10), extracted_on=AS_OF, max_bad_row_share=0.0)
+    purchases = results["purchases"]
+    assert (purchases.rows_in, purchases.rows_accepted, purchases.rows_quarantined, purchases.rows_not_yet_known) \
+        == (8, 5, 0, 3)
+    assert quarantine_rows(con, "purchases") == []
+    set_aside = con.execute("SELECT source_row, rule, column_name, json_extract_string(record, '$.order_id') "
+                            "FROM not_yet_known WHERE extract = 'purchases' ORDER BY source_row").fetchall()
+    assert set_aside == [(2, "not_yet_known", "order_ts", "O1002"), (5, "not_yet_known", "order_ts", "O1005"),
+                         (7, "not_yet_known", "order_ts", "O1007")]
+    assert sorted(r[0] for r in con.execute("SELECT order_id FROM stg_purchases").fetchall()) == \
+        ["O1001", "O1003", "O1004", "O1006", "O1008"]
+    assert results["customers"].rows_accepted == 6  # C003 / C005 updated after 2026-10-10, signed up before
+    logged = con.execute("SELECT rows_in, rows_accepted, rows_quarantined, rows_not_yet_known FROM staging_log "
+                         "WHERE extract = 'purchases'").fetchone()
+    assert logged == (8, 5, 0, 3)
+
+
+def test_a_night_on_fresh_extracts_still_quarantines_what_the_backfill_sets_aside(con, tmp_path):
+    results = stage_landing(con, good_landing(tmp_path), as_of=date(2026, 10, 10))
+    assert results["purchases"].rows_not_yet_known == 0
+    assert results["purchases"].quarantined_by_rule == {"future_timestamp": 3}
+    assert con.execute("SELECT count(*) FROM not_yet_known").fetchone()[0] == 0
+
+
+def test_a_backfill_still_quarantines_timestamps_after_the_delivery_date(con, tmp_path):
+    landing = good_landing(tmp_path, purchases__csv=BAD / "purchases_future.csv")
+    purchases = stage_landing(con, landing, as_of=date(2026, 11, 1), extracted_on=AS_OF)["purchases"]
+    assert purchases.quarantined_by_rule == {"future_timestamp": 2}  # O4002, O4003: after AS_OF itself
+    assert [r[0] for r in quarantine_rows(con, "purchases")] == [2, 3]
+    assert purchases.rows_not_yet_known == 2  # O4001 (23:59 on AS_OF) and O4004 (2026-11-20)
+
+
+def test_a_date_before_every_purchase_is_refused_in_one_sentence(con, tmp_path):
+    from models.ingest.staging import require_history
+
+    load_raw(con, "purchases", [good_landing(tmp_path) / "purchases.csv"])  # the first order: 2025-12-24 17:45
+    with pytest.raises(ContractError, match=r"^purchases extract: no purchases row dated before the as-of date "
+                                            r"2025-12-24; the first is dated 2025-12-24: choose a later --as-of\.$"):
+        require_history(con, load_contract("purchases"), date(2025, 12, 24))
+    require_history(con, load_contract("purchases"), date(2025, 12, 25))  # one order before: supported
+
+
 def test_negative_or_zero_amounts_that_are_not_returns(con, tmp_path):
     result = stage_with(con, tmp_path, purchases__csv=BAD / "purchases_nonpositive_amount.csv")["purchases"]
     assert result.quarantined_by_rule == {"amount_positive_unless_return": 3}
