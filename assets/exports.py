@@ -35,7 +35,8 @@ def campaign_lists(context: dg.AssetExecutionContext, home: NbaHome) -> dg.Mater
         suppressed = load_suppressed_ids(con, home.suppression_path())
         raw_opt_outs = raw_opt_out_keys(con, as_of, load_contract("customers"), home.suppression_path())
     versions = {t: v for t, v in zip(inputs["models"]["target"], inputs["models"]["version"])}
-    run_info = campaign_info(as_of, inputs["input_sha256"], config, catalog.version, versions)
+    baselines = sorted(t for t, rule in zip(inputs["models"]["target"], inputs["models"]["baseline_rule"]) if rule)
+    run_info = campaign_info(as_of, inputs["input_sha256"], config, catalog.version, versions, baselines)
     reasons = {cid: list(r) for cid, r in zip(inputs["reasons"]["customer_id"], inputs["reasons"]["reasons"])}
     lists = build_export_lists(inputs["next_best_actions"], inputs["customers"], export_actions(catalog), reasons, run_info,
                                config["language"])
@@ -50,5 +51,6 @@ def campaign_lists(context: dg.AssetExecutionContext, home: NbaHome) -> dg.Mater
     return dg.MaterializeResult(metadata={
         "export_folder": dg.MetadataValue.path(str(folder)),
         **{f"rows_{name}": len(frame) for name, frame in lists.items()},
+        "baseline_models": dg.MetadataValue.json(baselines),
         "run_summary": dg.MetadataValue.md(markdown),
     })

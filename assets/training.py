@@ -2,8 +2,10 @@
 
 Each model asset either reuses tonight's valid champion (trained for a date on or before the as-of date,
 within the retraining cadence) or trains a candidate, logs it and runs the promotion gate. The model that
-scores tonight is written to the `model_selection` table; the blocking `promotion_gate` check fails only
-when no valid model exists, so lists are never exported from an untrained model.
+scores tonight is written to the `model_selection` table. When no model is valid for churn, upsell or CLV (a
+first night whose candidate does not beat its rule baseline) the rule baseline scores, flagged in
+`model_selection.baseline_rule`, the asset metadata, the manifest and the run summary; the blocking
+`promotion_gate` check fails only when the response model has no valid version.
 """
 
 import dagster as dg
@@ -14,7 +16,7 @@ from models.decisions.catalog import load_catalog
 from models.features.customer_features import FEATURE_COLUMNS
 from models.training.evaluation import plot_qini
 from models.training.selection import (RESPONSE, TARGETS, Selection, choose_response_model, log_and_gate_target,
-                                       reuse_champion, select_tonight)
+                                       reuse_champion, select_baseline, select_tonight)
 from models.training.train import train_target_model
 from models.training.uplift import AUDIENCE, audience_mask, build_response_frame, fit_response_models, held_out_rows
 from pipelines.partitions import as_of_partitions
@@ -29,7 +31,8 @@ def record_selection(home: NbaHome, selection: Selection) -> None:
     """Remember which model version scores tonight (read by the scoring asset)."""
     with home.warehouse() as con:
         warehouse.record_selection(con, selection.target, selection.model_name, selection.version,
-                                   selection.trained_as_of, selection.mlflow_run_id, selection.reason)
+                                   selection.trained_as_of, selection.mlflow_run_id, selection.reason,
+                                   selection.baseline_rule)
 
 
 def input_fingerprint(home: NbaHome) -> str:
@@ -80,6 +83,8 @@ def build_model_asset(target: str, description: str) -> dg.AssetsDefinition:
         model = run.model
         logged, decision, plots = log_and_gate_target(target, run, as_of.isoformat(), config, input_fingerprint(home))
         chosen = select_tonight(target, as_of.isoformat(), decision, logged)
+        if chosen is None:  # a list every night: the documented rule scores, flagged
+            chosen = select_baseline(target, run, as_of.isoformat(), decision, input_fingerprint(home))
         metadata = {"trained": True, "candidate_version": logged.version, "promoted": decision.promoted,
                     "mlflow_run_id": logged.run_id, "gate": decision.reason,
                     "cutoffs": dg.MetadataValue.json([c.isoformat() for c in run.cutoffs]),
@@ -87,12 +92,13 @@ def build_model_asset(target: str, description: str) -> dg.AssetsDefinition:
                     "calibration_cutoff": run.calibration_cutoff.isoformat() if run.calibration_cutoff else "rolling",
                     "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in model.notes)),
                     **{k: float(v) for k, v in model.metrics.items()}, "charts": image_md(plots)}
-        if chosen is not None:
-            record_selection(home, chosen)
-            metadata["model_version"] = chosen.version
+        record_selection(home, chosen)
+        metadata["model_version"] = chosen.version
+        if chosen.baseline_rule:
+            metadata["baseline_fallback"] = chosen.baseline_rule
         yield dg.MaterializeResult(metadata=metadata)
-        yield gate_check(target, chosen is not None, decision.reason if chosen else
-                         f"no valid model for {target}: {decision.reason}", {"promoted": decision.promoted})
+        yield gate_check(target, True, chosen.reason if chosen.baseline_rule else decision.reason,
+                         {"promoted": decision.promoted, "baseline_fallback": chosen.baseline_rule or ""})
 
     return model_asset
 

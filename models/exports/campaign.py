@@ -21,11 +21,14 @@ def campaign_id(as_of: dt.date, input_sha256: str, config: dict, policy_version:
     return f"nba-{as_of.isoformat()}-{hashlib.sha256(basis.encode()).hexdigest()[:12]}"
 
 
-def campaign_info(as_of: dt.date, input_sha256: str, config: dict, policy_version: str, model_versions: dict) -> dict:
-    """The run facts the lists and the manifest record: campaign id, as-of date, policy and model versions,
-    control-group share and the date the lists stop being valid."""
+def campaign_info(as_of: dt.date, input_sha256: str, config: dict, policy_version: str, model_versions: dict,
+                  baseline_models: list[str] = ()) -> dict:
+    """The run facts the lists and the manifest record: campaign id, as-of date, policy and model versions, the
+    targets scored by their rule baseline instead of a model, control-group share and the date the lists stop
+    being valid."""
     return {"campaign_id": campaign_id(as_of, input_sha256, config, policy_version, model_versions), "as_of": as_of,
             "policy_version": policy_version, "model_versions": model_versions,
+            "baseline_models": sorted(baseline_models),
             "control_group_share": float(config["decisions"]["holdout_share"]),
             "valid_until": as_of + dt.timedelta(days=int(config["decisions"]["valid_for_days"]))}
 

@@ -79,6 +79,7 @@ def manifest_head(run_info: dict, day: dt.date, contract: dict, fmt: dict) -> di
     head["valid_until"] = to_date(head["valid_until"], "run_info.valid_until").isoformat()
     head["model_versions"] = {str(k): str(v) for k, v in dict(head["model_versions"]).items()}
     head["control_group_share"] = float(head["control_group_share"])
+    head["baseline_models"] = sorted(str(t) for t in run_info.get("baseline_models", ()))  # rule scored, no model
     head["run_id"] = head.pop("campaign_id")  # the published manifest field keeps its name, run_id
     return {**head, "as_of": day.isoformat(), "contract_version": contract.get("version"), "csv": fmt}
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from models.training import registry
-from models.training.train import SharedMatrices
+from models.training.train import BoostedModel, SharedMatrices
 from models.training.uplift import score_responses
 
 TARGET_COLUMNS = (("churn", "churn_probability"), ("upsell", "upsell_probability"), ("clv", "clv"))
@@ -22,7 +22,8 @@ def score_customers(selected: dict, features: pd.DataFrame, as_of) -> tuple[pd.D
     scores, matrices = pd.DataFrame({"customer_id": features["customer_id"]}), SharedMatrices(features)
     for target, column in TARGET_COLUMNS:
         version, model = selected[target]
-        scores[column] = np.clip(np.asarray(model.predict(matrices.of(model)), dtype=float), 0, None)
+        inputs = matrices.of(model) if isinstance(model, BoostedModel) else features  # a rule baseline reads the frame
+        scores[column] = np.clip(np.asarray(model.predict(inputs), dtype=float), 0, None)
         scores[f"{target}_model_version"] = version
     scores["response_model_version"] = selected["response"][0]
     scores["as_of"] = as_of

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 import os
 import re
 import tempfile
@@ -163,6 +164,14 @@ class PromotionDecision:
     baseline_score: float
 
 
+def beats_baseline(candidate_score: float, baseline_score: float) -> bool:
+    """Higher is better; an undefined candidate score (NaN: constant predictions) never beats its baseline, and
+    an undefined baseline (a constant rule) is beaten by any defined score."""
+    if math.isnan(baseline_score):
+        return not math.isnan(candidate_score)
+    return candidate_score > baseline_score
+
+
 def gate_promotion(name: str, candidate: LoggedModel, *, candidate_score: float, baseline_score: float,
                    score_champion: Callable[[Any], float], tolerance: float) -> PromotionDecision:
     """Promote the candidate to champion only if it beats its baseline and is not worse than the champion.
@@ -172,7 +181,7 @@ def gate_promotion(name: str, candidate: LoggedModel, *, candidate_score: float,
     """
     current = champion_version(name)
     champion_score = score_champion(load_version(name, current)) if current else None
-    if candidate_score <= baseline_score:
+    if not beats_baseline(candidate_score, baseline_score):
         promoted, reason = False, (f"candidate v{candidate.version} scores {candidate_score:.4f}, not above its "
                                    f"baseline {baseline_score:.4f}")
     elif champion_score is not None and candidate_score < champion_score - tolerance:

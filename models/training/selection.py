@@ -2,7 +2,10 @@
 
 A model asset first asks `reuse_champion`; when no champion may be reused it trains, logs the candidate
 (`log_and_gate_target` / `choose_response_model`, which run the promotion gate) and `select_tonight`
-picks the version that scores. A night never scores with a model trained for a later date.
+picks the version that scores. A night never scores with a model trained for a later date. When no model is
+valid (a first night whose candidate does not beat its rule baseline), `select_baseline` logs the rule
+baseline (models/training/baselines.py) and it scores tonight, flagged (`Selection.baseline_rule`); the
+champion, when there is one, is still protected from a worse challenger by the gate.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from models.training import registry
+from models.training.baselines import fit_rule_baseline
 from models.training.evaluation import PRIMARY_METRIC, plot_qini, plot_target_report
 from models.training.train import TrainingRun, primary_score
 from models.training.uplift import ResponseModels, held_out_qini
@@ -38,6 +42,7 @@ class Selection:
     trained_as_of: str
     mlflow_run_id: str
     reason: str
+    baseline_rule: str | None = None  # set when the target's rule baseline scores tonight instead of a model
 
     @property
     def model_name(self) -> str:
@@ -70,10 +75,28 @@ def select_tonight(target: str, as_of: str, decision: registry.PromotionDecision
     if champion is not None and champion.trained_as_of and champion.trained_as_of <= as_of:
         return Selection(target, champion.version, champion.trained_as_of, champion.run_id,
                          decision.reason if decision else "")
-    if decision is not None and decision.candidate_score > decision.baseline_score:
+    if decision is not None and registry.beats_baseline(decision.candidate_score, decision.baseline_score):
         return Selection(target, candidate.version, as_of, candidate.run_id,
                          f"{decision.reason}; champion is from a later date, using the candidate")
     return None
+
+
+def select_baseline(target: str, run: TrainingRun, as_of: str, decision: registry.PromotionDecision,
+                    input_sha256: str) -> Selection:
+    """Log `run`'s rule baseline as a version of the target's model (never promoted: the next night's candidate
+    is gated as on a first night) and select it for tonight, with the gate's reason."""
+    baseline = fit_rule_baseline(run)
+    logged = registry.log_candidate(
+        model_name(target), baseline, params={"target": target, "rule": baseline.rule,
+                                              "horizon_days": baseline.horizon_days},
+        metrics={k: v for k, v in run.model.metrics.items() if k.startswith("baseline_")},
+        tags={"trained_as_of": as_of, "input_sha256": input_sha256, "baseline_rule": baseline.rule},
+        artifacts={"notes.txt": f"rule baseline scoring {as_of}: {decision.reason}"},
+        input_example=run.evaluation_frame[list(baseline.feature_names)].head(3),
+    )
+    reason = (f"{baseline.rule} baseline v{logged.version} scores tonight: no valid model ({decision.reason}) "
+              "and no champion trained on or before tonight")
+    return Selection(target, logged.version, as_of, logged.run_id, reason, baseline.rule)
 
 
 def log_and_gate_target(target: str, run: TrainingRun, as_of: str, config: dict, input_sha256: str

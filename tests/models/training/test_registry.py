@@ -39,3 +39,11 @@ def test_candidate_below_baseline_is_not_promoted_even_without_champion(store):
     decision = _gate(_log(0.55), 0.55, baseline=0.6)
     assert not decision.promoted and "baseline" in decision.reason
     assert registry.champion_version("churn_model") is None
+
+
+def test_an_undefined_candidate_score_never_passes_and_an_undefined_baseline_is_beaten(store):
+    nan = float("nan")
+    constant = _gate(_log(0.5), nan)  # e.g. the Spearman of constant predictions
+    assert not constant.promoted and registry.champion_version("churn_model") is None
+    defined = _gate(_log(0.6), 0.6, baseline=nan)  # e.g. a rule that gives everybody the same score
+    assert defined.promoted and registry.champion_version("churn_model") == defined.candidate_version

@@ -65,3 +65,46 @@ def test_a_rejected_ranking_is_replaced_by_the_measured_effects(store):
     assert choice.models.effects["email_offer"].slope == 0.0 and choice.models.metrics["qini_mean"] == 0.0
     kept = choose_response_model(_response_models(0.02, 0.5), "2026-11-02", TRAINING, "[]")
     assert kept.rejected_ranking is None and kept.models.effects["email_offer"].slope == 0.5
+
+
+def _training_run(target: str, labels, horizon_days: int = 90):
+    """A TrainingRun whose evaluation frame holds the RFM columns; the candidate's own booster is not needed."""
+    import numpy as np
+
+    from models.training.train import TargetModel, TrainingRun
+
+    n = len(labels)
+    frame = pd.DataFrame({"days_since_last_purchase": np.arange(n, dtype=float), "purchases_365d": np.arange(n)[::-1],
+                          "spend_365d": np.linspace(365.0, 0.0, n), "label": labels})
+    model = TargetModel(None, ["days_since_last_purchase"], None, 1, target=target, horizon_days=horizon_days,
+                        metrics={"auc": 0.4, "baseline_auc": 0.9, "baseline_lift_top_decile": 2.0})
+    return TrainingRun(model, None, frame, n)
+
+
+def test_a_first_night_whose_candidate_loses_to_its_baseline_scores_with_the_rule_flagged(store):
+    from models.training.baselines import RuleBaseline
+    from models.training.selection import select_baseline
+
+    labels = [0] * 30 + [1] * 30  # churners are the ones with the longest recency: RFM ranks them first
+    run = _training_run("churn", labels)
+    candidate, decision = _log_and_gate("2026-11-01", quality=0.4, baseline=0.9)
+    assert select_tonight("churn", "2026-11-01", decision, candidate) is None
+    chosen = select_baseline("churn", run, "2026-11-01", decision, "[]")
+    assert chosen.baseline_rule == "RFM" and chosen.version != candidate.version
+    assert chosen.reason.startswith(f"RFM baseline v{chosen.version} scores tonight: no valid model (candidate v")
+    assert registry.champion_version(model_name("churn")) is None  # never promoted: tomorrow gates as a first night
+    stored = registry.load_version(model_name("churn"), chosen.version)
+    assert isinstance(stored, RuleBaseline)
+    churn = stored.predict(run.evaluation_frame)
+    assert ((churn >= 0) & (churn <= 1)).all() and churn[-1] > churn[0]  # a probability, ordered like the rule
+
+
+def test_the_clv_baseline_is_past_spend_over_the_horizon(store):
+    from models.training.selection import select_baseline
+
+    run = _training_run("clv", [0.0] * 10, horizon_days=730)
+    candidate, decision = _log_and_gate("2026-11-01", quality=0.1, baseline=0.3)
+    chosen = select_baseline("clv", run, "2026-11-01", decision, "[]")
+    assert chosen.baseline_rule == "past spend"
+    clv = registry.load_version(model_name("clv"), chosen.version).predict(run.evaluation_frame)
+    assert clv[0] == 730.0 and clv[-1] == 0.0  # 365 spent in the last year -> 730 over two years
