@@ -22,6 +22,8 @@ def merge_config(base: dict, override: dict, _path: str = "") -> dict:
         where = f"{_path}{key}"
         if key not in base and not _free_form(_path):
             raise ConfigError(f"unknown configuration key '{where}'")
+        if key in base:
+            _check_type(where, base[key], value)
         if isinstance(value, dict) and isinstance(base.get(key), dict):
             merged[key] = merge_config(base[key], value, f"{where}.")
         else:
@@ -32,6 +34,62 @@ def merge_config(base: dict, override: dict, _path: str = "") -> dict:
 FREE_FORM_SECTIONS = ("decisions.levers.", "decisions.action_volume_caps.", "training.xgboost_params.", "paths.")
 
 
+TYPE_NAMES = {bool: "true or false", int: "a whole number", float: "a number", str: "a text", dict: "a mapping",
+              list: "a list"}
+
+# key -> (lowest, highest) allowed value, None for no bound: values a night cannot run with
+RANGES = {
+    "xgboost_threads": (1, None), "warehouse.threads": (1, None),
+    "ingest.max_bad_row_share": (0, 1), "ingest.max_future_days": (0, None),
+    "training.churn_horizon_days": (1, None), "training.upsell_horizon_days": (1, None),
+    "training.clv_horizon_days": (1, None), "training.n_cutoffs": (1, None), "training.cutoff_spacing_days": (1, None),
+    "training.min_history_days": (0, None), "training.max_training_rows_per_cutoff": (1, None),
+    "training.retrain_every_days": (1, None), "training.promotion_tolerance": (0, 1),
+    "training.response_min_contacts": (1, None), "training.response_max_campaign_dates": (1, None),
+    "training.response_prior_sd": (0, None),
+    "decisions.top_k": (1, None), "decisions.holdout_share": (0, 1), "decisions.exploration_share": (0, 1),
+    "decisions.capacity_calls_per_night": (0, None), "decisions.offer_budget_per_night": (0, None),
+    "decisions.margin_rate": (0, 1), "decisions.valid_for_days": (1, None),
+}
+CHOICES = {"language": ("en", "es", "pt")}
+
+
+def _check_type(key: str, default, value) -> None:
+    """A value of another type than the shipped default's (an int is a number; a bool is not) is refused."""
+    if default is None:
+        return
+    expected = type(default)
+    ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        ok = True
+    if not ok:
+        raise ConfigError(f"'{key}' must be {TYPE_NAMES.get(expected, expected.__name__)}, got {value!r}")
+
+
+def check_values(config: dict) -> None:
+    """Refuse values a night cannot run with (a share above 1, a horizon of 0 days, an unknown language or
+    time zone), naming the key and the value."""
+    for key, (low, high) in RANGES.items():
+        section, value = config, None
+        for part in key.split("."):
+            section = value = section.get(part) if isinstance(section, dict) else None
+        if value is None:
+            continue
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = f"at least {low}" if high is None else f"between {low} and {high}"
+            raise ConfigError(f"'{key}' must be {bounds}, got {value!r}")
+    for key, allowed in CHOICES.items():
+        if config.get(key) not in allowed:
+            raise ConfigError(f"'{key}' must be one of {', '.join(allowed)}, got {config.get(key)!r}")
+    timezone = config.get("schedule", {}).get("timezone")
+    try:
+        import zoneinfo
+
+        zoneinfo.ZoneInfo(str(timezone))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"'schedule.timezone' must be an IANA time zone such as Europe/Madrid, got {timezone!r}") from None
+
+
 def _free_form(path: str) -> bool:
     """Sections whose keys are the user's own (action ids, XGBoost parameters, file paths)."""
     return path.startswith(FREE_FORM_SECTIONS)
@@ -39,7 +97,8 @@ def _free_form(path: str) -> bool:
 
 def load_config(path: str | Path | None = None) -> dict:
     """Load the default configuration, merged with the YAML file at `path` if given (the one place that
-    parses config/default.yaml)."""
+    parses config/default.yaml). The override is checked once here: unknown keys, values of another type than
+    the default's and impossible values raise ConfigError naming the file, the key and the value."""
     config = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
     config.setdefault("decisions", {}).setdefault("levers", {})
     config.setdefault("paths", {})
@@ -55,7 +114,9 @@ def load_config(path: str | Path | None = None) -> dict:
     if not isinstance(override, dict):
         raise ConfigError(f"{path}: expected a mapping of configuration keys, got {type(override).__name__}")
     try:
-        return merge_config(config, override)
+        merged = merge_config(config, override)
+        check_values(merged)
+        return merged
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
 

@@ -41,3 +41,28 @@ def test_second_run_on_the_same_home_refuses_at_once(tmp_path):
                 pass
     with home_lock(tmp_path, "third"):
         pass
+
+
+@pytest.mark.parametrize("override, message", [
+    ("decisions:\n  capacity_calls_per_night: lots\n", "'decisions.capacity_calls_per_night' must be a whole number, got 'lots'"),
+    ("training:\n  retrain_every_days: 7.5\n", "'training.retrain_every_days' must be a whole number, got 7.5"),
+    ("decisions:\n  one_action_per_customer: 1\n", "'decisions.one_action_per_customer' must be true or false, got 1"),
+    ("decisions:\n  holdout_share: 1.5\n", "'decisions.holdout_share' must be between 0 and 1, got 1.5"),
+    ("training:\n  churn_horizon_days: 0\n", "'training.churn_horizon_days' must be at least 1, got 0"),
+    ("language: fr\n", "'language' must be one of en, es, pt, got 'fr'"),
+    ("schedule:\n  timezone: Mars/Olympus\n", "'schedule.timezone' must be an IANA time zone such as Europe/Madrid, got 'Mars/Olympus'"),
+    ("ingest: 3\n", "'ingest' must be a mapping, got 3"),
+])
+def test_wrong_types_and_impossible_values_are_named_with_file_key_and_value(tmp_path, override, message):
+    path = tmp_path / "night.yaml"
+    path.write_text(override, encoding="utf-8")
+    with pytest.raises(settings.ConfigError) as caught:
+        settings.load_config(path)
+    assert str(caught.value) == f"{path}: {message}"
+
+
+def test_a_number_may_be_written_as_a_whole_number_and_the_shipped_defaults_pass(tmp_path):
+    path = tmp_path / "night.yaml"
+    path.write_text("decisions:\n  offer_budget_per_night: 300\n  margin_rate: 1\n", encoding="utf-8")
+    assert settings.load_config(path)["decisions"]["offer_budget_per_night"] == 300
+    settings.check_values(settings.load_config())
