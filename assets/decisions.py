@@ -31,6 +31,7 @@ from pipelines.resources import NbaHome
 def next_best_actions(context: dg.AssetExecutionContext, home: NbaHome) -> dg.MaterializeResult:
     as_of, config = as_of_date(context), home.config()
     catalog = load_catalog(home.catalog_path(), set(FEATURE_COLUMNS))
+    settings = home.record_night_settings(as_of)  # what `nba explain` reads back for this night
     with home.warehouse() as con:
         customers, features, scores, responses, versions = warehouse.read_decision_inputs(con, as_of)
         suppressed = load_suppressed_ids(con, home.suppression_path())
@@ -59,6 +60,7 @@ def next_best_actions(context: dg.AssetExecutionContext, home: NbaHome) -> dg.Ma
     return dg.MaterializeResult(metadata={
         "dagster/row_count": rows,
         "policy_version": catalog.version,
+        "night_settings": dg.MetadataValue.path(str(settings)),
         "suppressed_customers": len(suppressed),
         "policy": result.summary["policy_selection"]["winner"],
         "policy_reason": result.summary["policy_selection"]["reason"],

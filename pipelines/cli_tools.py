@@ -28,6 +28,16 @@ def _stored_as_of(con, as_of) -> str:
     return stored
 
 
+def _night_config(home: str, stored: str, config: str | None) -> str | None:
+    """The config to read a night with: the one given, else the one the night recorded (HOME/runs/<as-of>/)."""
+    if config:
+        return config
+    from pipelines.resources import NbaHome
+
+    recorded = NbaHome(home_dir=home).night_settings_dir(stored) / "config.yaml"
+    return str(recorded) if recorded.exists() else None
+
+
 def _catalog(home_config: str | None):
     from models.decisions.catalog import load_catalog
     from models.features.customer_features import FEATURE_COLUMNS
@@ -53,8 +63,14 @@ def cmd_explain(args) -> int:
     audit = con.execute("SELECT * FROM decision_audit WHERE customer_id = ?", [customer_id]).df()
     if customer_id != args.customer_id:
         print(f"({args.customer_id} is a duplicate record of golden customer {customer_id})")
+    config = _night_config(args.home, stored, args.config)
+    try:
+        text = explain_customer(audit, _catalog(config), customer_id, args.lang)
+    except KeyError as exc:  # a home from before the nights recorded their catalog, read with another catalog
+        print(f"nba explain: {exc.args[0]}; pass the --config the night of {stored} ran with", file=sys.stderr)
+        return 2
     print(f"as of {stored}:")
-    print(explain_customer(audit, _catalog(args.config), customer_id, args.lang))
+    print(text)
     selection = warehouse.read_decision_summary(con, dt.date.fromisoformat(stored)).get("policy_selection")
     if selection:
         print(f"tonight's plan follows the policy '{selection['winner']}': {selection['reason']}")
@@ -84,7 +100,8 @@ def cmd_evaluate(args) -> int:
 def evaluate_home(home: str, truth: str, config_path: str | None) -> tuple[dict, str, dict]:
     """Read a home's latest night and a world's truth; returns (evaluation, as-of, model-quality inputs).
 
-    Without `config_path`, the world's own nba_config.yaml next to the truth folder is used when there is one.
+    Without `config_path`, the config the night recorded (HOME/runs/<as-of>/config.yaml) is used, else the
+    world's own nba_config.yaml next to the truth folder when there is one.
     """
     from demo.policy_evaluation import Limits, evaluate_plan
     from models.decisions.policies import read_decision_settings
@@ -93,6 +110,9 @@ def evaluate_home(home: str, truth: str, config_path: str | None) -> tuple[dict,
     folder = Path(truth) if Path(truth).is_dir() else Path(truth).parent
     if not (folder / "action_truth.csv").exists():
         raise SystemExit(f"nba evaluate: no action_truth.csv in {folder}; pass the generator's truth folder")
+    con = _warehouse(home)
+    stored = _stored_as_of(con, None)
+    config_path = _night_config(home, stored, config_path)
     if config_path is None and (folder.parent / "nba_config.yaml").exists():
         config_path = str(folder.parent / "nba_config.yaml")
     action_truth = pd.read_csv(folder / "action_truth.csv", dtype={"person_id": str, "action_id": str})
@@ -100,8 +120,6 @@ def evaluate_home(home: str, truth: str, config_path: str | None) -> tuple[dict,
     config = load_config(config_path)
     catalog = _catalog(config_path)
     settings = read_decision_settings(config, catalog)
-    con = _warehouse(home)
-    stored = _stored_as_of(con, None)
     plan = con.execute("SELECT * FROM next_best_actions").df()
     audit = con.execute("SELECT customer_id, action_id, channel, eligible, suppressed, expected_value "
                         "FROM decision_audit").df()
@@ -129,12 +147,14 @@ def add_commands(sub: argparse._SubParsersAction, date_type) -> None:
     explain.add_argument("--home", required=True)
     explain.add_argument("--as-of", dest="as_of", type=date_type, help="the night to explain (must be the latest run)")
     explain.add_argument("--lang", choices=["en", "es", "pt"], default="en")
-    explain.add_argument("--config", help="the run's config file (for a custom action catalog)")
+    explain.add_argument("--config", help="a config file to read the night with (default: the config and catalog the "
+                                          "night recorded under HOME/runs/<as-of>/)")
     explain.set_defaults(func=cmd_explain)
 
     evaluate = sub.add_parser("evaluate", help="value last night's plan and baselines on a demo world's truth")
     evaluate.add_argument("--home", required=True)
     evaluate.add_argument("--truth", required=True, help="the generator's truth folder (or its action_truth.csv)")
-    evaluate.add_argument("--config", help="the run's config file (default: the world's nba_config.yaml next to "
-                                           "the truth folder when there is one, else the shipped defaults)")
+    evaluate.add_argument("--config", help="the run's config file (default: the one the night recorded under "
+                                           "HOME/runs/<as-of>/, else the world's nba_config.yaml next to the truth "
+                                           "folder, else the shipped defaults)")
     evaluate.set_defaults(func=cmd_evaluate)

@@ -79,6 +79,28 @@ class NbaHome(dg.ConfigurableResource):
             return (base / configured).resolve()
         return None
 
+    def night_settings_dir(self, as_of: dt.date | str) -> Path:
+        """HOME/runs/<as-of>/: the configuration and action catalog that night ran with."""
+        return self.root / "runs" / str(as_of)
+
+    def record_night_settings(self, as_of: dt.date) -> Path:
+        """Write the merged config (config.yaml) and a copy of the action catalog (catalog.yaml) to
+        `night_settings_dir(as_of)`, so `nba explain` / `nba evaluate` read what the night used without being
+        told again. The recorded config names the copy as its catalog and the suppression list by absolute path."""
+        import yaml
+
+        from models.atomic import write_text_atomically
+
+        folder = self.night_settings_dir(as_of)
+        folder.mkdir(parents=True, exist_ok=True)
+        config = self.config()
+        suppression = self.suppression_path()
+        config["paths"] = {**config.get("paths", {}), "action_catalog": "catalog.yaml",
+                           **({"suppression_list": str(suppression)} if suppression else {})}
+        write_text_atomically(folder / "catalog.yaml", self.catalog_path().read_text(encoding="utf-8"))
+        write_text_atomically(folder / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+        return folder
+
     def landing_for(self, as_of: dt.date) -> Path:
         """The folder holding the extracts for `as_of`: a dated sub-folder if present, else the folder itself."""
         if not self.landing_dir:

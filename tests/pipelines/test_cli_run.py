@@ -31,3 +31,33 @@ def test_the_printed_export_paths_follow_paths_exports(tmp_path, capsys, monkeyp
     out = capsys.readouterr().out
     root = (tmp_path / "home" / "published" / "lists").resolve()
     assert f"  exports: {root / '1997-10-01'}\n" in out and f"  summary: {root / 'run_summary_1997-10-01.md'}\n" in out
+
+
+def test_nba_explain_reads_the_catalog_the_night_recorded(nightly_home, tmp_path, capsys):
+    """A night records its merged config and catalog under HOME/runs/<as-of>/; `nba explain` uses them without
+    --config (the issue's KeyError on a custom catalog), and says in one line what to pass when a home predates it."""
+    import shutil
+
+    import yaml
+
+    from tests.conftest import AS_OF, query
+
+    recorded = nightly_home / "runs" / AS_OF.isoformat()
+    config = yaml.safe_load((recorded / "config.yaml").read_text(encoding="utf-8"))
+    assert config["paths"]["action_catalog"] == "catalog.yaml"
+    assert config["training"]["max_training_rows_per_cutoff"] == 3000  # the night's --config, merged
+    home = tmp_path / "home"
+    shutil.copytree(nightly_home, home)
+    customer = query(home, "SELECT customer_id FROM next_best_actions WHERE chosen AND action_id = 'retention_offer' "
+                           "ORDER BY customer_id LIMIT 1")[0][0]
+    catalog = (home / "runs" / AS_OF.isoformat() / "catalog.yaml")
+    catalog.write_text(catalog.read_text(encoding="utf-8").replace(
+        'en: "Retention offer: 10% off the next order"', 'en: "Recorded retention offer"'), encoding="utf-8")
+    assert cli.main(["explain", customer, "--home", str(home)]) == 0
+    assert "Recorded retention offer" in capsys.readouterr().out
+    catalog.write_text(catalog.read_text(encoding="utf-8").replace("- id: retention_offer", "- id: kept_offer"),
+                       encoding="utf-8")  # the night's decisions name an action this catalog lacks
+    assert cli.main(["explain", customer, "--home", str(home)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"nba explain: action 'retention_offer' is not in the catalog catalog.yaml; pass the --config the night of "
+        f"{AS_OF} ran with"]
