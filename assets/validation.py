@@ -50,7 +50,7 @@ def build_validated_asset(extract: str) -> dg.AssetsDefinition:
         description=(f"`stg_{extract}`: the typed `raw_{extract}` without the rows that did not type or break a row "
                      f"rule of data_contracts/suites/{extract}.json: those are in `quarantine` with the rule, never "
                      "downstream (the table is renamed, not copied). On a backfill night with later extracts, "
-                     "rows dated after the as-of date are set aside in `not_yet_known` (not bad rows). An empty extract or too many bad rows stop "
+                     "rows dated after the as-of date are set aside under rule `not_yet_known` (kept in `quarantine` for their opt-outs, not counted as bad rows). An empty extract or too many bad rows stop "
                      "the run here and leave the previous `stg_` in place."),
         check_specs=[dg.AssetCheckSpec("gx_suite", asset=key, blocking=True,
                                        description=f"Great Expectations suite data_contracts/suites/{extract}.json")],

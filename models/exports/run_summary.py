@@ -29,7 +29,7 @@ def _not_yet_known_note(intake: pd.DataFrame) -> list[str]:
     if not total:
         return []
     return [f"- {total:,} rows are dated after the as-of date (a backfill on later extracts): set aside as not yet "
-            "known tonight (table `not_yet_known`), not quarantined.", ""]
+            "known tonight (rule `not_yet_known`), not counted as bad rows.", ""]
 
 
 def _baseline_note(models: pd.DataFrame) -> list[str]:

@@ -12,9 +12,11 @@ are set aside (see below); then three stages, each row quarantined under the fir
 Not yet known (a backfill on later extracts): when the extracts were delivered after the as-of date
 (`extracted_on`), a row whose contract `known_from` column (the date the record came into being: a signup, an
 order, an interaction) falls after the as-of date + `max_future_days` but not after `extracted_on` +
-`max_future_days` is set aside in table `not_yet_known` (same columns as `quarantine`, rule `not_yet_known`):
-it is not a bad row, is not counted toward `max_bad_row_share` and is absent from `stg_` that night, exactly as
-if the extract had been cut at the as-of date. A date after `extracted_on` + `max_future_days` is still a
+`max_future_days` is set aside under rule `not_yet_known`: it is not a bad row (not in `rows_quarantined`, not
+counted toward `max_bad_row_share`) and is absent from `stg_` that night, exactly as if the extract had been cut at
+the as-of date. It is still written to `quarantine` with its delivered row, because every reader of delivered
+opt-outs (models/golden/consent.py, models/exports/opt_outs.py) reads that table: a "no" dated after the as-of
+date is honoured that night too. A date after `extracted_on` + `max_future_days` is still a
 `future_timestamp` (the suite's `future_cutoff` follows `extracted_on`).
 The stages only collect the rejected row ids (`_rid`: the row id in `raw_<extract>`, which ingest wrote in
 file order in one transaction); the rows still in play are the view `_stage_live`. If the rejects stay
@@ -49,11 +51,11 @@ UNIQUENESS_TYPES = ("expect_column_values_to_be_unique", "expect_compound_column
 LIVE = "_stage_live"  # the raw rows no stage has rejected yet
 STAGING_LOG_DDL = ("CREATE TABLE IF NOT EXISTS staging_log(extract VARCHAR, rows_in BIGINT, rows_accepted BIGINT, "
                    "rows_quarantined BIGINT, staged_at TIMESTAMP, rows_not_yet_known BIGINT DEFAULT 0)")
-QUARANTINE = "quarantine"  # rows that broke a rule
-NOT_YET_KNOWN = "not_yet_known"  # rows dated after the as-of date of a backfill night (table and rule name)
-SET_ASIDE_DDL = ("CREATE TABLE IF NOT EXISTS {table}(extract VARCHAR, source_file VARCHAR, source_row BIGINT, "
-                 "rule VARCHAR, column_name VARCHAR, value VARCHAR, record VARCHAR)")
-QUARANTINE_DDL = SET_ASIDE_DDL.format(table=QUARANTINE)
+NOT_YET_KNOWN = "not_yet_known"  # the rule of rows dated after the as-of date of a backfill night (not a breach)
+QUARANTINE_DDL = (
+    "CREATE TABLE IF NOT EXISTS quarantine(extract VARCHAR, source_file VARCHAR, source_row BIGINT, "
+    "rule VARCHAR, column_name VARCHAR, value VARCHAR, record VARCHAR)"
+)
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ class StageResult:
     quarantined_by_rule: dict[str, int]  # first rule broken per row; sums to rows_quarantined
     violations_by_rule: dict[str, int]  # suite rules on typed_table, each expectation counted (= GX)
     suite_parameters: dict[str, Any]
-    rows_not_yet_known: int = 0  # set aside in `not_yet_known`: dated after the as-of date of a backfill night
+    rows_not_yet_known: int = 0  # rule `not_yet_known`: dated after the as-of date of a backfill night
 
 
 def suite_parameters(as_of: date, max_future_days: int = 0, extracted_on: date | None = None) -> dict[str, Any]:
@@ -363,11 +365,10 @@ def _suite_rejects_sql(expectations: list[dict]) -> str:
 def _write_quarantine(con: duckdb.DuckDBPyConnection, contract: ExtractContract, raw: str,
                       expectations: list[dict]) -> None:
     """Replace the extract's quarantine rows with the rejects, each with its value and its row as JSON: as
-    delivered for a value that could not be typed, else as typed (the file and row point at the line). The rows
-    not yet known go, in the same shape, to `not_yet_known` (their delivered opt-outs stay readable there)."""
-    for table in (QUARANTINE, NOT_YET_KNOWN):
-        con.execute(SET_ASIDE_DDL.format(table=table))
-        con.execute(f"DELETE FROM {table} WHERE extract = ?", [contract.extract])
+    delivered for a value that could not be typed, else as typed (the file and row point at the line). Rows not
+    yet known are written too, under their own rule, so that their delivered opt-outs are read like any other."""
+    con.execute(QUARANTINE_DDL)
+    con.execute("DELETE FROM quarantine WHERE extract = ?", [contract.extract])
     labels = {c.name for c in contract.columns} | {",".join(contract.primary_key)}
     labels |= {expectation_column(e) for e in expectations if expectation_column(e)}
     typed_cases = []
@@ -380,14 +381,12 @@ def _write_quarantine(con: duckdb.DuckDBPyConnection, contract: ExtractContract,
     delivered_value = "json_extract_string(r._raw_record, '$.\"' || q.column_name || '\"')"
     typed_record = ("CAST(to_json(struct_pack(" + ", ".join(f"{sql_ident(c)} := r.{sql_ident(c)}"
                                                            for c in contract.column_names) + ")) AS VARCHAR)")
-    for table, where in ((QUARANTINE, "<>"), (NOT_YET_KNOWN, "=")):
-        con.execute(
-            f"INSERT INTO {table} SELECT {sql_literal(contract.extract)}, r._source_file, r._source_row, q.rule, "
-            f"q.column_name, CASE WHEN r._raw_record IS NULL THEN {typed_value} ELSE {delivered_value} END, "
-            f"coalesce(r._raw_record, {typed_record}) "
-            f"FROM _stage_rejects q JOIN {raw} r ON r.rowid = q._rid WHERE q.rule {where} {sql_literal(NOT_YET_KNOWN)} "
-            "ORDER BY q._rid"
-        )
+    con.execute(
+        f"INSERT INTO quarantine SELECT {sql_literal(contract.extract)}, r._source_file, r._source_row, q.rule, "
+        f"q.column_name, CASE WHEN r._raw_record IS NULL THEN {typed_value} ELSE {delivered_value} END, "
+        f"coalesce(r._raw_record, {typed_record}) "
+        f"FROM _stage_rejects q JOIN {raw} r ON r.rowid = q._rid ORDER BY q._rid"
+    )
 
 
 def require_history(con: duckdb.DuckDBPyConnection, contract: ExtractContract, as_of: date) -> None:

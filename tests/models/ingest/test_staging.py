@@ -146,9 +146,8 @@ def test_a_backfill_night_sets_rows_dated_after_it_aside_as_not_yet_known(con, t
     purchases = results["purchases"]
     assert (purchases.rows_in, purchases.rows_accepted, purchases.rows_quarantined, purchases.rows_not_yet_known) \
         == (8, 5, 0, 3)
-    assert quarantine_rows(con, "purchases") == []
     set_aside = con.execute("SELECT source_row, rule, column_name, json_extract_string(record, '$.order_id') "
-                            "FROM not_yet_known WHERE extract = 'purchases' ORDER BY source_row").fetchall()
+                            "FROM quarantine WHERE extract = 'purchases' ORDER BY source_row").fetchall()
     assert set_aside == [(2, "not_yet_known", "order_ts", "O1002"), (5, "not_yet_known", "order_ts", "O1005"),
                          (7, "not_yet_known", "order_ts", "O1007")]
     assert sorted(r[0] for r in con.execute("SELECT order_id FROM stg_purchases").fetchall()) == \
@@ -163,14 +162,15 @@ def test_a_night_on_fresh_extracts_still_quarantines_what_the_backfill_sets_asid
     results = stage_landing(con, good_landing(tmp_path), as_of=date(2026, 10, 10))
     assert results["purchases"].rows_not_yet_known == 0
     assert results["purchases"].quarantined_by_rule == {"future_timestamp": 3}
-    assert con.execute("SELECT count(*) FROM not_yet_known").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM quarantine WHERE rule = 'not_yet_known'").fetchone()[0] == 0
 
 
 def test_a_backfill_still_quarantines_timestamps_after_the_delivery_date(con, tmp_path):
     landing = good_landing(tmp_path, purchases__csv=BAD / "purchases_future.csv")
     purchases = stage_landing(con, landing, as_of=date(2026, 11, 1), extracted_on=AS_OF)["purchases"]
     assert purchases.quarantined_by_rule == {"future_timestamp": 2}  # O4002, O4003: after AS_OF itself
-    assert [r[0] for r in quarantine_rows(con, "purchases")] == [2, 3]
+    assert [r[:2] for r in quarantine_rows(con, "purchases")] == [
+        (1, "not_yet_known"), (2, "future_timestamp"), (3, "future_timestamp"), (4, "not_yet_known")]
     assert purchases.rows_not_yet_known == 2  # O4001 (23:59 on AS_OF) and O4004 (2026-11-20)
 
 
@@ -436,3 +436,24 @@ def test_customer_versions_newest_wins_and_only_a_true_conflict_is_quarantined(c
     gx = validate_table(con, result.typed_table, load_suite("customers"), parameters=result.suite_parameters)
     assert gx.unexpected_by_rule() == {k: v for k, v in result.violations_by_rule.items()}
     assert result.violations_by_rule["duplicate_conflict"] == 4
+
+
+def test_an_opt_out_on_a_record_not_yet_known_is_honoured_on_the_backfill_night(con, tmp_path):
+    """A person's second record, signed up after the night and saying do-not-contact, is not yet known (no golden
+    customer of its own) but its "no" still reaches the person's known record: the legal rule holds on backfills."""
+    from models.golden.consent import honour_delivered_consent
+    from models.golden.resolve import resolve_golden_records
+
+    customers = (GOOD / "customers.csv").read_text(encoding="utf-8") + (
+        "C900,2026-11-01,shop,ana.garcia@example.com,,Ana,García,1985,Madrid,gold,false,false,false,false,true,,"
+        "2026-11-01 10:00:00\n")
+    (tmp_path / "customers.csv").write_text(customers, encoding="utf-8")
+    night = date(2026, 10, 10)
+    results = stage_landing(con, good_landing(tmp_path, customers__csv=tmp_path / "customers.csv"), as_of=night,
+                            extracted_on=AS_OF)
+    assert results["customers"].rows_not_yet_known == 1 and results["customers"].rows_quarantined == 0
+    resolve_golden_records(con)
+    honour_delivered_consent(con, load_contract("customers"), night)
+    golden = dict(con.execute("SELECT c.source_customer_id, g.do_not_contact FROM customer_crosswalk c "
+                              "JOIN golden_customers g ON g.customer_id = c.golden_id").fetchall())
+    assert "C900" not in golden and golden["C001"] is True
