@@ -51,9 +51,7 @@ def alert_settings(config: dict) -> AlertSettings:
 def _smtp_settings(smtp: dict) -> SmtpSettings | None:
     if not smtp.get("host"):
         return None
-    recipients = smtp["to"]
-    if isinstance(recipients, str):
-        recipients = [recipients]
+    recipients = smtp["to"]  # a list: load_config checks the type against the shipped default
     if not recipients or not smtp.get("from"):
         raise ConfigError("alerts.smtp needs 'from' and at least one 'to' address when alerts.smtp.host is set")
     if bool(smtp.get("username_env")) != bool(smtp.get("password_env")):

@@ -205,20 +205,21 @@ def choose_options(options: Options, settings: DecisionSettings, as_of: date, *,
     may_use_limits = np.repeat(draw_uniform(f"{settings.seed}|{as_of.isoformat()}|{cid}|limited" for cid in options.ids)
                                < share, layout.per_customer)
     members &= free | may_use_limits[:, None]
-    choice, slot_probability, n = explore(allocation.choice, members, slot_explored, draw, settings.exploration_share)
+    greedy = allocation.choice  # the plan's own choice per slot, recorded with probability 1 - eps (+ eps / n)
+    choice, slot_probability, n = explore(greedy, members, slot_explored, draw, settings.exploration_share)
     if share > 0:  # explored calls / offers may push a limit over: the plan's own lowest-value uses give way
         greedy = np.where(slot_explored, allocation.choice, repair_keeping(problem, choice, slot_explored))
         choice, slot_probability, n = explore(greedy, members, slot_explored, draw, settings.exploration_share)
         if not within_limits(problem, choice):  # a limit too small to share: tonight explores free options only
             members &= free
-            choice, slot_probability, n = explore(allocation.choice, members, slot_explored, draw,
-                                                  settings.exploration_share)
+            greedy = allocation.choice
+            choice, slot_probability, n = explore(greedy, members, slot_explored, draw, settings.exploration_share)
 
     chosen = layout.scatter(_one_hot(choice, problem.value.shape[1]), len(options.pairs), False)
     probability = layout.scatter(slot_probability, len(options.pairs), 0.0)
     probability[holdout] = 0.0
     per_customer = (len(options.ids), layout.per_customer)
-    p_none = no_action_probability((allocation.choice < 0).reshape(per_customer), n.reshape(per_customer),
+    p_none = no_action_probability((greedy < 0).reshape(per_customer), n.reshape(per_customer),
                                    settings.exploration_share)
     p_none[holdout] = 1.0
     reasons = explain_not_chosen(problem, allocation, layout, choice, chosen, feasible, worth, holdout, contactable,

@@ -48,7 +48,7 @@ def test_an_unset_secret_and_an_unreachable_server_are_errors_not_silence(tmp_pa
     alerting = configured(tmp_path, """
 alerts:
   webhook_url_env: NBA_TEST_WEBHOOK
-  smtp: {host: 127.0.0.1, port: 9, from: a@b.c, to: d@e.f, starttls: false}
+  smtp: {host: 127.0.0.1, port: 9, from: a@b.c, to: [d@e.f], starttls: false}
 """)
     sent, errors = alerts.deliver(alerting, "s", "t", {})
     assert sent == []
