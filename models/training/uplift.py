@@ -54,6 +54,7 @@ from models.training.train import BoostedModel, SharedMatrices, fit_calibrated_c
 from models.training.training_sets import build_population_features, read_lexicon_once
 from models.training.value_uplift import (ValueModel, dr_pseudo_outcome, fit_baseline_outcome, fit_value_model,
                                           fold_of, with_propensity)
+from models.warehouse import table_exists
 
 RESPONSE_META = ("customer_id", "campaign_date", "action_id", "treated", "label", "source", "value")
 AUDIENCE = "in_audience"  # optional frame column: the row's customer met the action's rules on that date
@@ -172,7 +173,7 @@ def build_response_frame(con: duckdb.DuckDBPyConnection, as_of: date, max_campai
     """
     tables = dict(customers=customers, purchases=purchases, interactions=interactions)
     lexicon = read_lexicon_once(lexicon)
-    log = decision_log if decision_log and _has_table(con, decision_log) else None
+    log = decision_log if decision_log and table_exists(con, decision_log) else None
     arms = randomised_arms_sql(interactions, log)
     frames = [_response_rows_at(con, d, tables, lexicon, arms)
               for d in find_campaign_dates(con, as_of, max_campaign_dates, interactions, log)]
@@ -182,10 +183,6 @@ def build_response_frame(con: duckdb.DuckDBPyConnection, as_of: date, max_campai
     horizon = frame["action_id"].map(dict(horizons or {})).fillna(DEFAULT_OUTCOME_HORIZON_DAYS).astype(int)
     frame["value"] = contact_values(con, frame.assign(horizon_days=horizon), as_of, margin_rate, purchases)
     return frame
-
-
-def _has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]).fetchall()[0][0])
 
 
 def _response_rows_at(con, day: date, tables: dict, lexicon, arms_sql: str) -> pd.DataFrame:
