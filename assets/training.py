@@ -124,7 +124,8 @@ def response_model(context: dg.AssetExecutionContext, home: NbaHome):
     with home.warehouse() as con:
         frame = build_response_frame(con, as_of, int(training["response_max_campaign_dates"]),
                                      horizons={a.id: a.outcome_horizon_days for a in catalog.actions},
-                                     margin_rate=float(config["decisions"]["margin_rate"]))
+                                     margin_rate=float(config["decisions"]["margin_rate"]),
+                                     max_plan_nights=int(training["response_max_plan_nights"]))
     frame[AUDIENCE] = audience_mask(frame, catalog.actions)
     models = fit_response_models(frame, priors, int(training["response_min_contacts"]),
                                  params=training["xgboost_params"] or None, seed=seed, n_threads=threads,

@@ -47,6 +47,7 @@ RANGES = {
     "training.min_history_days": (0, None), "training.max_training_rows_per_cutoff": (1, None),
     "training.retrain_every_days": (1, None), "training.promotion_tolerance": (0, 1),
     "training.response_min_contacts": (1, None), "training.response_max_campaign_dates": (1, None),
+    "training.response_max_plan_nights": (1, None),
     "training.response_prior_sd": (0, None),
     "decisions.top_k": (1, None), "decisions.holdout_share": (0, 1), "decisions.exploration_share": (0, 1),
     "decisions.capacity_calls_per_night": (0, None), "decisions.offer_budget_per_night": (0, None),

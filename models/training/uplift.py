@@ -1,7 +1,8 @@
 """Response and uplift per action from randomised campaign history (a T-learner per action, its
 uplift calibrated on held-out campaign dates).
 
-Training data: for each of the last `response_max_campaign_dates` campaign dates d whose outcomes have
+Training data: for each of the last `response_max_campaign_dates` campaign dates d (and the last
+`response_max_plan_nights` nights of the plan's own decisions) whose outcomes have
 settled (d + OUTCOME_SETTLE_DAYS <= T: a contact's conversion is written on its row but may happen days
 after it, so a younger contact's label would read the future), the customers contacted on d
 (`campaign` rows) and the randomised no-contact control (`campaign_control` rows), with features built
@@ -148,15 +149,19 @@ def randomised_arms_sql(interactions: str = "interactions", decision_log: str | 
 
 
 def find_campaign_dates(con: duckdb.DuckDBPyConnection, as_of: date, max_dates: int,
-                        interactions: str = "interactions", decision_log: str | None = None) -> list[date]:
+                        interactions: str = "interactions", decision_log: str | None = None,
+                        max_plan_nights: int | None = None) -> list[date]:
     """The dates with randomised rows (oldest first) whose outcomes have settled by `as_of`: the last
-    `max_dates` campaign dates and the last `max_dates` nights of the plan's own decisions (so nightly runs
-    never crowd the company's campaigns out). A date d qualifies when d + OUTCOME_SETTLE_DAYS <= as_of.
+    `max_dates` campaign dates and the last `max_plan_nights` (default `max_dates`) nights of the plan's own
+    decisions (capped apart, so nightly runs never crowd the company's campaigns out). A date d qualifies
+    when d + OUTCOME_SETTLE_DAYS <= as_of.
     """
     settled = as_of - timedelta(days=OUTCOME_SETTLE_DAYS)
+    plan_nights = int(max_dates if max_plan_nights is None else max_plan_nights)
     rows = con.execute(f"""
         SELECT d FROM (SELECT DISTINCT source, d FROM ({randomised_arms_sql(interactions, decision_log)}) WHERE d <= ?)
-        QUALIFY row_number() OVER (PARTITION BY source ORDER BY d DESC) <= ?""", [settled, int(max_dates)]).fetchall()
+        QUALIFY row_number() OVER (PARTITION BY source ORDER BY d DESC)
+                <= CASE WHEN source = 'plan' THEN ? ELSE ? END""", [settled, plan_nights, int(max_dates)]).fetchall()
     return sorted({r[0] for r in rows})
 
 
@@ -164,7 +169,7 @@ def build_response_frame(con: duckdb.DuckDBPyConnection, as_of: date, max_campai
                          horizons: Mapping[str, int] | None = None, margin_rate: float = 0.3,
                          customers: str = "golden_customers", purchases: str = "purchases",
                          interactions: str = "interactions", decision_log: str | None = "decision_log",
-                         lexicon=None) -> pd.DataFrame:
+                         lexicon=None, max_plan_nights: int | None = None) -> pd.DataFrame:
     """Rows (customer_id, campaign_date, action_id, treated, label, value, <features at that date>).
 
     `value`: net margin over the action's outcome horizon (`horizons`, default
@@ -176,7 +181,7 @@ def build_response_frame(con: duckdb.DuckDBPyConnection, as_of: date, max_campai
     log = decision_log if decision_log and table_exists(con, decision_log) else None
     arms = randomised_arms_sql(interactions, log)
     frames = [_response_rows_at(con, d, tables, lexicon, arms)
-              for d in find_campaign_dates(con, as_of, max_campaign_dates, interactions, log)]
+              for d in find_campaign_dates(con, as_of, max_campaign_dates, interactions, log, max_plan_nights)]
     if not frames:
         return pd.DataFrame(columns=list(RESPONSE_META))
     frame = pd.concat(frames, ignore_index=True)

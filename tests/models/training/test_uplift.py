@@ -139,6 +139,19 @@ def test_response_frame_has_arms_labels_and_features_as_of_each_campaign_date(ca
     assert find_campaign_dates(campaign_warehouse, T, 1) == [date(2026, 11, 2)]
 
 
+
+def test_campaign_dates_and_plan_nights_are_capped_apart(campaign_warehouse):
+    """Many plan nights never crowd the company's campaign dates out, and each source keeps its own latest ones."""
+    nights = [date(2026, 10, 20) + timedelta(days=k) for k in range(5)]
+    log = pd.DataFrame([{"as_of": n, "customer_id": "C0009", "action_id": "winback", "channel": "email",
+                         "is_holdout": False, "is_exploration": False, "withheld_action_id": None} for n in nights])
+    campaign_warehouse.register("_log", log)
+    campaign_warehouse.execute("CREATE TABLE decision_log AS SELECT * FROM _log")
+    both = find_campaign_dates(campaign_warehouse, T, 2, decision_log="decision_log", max_plan_nights=1)
+    assert both == [date(2026, 10, 1), nights[-1], date(2026, 11, 2)]
+    assert find_campaign_dates(campaign_warehouse, T, 1, decision_log="decision_log", max_plan_nights=3) \
+        == [*nights[-3:], date(2026, 11, 2)]
+
 def test_response_frame_ignores_campaigns_and_events_on_or_after_T(campaign_warehouse):
     before = build_response_frame(campaign_warehouse, T, 6)
     shake_future(campaign_warehouse)
