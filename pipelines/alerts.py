@@ -1,10 +1,12 @@
-"""Alerts when a night fails: the `alerts:` config section, the message, and its delivery to a webhook (Slack /
-Teams-compatible JSON `{"text": ...}`) and / or by SMTP e-mail. Plain Python (no Dagster): the failure sensor in
-pipelines/sensors.py wires it. Secrets (the webhook URL, the SMTP login) come only from environment variables
-the config names, never from the config file."""
+"""Alerts when a night fails or its landing is late: the `alerts:` config section, the messages, and their
+delivery to a webhook (Slack / Teams-compatible JSON `{"text": ...}`) and / or by SMTP e-mail. Plain Python (no
+Dagster): the failure and landing-deadline sensors in pipelines/sensors.py wire it. Secrets (the webhook URL, the
+SMTP login) come only from environment variables the config names, never from the config file."""
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 import smtplib
 import urllib.request
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ from typing import Mapping
 from pipelines.settings import ConfigError
 
 TIMEOUT_SECONDS = 20
+READY_MARKER_NAME = "_READY"
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class AlertSettings:
     smtp: SmtpSettings | None
     ui_url: str
     minimum_interval_seconds: int
+    landing_deadline: dt.time | None = None
 
 
 def alert_settings(config: dict) -> AlertSettings:
@@ -45,7 +49,19 @@ def alert_settings(config: dict) -> AlertSettings:
     if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
         raise ConfigError(f"alerts.minimum_interval_seconds '{interval}' must be a whole number of seconds >= 1")
     return AlertSettings(webhook_url_env=str(section["webhook_url_env"] or ""), smtp=_smtp_settings(smtp),
-                         ui_url=str(section["ui_url"] or "").rstrip("/"), minimum_interval_seconds=interval)
+                         ui_url=str(section["ui_url"] or "").rstrip("/"), minimum_interval_seconds=interval,
+                         landing_deadline=_landing_deadline(section["landing_deadline"]))
+
+
+def _landing_deadline(text) -> dt.time | None:
+    """`alerts.landing_deadline` as a time of day in the schedule's time zone, or None when it is empty (off)."""
+    if not text:
+        return None
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text.strip()) if isinstance(text, str) else None
+    if match is None:
+        raise ConfigError(f"alerts.landing_deadline '{text}' is not a time of day \"HH:MM\" (24 h, in quotes), "
+                          "e.g. \"06:00\"")
+    return dt.time(int(match.group(1)), int(match.group(2)))
 
 
 def _smtp_settings(smtp: dict) -> SmtpSettings | None:
@@ -72,6 +88,14 @@ def failure_alert(job: str, night: str | None, reason: str, link: str) -> tuple[
     night_text = f"night {night}" if night else "a run without an as-of date"
     subject = f"NBA {night_text} FAILED ({job})"
     text = (f"{subject}: {reason}. Exports of earlier nights are unchanged. Run: {link}")
+    return subject, text
+
+
+def landing_missing_alert(night: str, folder: str, deadline: str, timezone: str) -> tuple[str, str]:
+    """(subject, text) of the alert for a night whose landing folder has not arrived complete by the deadline."""
+    subject = f"NBA night {night} NO LANDING by {deadline} ({timezone})"
+    text = (f"{subject}: {folder} has no {READY_MARKER_NAME} marker yet, so the night has not started. "
+            "The lists of earlier nights stay published; the night runs once the folder and its marker arrive.")
     return subject, text
 
 

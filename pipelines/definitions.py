@@ -16,7 +16,7 @@ from pipelines.resources import NbaHome
 from pipelines.runner import progress_logger
 from pipelines.schedule_settings import schedule_settings, sensor_settings
 from pipelines.schedules import build_nightly_schedule
-from pipelines.sensors import build_failure_alert_sensor, build_landing_sensor
+from pipelines.sensors import build_failure_alert_sensor, build_landing_deadline_sensor, build_landing_sensor
 from pipelines.sharding import shard_inputs_job, sharded_job, shards_after_inputs
 
 
@@ -26,14 +26,16 @@ def build_definitions(config: dict, switch_on: bool = False, ui_url: str = "") -
     alerting = alert_settings(config)
     if not alerting.ui_url and ui_url:
         alerting = dataclasses.replace(alerting, ui_url=ui_url.rstrip("/"))
+    schedule = schedule_settings(config)
     return dg.Definitions(
         assets=[*ingest.raw_assets, *validation.validated_assets, golden_record.golden_record,
                 features.customer_features, *training.model_assets, scoring.customer_scores,
                 decisions.next_best_actions, exports.campaign_lists, *sharded.sharded_assets],
         jobs=[nightly_job, shard_inputs_job, sharded_job],
-        schedules=[build_nightly_schedule(schedule_settings(config), switch_on)],
+        schedules=[build_nightly_schedule(schedule, switch_on)],
         sensors=[build_landing_sensor(sensor_settings(config), switch_on), shards_after_inputs,
-                 build_failure_alert_sensor(alerting, switch_on)],
+                 build_failure_alert_sensor(alerting, switch_on),
+                 build_landing_deadline_sensor(alerting, schedule, switch_on)],
         resources={"home": NbaHome(home_dir=dg.EnvVar("NBA_HOME"), landing_dir=dg.EnvVar("NBA_LANDING"),
                                   config_path=dg.EnvVar("NBA_CONFIG"),
                                   mlflow_tracking_uri=dg.EnvVar("NBA_MLFLOW_TRACKING_URI"))},

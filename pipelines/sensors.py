@@ -1,23 +1,26 @@
-"""The landing sensor (a run when a landing folder for a new date is complete, i.e. holds the `_READY` marker)
-and the run-failure sensor that sends one alert per failed run."""
+"""The landing sensor (a run when a landing folder for a new date is complete, i.e. holds the `_READY` marker),
+the run-failure sensor that sends one alert per failed run, and the landing-deadline sensor that sends one alert
+per night whose folder has not arrived by `alerts.landing_deadline`."""
 from __future__ import annotations
 
 import datetime as dt
 import json
 import os
 from pathlib import Path
+from typing import Callable
 
 import dagster as dg
 
-from pipelines import alerts
+from pipelines import alerts, freshness
 from pipelines.jobs import nightly_job
 from pipelines.resources import NbaHome
 from pipelines.runner import failure_message_from_events
-from pipelines.schedule_settings import SensorSettings
+from pipelines.schedule_settings import ScheduleSettings, SensorSettings
 
-READY_MARKER = "_READY"
+READY_MARKER = freshness.READY_MARKER
 LANDING_SENSOR = "landing_sensor"
 FAILURE_SENSOR = "failed_night_alert"
+DEADLINE_SENSOR = "landing_deadline_alert"
 
 
 def ready_landing_dates(landing_root: Path) -> list[str]:
@@ -77,3 +80,50 @@ def build_failure_alert_sensor(settings: alerts.AlertSettings, switch_on: bool) 
             context.log.info(f"alert for run {run.run_id} sent by {', '.join(sent)}")
 
     return failed_night_alert
+
+
+def scheduled_on(moment: dt.datetime, schedule: ScheduleSettings) -> bool:
+    """Whether the schedule's cron has a tick on `moment`'s calendar date in the schedule's time zone (the
+    daemon's own cron iterator, so weekdays, ranges and daylight-saving changes are read as the schedule reads them)."""
+    from dagster._utils.schedules import cron_string_iterator
+
+    day = moment.date()
+    midnight = dt.datetime.combine(day, dt.time(0), tzinfo=moment.tzinfo)
+    first = next(cron_string_iterator(midnight.timestamp(), schedule.cron, schedule.timezone))
+    return first.astimezone(moment.tzinfo).date() == day
+
+
+def build_landing_deadline_sensor(settings: alerts.AlertSettings, schedule: ScheduleSettings, switch_on: bool,
+                                  clock: Callable[[], dt.datetime] | None = None) -> dg.SensorDefinition:
+    """One alert (webhook and / or e-mail) per night whose LANDING/<as-of>/ folder has no `_READY` marker by
+    `alerts.landing_deadline` in the schedule's time zone, on the days the schedule's cron runs. The nights
+    already alerted are kept in the sensor's cursor, so a night is never alerted twice (an undelivered alert is
+    logged as an error, not retried). Running by default when `switch_on` (nba serve), a deadline is set and a
+    channel is configured. `clock` (UTC now by default) lets tests fix the time."""
+    now = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+    deadline = settings.landing_deadline
+    running = switch_on and deadline is not None and bool(settings.webhook_url_env or settings.smtp)
+
+    @dg.sensor(name=DEADLINE_SENSOR, minimum_interval_seconds=settings.minimum_interval_seconds,
+               default_status=_status(running),
+               description="Sends one webhook / e-mail alert per night whose landing folder has no _READY marker "
+                           "by alerts.landing_deadline.")
+    def landing_deadline_alert(context: dg.SensorEvaluationContext, home: NbaHome):
+        if deadline is None:
+            return dg.SkipReason("alerts.landing_deadline is not set")
+        moment = now()
+        alerted = set(json.loads(context.cursor)) if context.cursor else set()
+        due = freshness.overdue_night(moment, deadline, schedule, Path(home.landing_dir),
+                                      scheduled_on(freshness.deadline_moment(moment, deadline, schedule.timezone),
+                                                   schedule), alerted)
+        if due is None:
+            return dg.SkipReason("no landing overdue")
+        night, folder = due
+        subject, text = alerts.landing_missing_alert(night, str(folder), deadline.strftime("%H:%M"), schedule.timezone)
+        sent, errors = alerts.deliver(settings, subject, text, os.environ)
+        for error in errors:
+            context.log.error(f"landing alert for night {night} not delivered by {error}")
+        context.update_cursor(json.dumps(freshness.remember(alerted, night)))
+        return dg.SkipReason(f"landing of night {night} overdue; alert sent by {', '.join(sent) or 'no channel'}")
+
+    return landing_deadline_alert

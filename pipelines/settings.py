@@ -34,7 +34,9 @@ def merge_config(base: dict, override: dict, _path: str = "") -> dict:
 FREE_FORM_SECTIONS = ("decisions.levers.", "decisions.action_volume_caps.", "training.xgboost_params.", "paths.")
 
 
-OWN_CHECKS = ("schedule.",)  # sections whose keys pipelines/schedule_settings.py checks with its own wording
+# keys checked with their own wording: the schedule (pipelines/schedule_settings.py) and the landing deadline
+# (pipelines/alerts.py; an unquoted 06:00 is a YAML 1.1 base-60 number)
+OWN_CHECKS = ("schedule.", "alerts.landing_deadline")
 TYPE_NAMES = {bool: "true or false", int: "a whole number", float: "a number", str: "a text", dict: "a mapping",
               list: "a list"}
 
