@@ -1,6 +1,7 @@
 """`nba serve`: the production way to run the nights on one machine — Dagster's webserver and daemon (not
 `dagster dev`) on HOME's persistent instance, loading pipelines/served.py (the schedule, landing sensor and
-failure alerts as the config file says), one log per component under HOME/logs/, a clean stop on SIGTERM."""
+failure alerts as the config file says), one size-rotated log per component under HOME/logs/, a clean stop on
+SIGTERM."""
 from __future__ import annotations
 
 import argparse
@@ -13,8 +14,24 @@ import threading
 import time
 from pathlib import Path
 
+from pipelines.log_rotation import LogRotation, copy_output, log_rotation, rotating_log
+
 CODE_LOCATION = ["-m", "pipelines.served"]
 STOP_SECONDS = 30
+LOG_TAIL_SECONDS = 5
+
+
+class Component(subprocess.Popen):
+    """A component process whose output a thread copies into its rotating log."""
+
+    def copy_output_to(self, path: Path, rotation: LogRotation) -> None:
+        self.copier = threading.Thread(target=copy_output, args=(self.stdout, rotating_log(path, rotation)),
+                                       daemon=True, name=f"log {path.name}")
+        self.copier.start()
+
+    def finish_log(self, timeout: float = LOG_TAIL_SECONDS) -> None:
+        """Wait for the last lines; the pipe stays open while something the component started still writes."""
+        self.copier.join(timeout)
 
 
 def component_commands(host: str, port: int) -> dict[str, list[str]]:
@@ -43,20 +60,21 @@ def _restore_default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def start_components(commands: dict[str, list[str]], env: dict, logs: Path, cwd: Path) -> dict[str, subprocess.Popen]:
+def start_components(commands: dict[str, list[str]], env: dict, logs: Path, cwd: Path,
+                     rotation: LogRotation) -> dict[str, Component]:
     """Start every component, each in its own process group (it and the code servers and runs it starts), with
-    its output appended to logs/<component>.log."""
+    its output appended to logs/<component>.log, rotated as `rotation` says."""
     logs.mkdir(parents=True, exist_ok=True)
     started = {}
     for name, command in commands.items():
-        with open(logs / f"{name}.log", "ab") as log:
-            started[name] = subprocess.Popen(command, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log,
-                                             stderr=subprocess.STDOUT, restore_signals=True,
-                                             start_new_session=True, preexec_fn=_restore_default_sigint)
+        started[name] = Component(command, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, restore_signals=True, start_new_session=True,
+                                  preexec_fn=_restore_default_sigint)
+        started[name].copy_output_to(logs / f"{name}.log", rotation)
     return started
 
 
-def stop_components(procs: dict[str, subprocess.Popen], timeout: float = STOP_SECONDS) -> dict[str, int]:
+def stop_components(procs: dict[str, Component], timeout: float = STOP_SECONDS) -> dict[str, int]:
     """SIGTERM every component, wait for it, then for what it started in its group (code servers otherwise
     linger until their heartbeat times out); SIGKILL what is left after `timeout`. The components' exit codes."""
     for proc in procs.values():
@@ -72,6 +90,7 @@ def stop_components(procs: dict[str, subprocess.Popen], timeout: float = STOP_SE
             codes[name] = proc.wait()
             print(f"nba serve: {name} did not stop within {timeout:.0f} s and was killed", file=sys.stderr, flush=True)
         _stop_group(proc.pid, deadline)
+        proc.finish_log()
     return codes
 
 
@@ -112,7 +131,7 @@ def _group_running(pgid: int) -> bool:
     return False
 
 
-def serve(home: Path, landing: Path, config: Path | None, host: str, port: int) -> int:
+def serve(home: Path, landing: Path, config: Path | None, host: str, port: int, rotation: LogRotation) -> int:
     """Run the webserver and the daemon until SIGTERM / SIGINT (0) or until one of them exits (1)."""
     from pipelines.runner import dagster_instance
 
@@ -121,11 +140,11 @@ def serve(home: Path, landing: Path, config: Path | None, host: str, port: int) 
     logs = home / "logs"
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
-    procs: dict[str, subprocess.Popen] = {}
+    procs: dict[str, Component] = {}
     failed = None
     try:
         procs = start_components(component_commands(host, port), serve_environment(home, landing, config, ui_url),
-                                 logs, cwd=home)
+                                 logs, cwd=home, rotation=rotation)
         print(f"nba serve: Dagster UI on {ui_url}, daemon running; home {home}, landing {landing}, "
               f"config {config or 'shipped defaults'}; logs in {logs}/ (SIGTERM or Ctrl-C stops it)", flush=True)
         while not stop.wait(0.5):
@@ -153,13 +172,15 @@ def cmd_serve(args) -> int:
         return 2
     config = Path(args.config).expanduser().resolve() if args.config else None
     try:
-        build_definitions(load_config(config))  # the schedule, sensor and alert settings the daemon will load
+        settings = load_config(config)
+        build_definitions(settings)  # the schedule, sensor and alert settings the daemon will load
+        rotation = log_rotation(settings)
     except ConfigError as exc:
         print(f"nba serve: {exc}", file=sys.stderr)
         return 2
     home = Path(args.home).expanduser().resolve()
     home.mkdir(parents=True, exist_ok=True)
-    return serve(home, landing, config, args.host, args.port)
+    return serve(home, landing, config, args.host, args.port, rotation)
 
 
 def add_command(sub: argparse._SubParsersAction) -> None:

@@ -5,8 +5,13 @@ import subprocess
 import sys
 import time
 
-from pipelines import cli
+import pytest
+
+from pipelines import cli, settings
+from pipelines.log_rotation import LogRotation, log_rotation
 from pipelines.serve import start_components, stop_components
+
+ROOMY = LogRotation(max_bytes=1024 * 1024, keep_files=2)
 
 GRANDPARENT = """
 import subprocess, sys, time
@@ -29,7 +34,7 @@ def test_a_missing_landing_folder_or_a_bad_cron_stops_nba_serve_before_it_starts
 
 def test_stopping_a_component_also_stops_what_it_started(tmp_path):
     procs = start_components({"component": [sys.executable, "-c", GRANDPARENT]}, dict(os.environ), tmp_path / "logs",
-                             cwd=tmp_path)
+                             cwd=tmp_path, rotation=ROOMY)
     log = tmp_path / "logs" / "component.log"
     deadline = time.monotonic() + 30
     while not log.read_text().strip() and time.monotonic() < deadline:
@@ -41,6 +46,45 @@ def test_stopping_a_component_also_stops_what_it_started(tmp_path):
     assert time.monotonic() - started < 10
     time.sleep(0.5)  # let init reap it
     assert not _alive(grandchild)
+
+
+CHATTY = """
+import sys
+for i in range(400):
+    print(f"line {i:04d} " + "x" * 90, flush=True)
+print("last line", flush=True)
+"""
+
+
+def test_a_component_log_rotates_at_its_size_and_keeps_n_files(tmp_path):
+    logs = tmp_path / "logs"
+    procs = start_components({"chatty": [sys.executable, "-c", CHATTY]}, dict(os.environ), logs, cwd=tmp_path,
+                             rotation=LogRotation(max_bytes=10_000, keep_files=2))
+    procs["chatty"].wait(timeout=30)
+    stop_components(procs, timeout=5)  # the exited component's output is copied to the end
+    assert sorted(p.name for p in logs.iterdir()) == ["chatty.log", "chatty.log.1", "chatty.log.2"]
+    assert all(p.stat().st_size <= 10_000 for p in logs.iterdir())
+    newest, previous, oldest = ((logs / name).read_text().splitlines() for name in
+                                ("chatty.log", "chatty.log.1", "chatty.log.2"))
+    assert newest[-1] == "last line"
+    assert previous[-1][:9] == f"line {int(newest[0][5:9]) - 1:04d}"  # .1 ends where the current log starts
+    assert oldest[-1][:9] == f"line {int(previous[0][5:9]) - 1:04d}"
+    assert int(oldest[0][5:9]) > 0  # ~40 kB written, 3 files of 10 kB kept: the oldest lines were dropped
+
+
+@pytest.mark.parametrize("override, message", [
+    ("logs: {max_megabytes: 0}", "logs.max_megabytes '0' must be a number of megabytes above 0"),
+    ("logs: {keep_files: 0}", "logs.keep_files '0' must be a whole number >= 1"),
+])
+def test_a_wrong_log_setting_is_named(tmp_path, override, message):
+    path = tmp_path / "nba.yaml"
+    path.write_text(override + "\n", encoding="utf-8")
+    with pytest.raises(settings.ConfigError, match=message):
+        log_rotation(settings.load_config(path))
+
+
+def test_shipped_log_rotation():
+    assert log_rotation(settings.load_config()) == LogRotation(max_bytes=50 * 1024 * 1024, keep_files=5)
 
 
 def _alive(pid: int) -> bool:
