@@ -117,12 +117,17 @@ def remove_old_versions(root: Path, day: str, keep: str) -> list[str]:
     removed = []
     for entry in sorted(root.iterdir()):
         if entry.name.startswith(f".{day}.") and entry.name != keep:
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
+            remove_entry(entry)
             removed.append(entry.name)
     return removed
+
+
+def remove_entry(entry: Path) -> None:
+    """Delete one entry of the exports folder: a version folder with its files, or a link or file itself."""
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry)
+    else:
+        entry.unlink()
 
 
 def _fsync_dir(path: Path) -> None:
