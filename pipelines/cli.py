@@ -156,8 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     ui.set_defaults(func=cmd_ui)
 
     from demo import bench, evaluate_worlds
-    from pipelines import cli_tools, serve
+    from pipelines import cli_tools, housekeeping, serve
     serve.add_command(sub)
+    housekeeping.add_command(sub)
     cli_tools.add_commands(sub, _date)
     bench.add_commands(sub)
     evaluate_worlds.add_commands(sub)

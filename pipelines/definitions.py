@@ -16,7 +16,9 @@ from pipelines.resources import NbaHome
 from pipelines.runner import progress_logger
 from pipelines.schedule_settings import schedule_settings, sensor_settings
 from pipelines.schedules import build_nightly_schedule
-from pipelines.sensors import build_failure_alert_sensor, build_landing_deadline_sensor, build_landing_sensor
+from pipelines.housekeeping import retention_settings
+from pipelines.sensors import (build_failure_alert_sensor, build_housekeeping_sensor, build_landing_deadline_sensor,
+                               build_landing_sensor)
 from pipelines.sharding import shard_inputs_job, sharded_job, shards_after_inputs
 
 
@@ -35,7 +37,8 @@ def build_definitions(config: dict, switch_on: bool = False, ui_url: str = "") -
         schedules=[build_nightly_schedule(schedule, switch_on)],
         sensors=[build_landing_sensor(sensor_settings(config), switch_on), shards_after_inputs,
                  build_failure_alert_sensor(alerting, switch_on),
-                 build_landing_deadline_sensor(alerting, schedule, switch_on)],
+                 build_landing_deadline_sensor(alerting, schedule, switch_on),
+                 build_housekeeping_sensor(retention_settings(config), switch_on)],
         resources={"home": NbaHome(home_dir=dg.EnvVar("NBA_HOME"), landing_dir=dg.EnvVar("NBA_LANDING"),
                                   config_path=dg.EnvVar("NBA_CONFIG"),
                                   mlflow_tracking_uri=dg.EnvVar("NBA_MLFLOW_TRACKING_URI"))},

@@ -1,6 +1,6 @@
 """The landing sensor (a run when a landing folder for a new date is complete, i.e. holds the `_READY` marker),
 the run-failure sensor that sends one alert per failed run, and the landing-deadline sensor that sends one alert
-per night whose folder has not arrived by `alerts.landing_deadline`."""
+per night whose folder has not arrived by `alerts.landing_deadline`; housekeeping after each successful night."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,7 +11,7 @@ from typing import Callable
 
 import dagster as dg
 
-from pipelines import alerts, freshness
+from pipelines import alerts, freshness, housekeeping
 from pipelines.jobs import nightly_job
 from pipelines.resources import NbaHome
 from pipelines.runner import failure_message_from_events
@@ -21,6 +21,7 @@ READY_MARKER = freshness.READY_MARKER
 LANDING_SENSOR = "landing_sensor"
 FAILURE_SENSOR = "failed_night_alert"
 DEADLINE_SENSOR = "landing_deadline_alert"
+HOUSEKEEPING_SENSOR = "housekeeping_after_night"
 
 
 def ready_landing_dates(landing_root: Path) -> list[str]:
@@ -127,3 +128,22 @@ def build_landing_deadline_sensor(settings: alerts.AlertSettings, schedule: Sche
         return dg.SkipReason(f"landing of night {night} overdue; alert sent by {', '.join(sent) or 'no channel'}")
 
     return landing_deadline_alert
+
+
+def build_housekeeping_sensor(settings: housekeeping.RetentionSettings, switch_on: bool,
+                              clock: Callable[[], dt.datetime] | None = None) -> dg.SensorDefinition:
+    """After each successful night, apply the `retention:` section to HOME (old exports, MLflow runs, Dagster run
+    history; pipelines/housekeeping.py). It runs in the sensor, not as a run, so it never queues behind or
+    alongside a night's run. Running by default when `switch_on` (nba serve) and `retention.after_each_night`."""
+    now = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+
+    @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[nightly_job],
+                          name=HOUSEKEEPING_SENSOR, default_status=_status(switch_on and settings.after_each_night),
+                          description="Deletes exports, MLflow runs and Dagster runs past the config's retention "
+                                      "after each successful night.")
+    def housekeeping_after_night(context: dg.RunStatusSensorContext, home: NbaHome):
+        plan = housekeeping.plan_housekeeping(home, context.instance, settings, now())
+        housekeeping.apply_housekeeping(plan, home, context.instance)
+        context.log.info(f"housekeeping after run {context.dagster_run.run_id}: deleted {housekeeping.summary(plan)}")
+
+    return housekeeping_after_night
