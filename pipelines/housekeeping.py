@@ -84,6 +84,15 @@ def plan_housekeeping(home: NbaHome, instance: dg.DagsterInstance, settings: Ret
     return HousekeepingPlan(exports, tuple(runs), tuple(history))
 
 
+def runs_in_progress(instance: dg.DagsterInstance) -> list[str]:
+    """Ids of the runs starting or running now: housekeeping waits for them (a backfill of an old night writes
+    a hidden export folder that retention would count as old)."""
+    import dagster as dg
+
+    active = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+    return [run.run_id for run in instance.get_runs(filters=dg.RunsFilter(statuses=active))]
+
+
 def describe(plan: HousekeepingPlan) -> list[str]:
     """One line per thing the plan deletes."""
     lines = [f"exports {path}" for path in plan.exports.deletions]
@@ -135,6 +144,9 @@ def cmd_housekeep(args) -> int:
         home = NbaHome(home_dir=str(home_dir), config_path=config,
                        mlflow_tracking_uri=os.environ.get("NBA_MLFLOW_TRACKING_URI", ""))
         with home_lock(home_dir, "nba housekeep"), dagster_instance(home_dir) as instance:
+            busy = runs_in_progress(instance)
+            if busy:
+                raise HomeBusyError(f"{home_dir}: run {busy[0]} is in progress; run nba housekeep after it")
             plan = plan_housekeeping(home, instance, settings, dt.datetime.now(dt.timezone.utc))
             for line in describe(plan):
                 print(f"{'would delete' if args.dry_run else 'deleting'} {line}")

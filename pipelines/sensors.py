@@ -130,19 +130,22 @@ def build_landing_deadline_sensor(settings: alerts.AlertSettings, schedule: Sche
     return landing_deadline_alert
 
 
-def build_housekeeping_sensor(settings: housekeeping.RetentionSettings, switch_on: bool,
-                              clock: Callable[[], dt.datetime] | None = None) -> dg.SensorDefinition:
+def build_housekeeping_sensor(settings: housekeeping.RetentionSettings, switch_on: bool) -> dg.SensorDefinition:
     """After each successful night, apply the `retention:` section to HOME (old exports, MLflow runs, Dagster run
-    history; pipelines/housekeeping.py). It runs in the sensor, not as a run, so it never queues behind or
-    alongside a night's run. Running by default when `switch_on` (nba serve) and `retention.after_each_night`."""
-    now = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+    history; pipelines/housekeeping.py). It runs in the sensor, with no run of its own, so it never waits in the
+    run queue; while another run is in progress it skips (the next successful night cleans up). Running by default
+    when `switch_on` (nba serve) and `retention.after_each_night`."""
 
     @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[nightly_job],
                           name=HOUSEKEEPING_SENSOR, default_status=_status(switch_on and settings.after_each_night),
                           description="Deletes exports, MLflow runs and Dagster runs past the config's retention "
                                       "after each successful night.")
     def housekeeping_after_night(context: dg.RunStatusSensorContext, home: NbaHome):
-        plan = housekeeping.plan_housekeeping(home, context.instance, settings, now())
+        busy = housekeeping.runs_in_progress(context.instance)
+        if busy:
+            context.log.info(f"housekeeping after run {context.dagster_run.run_id} skipped: run {busy[0]} in progress")
+            return
+        plan = housekeeping.plan_housekeeping(home, context.instance, settings, dt.datetime.now(dt.timezone.utc))
         housekeeping.apply_housekeeping(plan, home, context.instance)
         context.log.info(f"housekeeping after run {context.dagster_run.run_id}: deleted {housekeeping.summary(plan)}")
 

@@ -6,6 +6,7 @@ import datetime as dt
 import dagster as dg
 import pandas as pd
 import pytest
+from dagster._core.storage.dagster_run import DagsterRun
 from mlflow.tracking import MlflowClient
 
 from models.training import registry
@@ -96,17 +97,32 @@ def test_the_sensor_applies_retention_after_a_successful_night(tmp_path):
     retention = housekeeping.retention_settings(settings.load_config(config))
     sensor = build_housekeeping_sensor(retention, switch_on=True)
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    before = state(home_dir)
     with dagster_instance(home_dir) as instance:
         run = instance.get_runs()[0]
         success = next(entry.dagster_event for entry in instance.all_logs(run.run_id)
                        if entry.is_dagster_event and entry.dagster_event.event_type == dg.DagsterEventType.RUN_SUCCESS)
-        context = dg.build_run_status_sensor_context(
-            sensor_name=sensor.name, dagster_event=success, dagster_instance=instance, dagster_run=run,
-            resources={"home": NbaHome(home_dir=str(home_dir), config_path=str(config))})
-        sensor(context)
+        resources = {"home": NbaHome(home_dir=str(home_dir), config_path=str(config))}
+        busy = instance.add_run(DagsterRun(job_name="nightly_nba", status=dg.DagsterRunStatus.STARTED))
+        sensor(dg.build_run_status_sensor_context(sensor_name=sensor.name, dagster_event=success,
+                                                  dagster_instance=instance, dagster_run=run, resources=resources))
+        assert state(home_dir)[:2] == before[:2]  # another night is running: nothing deleted
+        instance.delete_run(busy.run_id)
+        sensor(dg.build_run_status_sensor_context(sensor_name=sensor.name, dagster_event=success,
+                                                  dagster_instance=instance, dagster_run=run, resources=resources))
     assert state(home_dir) == (KEPT_EXPORTS, [1, 3, 4, 5], 1)
     off = housekeeping.retention_settings(settings.load_config())
     assert build_housekeeping_sensor(off, switch_on=False).default_status == dg.DefaultSensorStatus.STOPPED
+
+
+def test_nba_housekeep_refuses_while_a_run_is_in_progress(tmp_path, capsys):
+    home_dir, config = make_home(tmp_path)
+    before = state(home_dir)
+    with dagster_instance(home_dir) as instance:
+        busy = instance.add_run(DagsterRun(job_name="nightly_nba", status=dg.DagsterRunStatus.STARTED))
+    assert cli.main(["housekeep", "--home", str(home_dir), "--config", str(config)]) == 3
+    assert f"run {busy.run_id} is in progress; run nba housekeep after it" in capsys.readouterr().err
+    assert state(home_dir)[:2] == before[:2]
 
 
 @pytest.mark.parametrize("override, message", [

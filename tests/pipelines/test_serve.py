@@ -19,7 +19,7 @@ import pytest
 
 from pipelines import cli
 from pipelines.runner import dagster_instance
-from pipelines.sensors import FAILURE_SENSOR, READY_MARKER
+from pipelines.sensors import FAILURE_SENSOR, HOUSEKEEPING_SENSOR, READY_MARKER
 from tests.conftest import FAST_CONFIG
 from tests.pipelines.helpers import assert_complete_set, write_without_column
 from tests.pipelines.receivers import free_port, smtp_receiver, webhook_receiver
@@ -125,6 +125,11 @@ def test_nba_serve_runs_the_landed_night_alerts_once_on_a_broken_one_and_stops_o
             assert mails[0]["Subject"] == "NBA night 2026-11-02 FAILED (nightly_nba)"
             assert mails[0].get_content().strip() == text
             assert not (home / "exports" / BROKEN.isoformat()).exists()
+            with dagster_instance(home) as instance:  # housekeeping after night one evaluated without an error
+                state = next(s for s in instance.all_instigator_state() if s.name == HOUSEKEEPING_SENSOR)
+                ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id)
+                assert ticks and [t.status.value for t in ticks if t.status.value == "FAILURE"] == [], \
+                    [t.error for t in ticks]
             assert assert_complete_set(home / "exports", GOOD) == published  # night one's lists stay published
 
             # SIGTERM: both components stop, and nothing they started is left running
