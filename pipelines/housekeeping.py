@@ -170,5 +170,6 @@ def add_command(sub: argparse._SubParsersAction) -> None:
                                               "config's retention section")
     parser.add_argument("--home", required=True, help="the home given to nba run / nba serve")
     parser.add_argument("--config", help="YAML file overriding keys of pipelines/config/default.yaml (retention:)")
-    parser.add_argument("--dry-run", dest="dry_run", action="store_true", help="list what would be deleted, delete nothing")
+    parser.add_argument("--dry-run", dest="dry_run", action="store_true",
+                        help="list what would be deleted, delete nothing")
     parser.set_defaults(func=cmd_housekeep)

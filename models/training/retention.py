@@ -38,17 +38,28 @@ def plan_mlflow_retention(client: MlflowClient, runs_to_keep: int,
     for experiment in client.search_experiments():
         runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"],
                                   max_results=50_000)
-        logged = {}
-        for model in client.search_logged_models([experiment.experiment_id]):
+        logged: dict[str, list[str]] = {}
+        for model in _logged_models(client, experiment.experiment_id):
             logged.setdefault(model.source_run_id, []).append(model.model_id)
         for run in runs[runs_to_keep:]:
             produced = tuple(sorted(versions_of.get(run.info.run_id, [])))
             if any(version in protected for version in produced):
                 continue
-            started = dt.datetime.fromtimestamp(run.info.start_time / 1000, dt.timezone.utc).isoformat(timespec="seconds")
-            plan.append(RunToDelete(experiment.name, run.info.run_id, started, produced,
+            started = dt.datetime.fromtimestamp(run.info.start_time / 1000, dt.timezone.utc)
+            plan.append(RunToDelete(experiment.name, run.info.run_id, started.isoformat(timespec="seconds"), produced,
                                     tuple(logged.get(run.info.run_id, []))))
     return plan
+
+
+def _logged_models(client: MlflowClient, experiment_id: str) -> list:
+    """Every logged model of an experiment (the search returns pages)."""
+    models, token = [], None
+    while True:
+        page = client.search_logged_models([experiment_id], page_token=token)
+        models.extend(page)
+        token = page.token
+        if not token:
+            return models
 
 
 def delete_mlflow_runs(client: MlflowClient, plan: list[RunToDelete], tracking_uri: str) -> None:

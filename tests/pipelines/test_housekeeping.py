@@ -66,7 +66,8 @@ def test_dry_run_lists_then_the_real_pass_deletes_only_what_retention_allows(tmp
     exports = home_dir / "exports"
     assert out[:3] == [f"would delete exports {exports / name}"
                        for name in (".2026-10-30.vabc30", "2026-10-30", "run_summary_2026-10-30.md")]
-    assert len(out) == 5 and out[3].startswith("would delete MLflow run ") and out[3].endswith(", version nba_churn v2)")
+    assert len(out) == 5 and out[3].startswith("would delete MLflow run ")
+    assert out[3].endswith(", version nba_churn v2)")
     assert out[4] == ("dry run, nothing deleted: 3 export entries, 1 MLflow runs, 0 Dagster runs; "
                       "exports kept: 2026-11-01, 2026-10-31")
 
