@@ -31,6 +31,7 @@ from pathlib import Path
 
 import duckdb
 
+from models.features.btyd import BTYD_COLUMNS, add_btyd_features
 from models.features.text_signals import Lexicon, load_lexicon, negative_note_sql
 
 NEVER_DAYS = 9999
@@ -40,7 +41,7 @@ WINDOWS_DAYS = (30, 90, 365)
 INTERACTION_CHANNELS = ("web", "app", "store", "chat", "email", "sms", "phone")
 CONTACT_CHANNELS = ("email", "sms", "phone", "app")
 
-FEATURE_COLUMNS: tuple[str, ...] = (
+SQL_FEATURE_COLUMNS: tuple[str, ...] = (
     "tenure_days",
     "days_since_last_purchase", "days_since_first_purchase",
     *(f"purchases_{w}d" for w in WINDOWS_DAYS), "purchases_total",
@@ -57,6 +58,8 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     *(f"contacts_{c}_{w}d" for c in CONTACT_CHANNELS for w in (7, 30)),
     *(f"reachable_{c}" for c in CONTACT_CHANNELS),
 )
+# The BG/NBD + Gamma-Gamma inputs and outputs (models/features/btyd.py), fitted on the whole base at the date.
+FEATURE_COLUMNS: tuple[str, ...] = SQL_FEATURE_COLUMNS + BTYD_COLUMNS
 
 ELIGIBILITY_COLUMNS: tuple[str, ...] = tuple(f"reachable_{c}" for c in CONTACT_CHANNELS)
 MODEL_FEATURE_COLUMNS: tuple[str, ...] = tuple(c for c in FEATURE_COLUMNS if c not in ELIGIBILITY_COLUMNS)
@@ -210,7 +213,7 @@ def build_features_sql(con: duckdb.DuckDBPyConnection, as_of: date, out_table: s
     # Restricting events to the population pays off only for a subset; else the final join drops extras.
     events_in_base = " AND customer_id IN (SELECT customer_id FROM base)" if population else ""
     expressions = _feature_expressions(as_of)
-    select = ",\n  ".join(f"{expressions[f]} AS {f}" for f in FEATURE_COLUMNS)
+    select = ",\n  ".join(f"{expressions[f]} AS {f}" for f in SQL_FEATURE_COLUMNS)
     return f"""
 CREATE OR REPLACE TABLE {out_table} AS
 WITH base AS (
@@ -261,12 +264,16 @@ def build_features(con: duckdb.DuckDBPyConnection, as_of: date, out_table: str, 
                    customers: str = "golden_customers", purchases: str = "purchases",
                    interactions: str = "interactions", population: str | None = None,
                    lexicon: Lexicon | str | Path | None = None) -> list[str]:
-    """Create out_table(customer_id, FEATURE_COLUMNS) as of `as_of`; return the feature names.
+    """Create out_table(customer_id, FEATURE_COLUMNS) as of `as_of`; return the feature names. The BTYD columns
+    come from a BG/NBD + Gamma-Gamma fitted on every customer known at `as_of` (models/features/btyd.py).
 
     `population` optionally names a table with a customer_id column restricting the rows;
     `lexicon` is a Lexicon, a lexicon file path, or None for the packaged one.
     """
     lexicon = lexicon if isinstance(lexicon, Lexicon) else load_lexicon(lexicon)
-    con.execute(build_features_sql(con, _as_date(as_of), out_table, customers=customers, purchases=purchases,
+    as_of = _as_date(as_of)
+    con.execute(build_features_sql(con, as_of, out_table, customers=customers, purchases=purchases,
                                    interactions=interactions, population=population, lexicon=lexicon))
+    typed_purchases = f"(SELECT {_select_columns(con, purchases, _PURCHASE_COLUMNS)} FROM {purchases})"
+    add_btyd_features(con, out_table, as_of, customers=customers, purchases=typed_purchases)
     return list(FEATURE_COLUMNS)

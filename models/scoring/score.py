@@ -26,5 +26,7 @@ def score_customers(selected: dict, features: pd.DataFrame, as_of) -> tuple[pd.D
         scores[column] = np.clip(np.asarray(model.predict(inputs), dtype=float), 0, None)
         scores[f"{target}_model_version"] = version
     scores["response_model_version"] = selected["response"][0]
+    # what the clv column is a sum over: the configured horizon (a shrunk training horizon is scaled back to it)
+    scores["clv_horizon_days"] = int(selected["clv"][1].horizon_days)
     scores["as_of"] = as_of
     return scores, score_responses(selected["response"][1], features)

@@ -1,10 +1,14 @@
-"""The documented rule baselines as models that can score a night: RFM for churn and upsell, past spend for CLV.
+"""The documented baselines as models that can score a night: RFM for churn and upsell, past spend for CLV, and
+for churn and CLV a BG/NBD + Gamma-Gamma model (models/features/btyd.py).
 
-Every candidate is gated against its rule baseline (models/training/evaluation.py: `rfm_score`,
-`past_spend_baseline`). On a first night whose candidate does not beat it, and with no champion to fall back
-on, the night scores with that same rule instead of stopping, so a list is published and flagged. The RFM rule
-is a rank in [0, 1], not a probability, so for churn and upsell it is mapped to probabilities by a calibrator
-fitted on the candidate's held-out evaluation cut-off (the same rows the gate compared them on).
+Every candidate is gated against the best of its target's baselines on the held-out evaluation cut-off
+(models/training/evaluation.py: `rfm_score`, `past_spend_baseline`; `btyd_*` metrics). On a first night whose
+candidate does not beat them, and with no champion to fall back on, the night scores with the baseline that won
+out of time instead of stopping, so a list is published and flagged. The RFM rule and BG/NBD's expected purchases
+are ranks, not probabilities of churn, so for churn and upsell they are mapped to probabilities by a calibrator
+fitted on the evaluation cut-off (the same rows the gate compared them on). BG/NBD is refitted on tonight's whole
+base to score (the procedure that was evaluated: fit at the date, predict), its churn calibrator kept from the
+evaluation cut-off.
 """
 from __future__ import annotations
 
@@ -13,11 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from models.features.btyd import INPUT_COLUMNS as BTYD_INPUTS, BtydFit
 from models.training.calibration import Calibrator, fit_calibrator
 from models.training.evaluation import FREQUENCY, MONETARY, RECENCY, past_spend_baseline, rfm_score
 from models.training.train import KIND, TrainingRun
 
 RULES = {"churn": "RFM", "upsell": "RFM", "clv": "past spend"}
+BTYD_RULE = "BG/NBD + Gamma-Gamma"
 
 
 @dataclass
@@ -38,6 +44,50 @@ class RuleBaseline:
         if self.calibrator is None:
             return past_spend_baseline(X, self.horizon_days)
         return self.calibrator.apply(rfm_score(X, self.target))
+
+
+@dataclass
+class BtydBaseline:
+    """BG/NBD + Gamma-Gamma as a target's model: expected revenue over `horizon_days` (CLV), or the calibrated
+    probability of churn from the expected number of purchase days over `horizon_days` (fewer: likelier)."""
+
+    target: str
+    horizon_days: int
+    fit: BtydFit
+    calibrator: Calibrator | None
+    feature_names: tuple[str, ...] = BTYD_INPUTS
+    rule: str = BTYD_RULE
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        if self.calibrator is None:
+            return self.fit.revenue(X, self.horizon_days)
+        return self.calibrator.apply(btyd_churn_score(self.fit, X, self.horizon_days))
+
+
+def btyd_churn_score(fit: BtydFit, X: pd.DataFrame, horizon_days: int) -> np.ndarray:
+    """A churn ranking from BG/NBD: minus the expected purchase days over the horizon."""
+    return -fit.expected_purchases(X, horizon_days)
+
+
+def best_baseline(metrics: dict[str, float], metric: str) -> tuple[str, float]:
+    """('baseline' or 'btyd', its score) of the target's best baseline on `metric` out of time (NaN loses)."""
+    scores = {p: metrics.get(f"{p}_{metric}", np.nan) for p in ("baseline", "btyd")}
+    defined = {p: s for p, s in scores.items() if not np.isnan(s)}
+    if not defined:
+        return "baseline", scores["baseline"]
+    prefix = max(defined, key=lambda p: (defined[p], p == "baseline"))  # a tie goes to the simpler rule
+    return prefix, defined[prefix]
+
+
+def fit_btyd_baseline(run: TrainingRun, tonight: BtydFit) -> BtydBaseline:
+    """`run`'s target scored by BG/NBD + Gamma-Gamma fitted tonight (`tonight`); churn calibrated on the
+    evaluation frame with the fit of the evaluation cut-off (`run.btyd`), the one its metrics were measured with."""
+    model, evaluation = run.model, run.evaluation_frame
+    if KIND[model.target] == "regressor":
+        return BtydBaseline(model.target, model.horizon_days, tonight, None)
+    score = btyd_churn_score(run.btyd, evaluation, model.horizon_days)
+    return BtydBaseline(model.target, model.horizon_days, tonight,
+                        fit_calibrator(score, evaluation["label"].astype(int).to_numpy()))
 
 
 def fit_rule_baseline(run: TrainingRun) -> RuleBaseline:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from models.training import registry
-from models.training.baselines import fit_rule_baseline
+from models.features.btyd import BtydFit
+from models.training.baselines import BTYD_RULE, RULES, best_baseline, fit_btyd_baseline, fit_rule_baseline
 from models.training.evaluation import PRIMARY_METRIC, plot_qini, plot_target_report
 from models.training.train import TrainingRun, primary_score
 from models.training.uplift import ResponseModels, held_out_qini
@@ -82,27 +83,42 @@ def select_tonight(target: str, as_of: str, decision: registry.PromotionDecision
 
 
 def select_baseline(target: str, run: TrainingRun, as_of: str, decision: registry.PromotionDecision,
-                    input_sha256: str) -> Selection:
-    """Log `run`'s rule baseline as a version of the target's model (never promoted: the next night's candidate
-    is gated as on a first night) and select it for tonight, with the gate's reason."""
-    baseline = fit_rule_baseline(run)
+                    input_sha256: str, tonight_btyd: BtydFit | None = None) -> Selection:
+    """Log the baseline that won out of time (the rule, or BG/NBD + Gamma-Gamma refitted tonight as
+    `tonight_btyd`) as a version of the target's model (never promoted: the next night's candidate is gated as
+    on a first night) and select it for tonight, with the gate's reason and the baselines' scores."""
+    metric = PRIMARY_METRIC[run.model.kind]
+    prefix, _ = best_baseline(run.model.metrics, metric)
+    use_btyd = prefix == "btyd" and tonight_btyd is not None and run.btyd is not None
+    baseline = fit_btyd_baseline(run, tonight_btyd) if use_btyd else fit_rule_baseline(run)
     logged = registry.log_candidate(
         model_name(target), baseline, params={"target": target, "rule": baseline.rule,
-                                              "horizon_days": baseline.horizon_days},
-        metrics={k: v for k, v in run.model.metrics.items() if k.startswith("baseline_")},
+                                              "horizon_days": baseline.horizon_days,
+                                              **({"btyd_" + k: v for k, v in tonight_btyd.params().items()}
+                                                 if use_btyd else {})},
+        metrics={k: v for k, v in run.model.metrics.items() if k.startswith(f"{prefix}_")},
         tags={"trained_as_of": as_of, "input_sha256": input_sha256, "baseline_rule": baseline.rule},
-        artifacts={"notes.txt": f"rule baseline scoring {as_of}: {decision.reason}"},
+        artifacts={"notes.txt": f"baseline scoring {as_of}: {decision.reason}"},
         input_example=run.evaluation_frame[list(baseline.feature_names)].head(3),
     )
     reason = (f"{baseline.rule} baseline v{logged.version} scores tonight: no valid model ({decision.reason}) "
-              "and no champion trained on or before tonight")
+              f"and no champion trained on or before tonight; {baseline_scores(target, run.model.metrics, metric)}")
     return Selection(target, logged.version, as_of, logged.run_id, reason, baseline.rule)
+
+
+def baseline_scores(target: str, metrics: dict[str, float], metric: str) -> str:
+    """The baselines' out-of-time scores in words, e.g. 'out of time spearman: past spend 0.3135, BG/NBD +
+    Gamma-Gamma 0.4081' (why the one that scores won)."""
+    names = [(RULES[target], f"baseline_{metric}"), (BTYD_RULE, f"btyd_{metric}")]
+    shown = [f"{name} {metrics[key]:.4f}" for name, key in names if key in metrics]
+    return f"out of time {metric}: " + ", ".join(shown)
+
 
 
 def log_and_gate_target(target: str, run: TrainingRun, as_of: str, config: dict, input_sha256: str
                         ) -> tuple[registry.LoggedModel, registry.PromotionDecision, dict[str, bytes]]:
     """Log a churn / upsell / CLV candidate with its report charts and gate it on its primary metric
-    against its rule baseline and the champion re-scored on the same evaluation frame."""
+    against its best baseline (rule or BG/NBD + Gamma-Gamma) and the champion re-scored on the same evaluation frame."""
     model, training = run.model, config["training"]
     metric = PRIMARY_METRIC[model.kind]
     plots = plot_target_report(model.report, target)
@@ -116,7 +132,7 @@ def log_and_gate_target(target: str, run: TrainingRun, as_of: str, config: dict,
     )
     decision = registry.gate_promotion(
         model_name(target), logged, candidate_score=model.metrics[metric],
-        baseline_score=model.metrics[f"baseline_{metric}"],
+        baseline_score=best_baseline(model.metrics, metric)[1],
         score_champion=lambda champion: primary_score(champion, run.evaluation_frame, target),
         tolerance=float(training["promotion_tolerance"]),
     )

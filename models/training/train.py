@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from models.features.btyd import BtydFit, fit_btyd_at
 from models.training.calibration import Calibrator, fit_calibrator
 from models.training.evaluation import (PRIMARY_METRIC, calibration_curve, classifier_metrics, lift_by_decile,
                                past_spend_baseline, ranking_metrics, regressor_metrics, rfm_score)
@@ -30,6 +31,7 @@ CLASSIFIER_PARAMS = {"objective": "binary:logistic", "eval_metric": "logloss", "
                      "min_child_weight": 5, "lambda": 1.0, "num_boost_round": 200}
 REGRESSOR_PARAMS = {"objective": "reg:tweedie", "tweedie_variance_power": 1.5, "max_depth": 4, "eta": 0.1,
                     "min_child_weight": 5, "lambda": 1.0, "num_boost_round": 200}
+BTYD_TARGETS = ("churn", "clv")  # targets BG/NBD + Gamma-Gamma predicts (upsell is about what is bought)
 IN_TIME_SHARES = {1: (0.6, 0.2), 2: (0.75, 0.25)}  # (train, calibration) shares when cut-offs are few
 
 
@@ -88,6 +90,7 @@ class TrainingRun:
     evaluation_frame: pd.DataFrame
     n_training_rows: int
     calibration_cutoff: date | None = None  # the seasonal cut-off, when used
+    btyd: BtydFit | None = None  # BG/NBD + Gamma-Gamma fitted on the whole base at the evaluation cut-off
 
     @property
     def cutoffs(self) -> list[date]:
@@ -190,10 +193,13 @@ def split_out_of_time(frame: pd.DataFrame, seed: int, calibration_cutoff: date |
 
 def fit_target_model(frame: pd.DataFrame, target: str, *, horizon_days: int, params: Mapping | None = None,
                      seed: int = 0, n_threads: int = 2, notes: Sequence[str] = (),
-                     calibration_cutoff: date | None = None) -> tuple[TargetModel, pd.DataFrame]:
+                     calibration_cutoff: date | None = None, btyd: BtydFit | None = None,
+                     label_horizon_days: int | None = None) -> tuple[TargetModel, pd.DataFrame]:
     """Fit, calibrate and evaluate a model for `target` on a training frame; returns (model, evaluation rows).
 
-    `calibration_cutoff`: see split_out_of_time (a regressor trains on it like on any other cut-off).
+    `calibration_cutoff`: see split_out_of_time (a regressor trains on it like on any other cut-off). `btyd`: the
+    BG/NBD + Gamma-Gamma fitted at the evaluation cut-off, reported as a second baseline (`btyd_*` metrics);
+    `label_horizon_days`: the horizon the labels were counted over (shorter than `horizon_days` after a fallback).
     """
     validate_target(target)
     if frame.empty:
@@ -208,22 +214,33 @@ def fit_target_model(frame: pd.DataFrame, target: str, *, horizon_days: int, par
         fitted = fit_calibrated_classifier(train, calibration, features, params, seed, n_threads)
     model = TargetModel(fitted.booster, features, fitted.calibrator, n_threads, target=target,
                         horizon_days=horizon_days, notes=[*notes, *split_notes, f"trained on {len(train)} rows"])
-    model.metrics, model.report = evaluate_target_model(model, evaluation)
+    model.metrics, model.report = evaluate_target_model(model, evaluation, btyd, label_horizon_days or horizon_days)
     if model.calibrator is not None:
         model.notes.append(f"calibration: {model.calibrator.method} on {model.calibrator.n_rows} rows")
     return model, evaluation
 
 
-def evaluate_target_model(model: TargetModel, evaluation: pd.DataFrame) -> tuple[dict[str, float], dict[str, Any]]:
-    """Held-out metrics of `model` next to its rule baseline (prefixed `baseline_`), plus curves for plots."""
+def evaluate_target_model(model: TargetModel, evaluation: pd.DataFrame, btyd: BtydFit | None = None,
+                          label_horizon_days: int | None = None) -> tuple[dict[str, float], dict[str, Any]]:
+    """Held-out metrics of `model` next to its rule baseline (prefixed `baseline_`) and, for churn and CLV, to
+    BG/NBD + Gamma-Gamma fitted at the evaluation cut-off (`btyd_`), plus curves for plots. For CLV,
+    `total_percent_error` is the money calibration: predicted total against realised total out of time."""
     y, pred = evaluation["label"].to_numpy(), model.predict(evaluation)
+    with_btyd = btyd is not None and model.target in BTYD_TARGETS
+    label_days = label_horizon_days or model.horizon_days
     if model.kind == "regressor":
         baseline = regressor_metrics(y, past_spend_baseline(evaluation, model.horizon_days))
         metrics = {**regressor_metrics(y, pred), **{f"baseline_{k}": v for k, v in baseline.items() if k != "n_eval"}}
+        if with_btyd:  # counted over the labels' horizon and scaled like them (see labels.py)
+            revenue = btyd.revenue(evaluation, label_days) * model.horizon_days / label_days
+            metrics |= {f"btyd_{k}": v for k, v in regressor_metrics(y, revenue).items() if k != "n_eval"}
         return metrics, {"lift": lift_by_decile(y, pred)}
     baseline_score = rfm_score(evaluation, model.target)
     metrics = {**classifier_metrics(y, pred),
                **{f"baseline_{k}": v for k, v in ranking_metrics(y, baseline_score).items()}}
+    if with_btyd:
+        score = -btyd.expected_purchases(evaluation, label_days)
+        metrics |= {f"btyd_{k}": v for k, v in ranking_metrics(y, score).items()}
     return metrics, {"calibration_curve": calibration_curve(y, pred), "lift": lift_by_decile(y, pred),
                      "baseline_lift": lift_by_decile(y, baseline_score)}
 
@@ -263,6 +280,10 @@ def train_target_model(con: duckdb.DuckDBPyConnection, as_of: date, target: str,
                                  purchases=purchases, interactions=interactions, lexicon=lexicon,
                                  snapshot_key=snapshot_key)
     horizon_days = plan.requested_horizon_days if target == "clv" else plan.horizon_days  # CLV labels are scaled
+    btyd = None
+    if target in BTYD_TARGETS:  # the evaluation cut-off is the latest planned one (split_out_of_time)
+        btyd, _ = fit_btyd_at(con, max(plan.cutoffs), customers=customers, purchases=purchases)
     model, evaluation = fit_target_model(frame, target, horizon_days=horizon_days, params=params, seed=seed,
-                                         n_threads=n_threads, notes=plan.notes, calibration_cutoff=seasonal)
-    return TrainingRun(model, plan, evaluation.reset_index(drop=True), len(frame), seasonal)
+                                         n_threads=n_threads, notes=plan.notes, calibration_cutoff=seasonal,
+                                         btyd=btyd, label_horizon_days=plan.horizon_days)
+    return TrainingRun(model, plan, evaluation.reset_index(drop=True), len(frame), seasonal, btyd)

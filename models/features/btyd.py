@@ -1,0 +1,183 @@
+"""Buy-till-you-die features: a BG/NBD + Gamma-Gamma model fitted point in time on the whole base.
+
+Why: on short, purchase-only histories (a 9-month log with no interactions) a probabilistic model of each
+customer's purchase rate, dropout and order value ranks future revenue better than trees on window counts
+(measured on CDNOW, models/cards/clv.md). It is fitted at every as-of date / training cut-off on every customer
+known then (only purchases strictly before the date), and its outputs become model features, so XGBoost can use
+it, and the CLV / churn baselines (models/training/baselines.py) can score with it.
+
+Inputs per customer, in days (Fader, Hardie & Lee 2005; lifetimes' `summary_data_from_transaction_data`):
+`btyd_frequency` = days with a completed purchase after the first one (x), `btyd_recency_days` = first to last
+purchase day (t_x), `btyd_age_days` = first purchase day to the date (T), `btyd_monetary` = mean revenue of the
+repeat purchase days (m; 0 without repeats). A customer without a purchase has x = t_x = 0 and T = days since
+signup: the model then reads signing up as the first purchase. Fitting uses lifetimes 0.11.3 (BetaGeoFitter,
+GammaGammaFitter); at most MAX_FIT_CUSTOMERS, chosen by a hash of the id (deterministic, no seed needed).
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import warnings
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+INPUT_COLUMNS: tuple[str, ...] = ("btyd_frequency", "btyd_recency_days", "btyd_age_days", "btyd_monetary")
+OUTPUT_COLUMNS: tuple[str, ...] = ("btyd_p_alive", "btyd_purchases_90d", "btyd_purchases_365d", "btyd_order_value")
+BTYD_COLUMNS: tuple[str, ...] = INPUT_COLUMNS + OUTPUT_COLUMNS
+MAX_FIT_CUSTOMERS = 100_000
+PENALIZER = 0.001  # a small L2 penalty keeps the fit finite on tiny or degenerate bases (lifetimes' advice)
+
+
+@dataclass(frozen=True)
+class BtydFit:
+    """Fitted BG/NBD (r, alpha, a, b) and Gamma-Gamma (p, q, v) parameters; gamma_gamma is None when fewer
+    than two customers had a repeat purchase (order value then falls back to the customer's own mean)."""
+
+    bg_nbd: tuple[float, float, float, float]
+    gamma_gamma: tuple[float, float, float] | None
+    n_customers: int
+
+    def expected_purchases(self, X: pd.DataFrame, horizon_days: float) -> np.ndarray:
+        """E[purchase days in the next `horizon_days` | history] per row of X (INPUT_COLUMNS)."""
+        x, t_x, T = _inputs(X)
+        return np.nan_to_num(_bg_nbd(self).conditional_expected_number_of_purchases_up_to_time(
+            float(horizon_days), x, t_x, T), nan=0.0, posinf=0.0)
+
+    def p_alive(self, X: pd.DataFrame) -> np.ndarray:
+        """P(the customer has not dropped out | history)."""
+        x, t_x, T = _inputs(X)
+        return np.clip(np.nan_to_num(_bg_nbd(self).conditional_probability_alive(x, t_x, T), nan=0.0), 0.0, 1.0)
+
+    def order_value(self, X: pd.DataFrame) -> np.ndarray:
+        """E[revenue of a purchase day]: the Gamma-Gamma posterior mean, shrinking a customer's own mean
+        (of x repeat days) towards the population's; without repeats, the population mean."""
+        x, m = X["btyd_frequency"].to_numpy(float), X["btyd_monetary"].to_numpy(float)
+        if self.gamma_gamma is None:
+            return np.where(x > 0, m, 0.0)
+        p, q, v = self.gamma_gamma
+        population = p * v / (q - 1) if q > 1 else float(np.mean(m[x > 0])) if (x > 0).any() else 0.0
+        weight = p * x / (p * x + q - 1) if q > 1 else np.where(x > 0, 1.0, 0.0)
+        return np.where(x > 0, (1 - weight) * population + weight * m, population)
+
+    def revenue(self, X: pd.DataFrame, horizon_days: float) -> np.ndarray:
+        """Expected revenue over the next `horizon_days`: expected purchase days x expected order value."""
+        return self.expected_purchases(X, horizon_days) * self.order_value(X)
+
+    def params(self) -> dict[str, float]:
+        """The parameters by their published names (for MLflow and the model card)."""
+        names = dict(zip(("r", "alpha", "a", "b"), self.bg_nbd))
+        return {**names, **(dict(zip(("p", "q", "v"), self.gamma_gamma)) if self.gamma_gamma else {})}
+
+
+def btyd_inputs_sql(as_of: date, customers: str, purchases: str) -> str:
+    """(customer_id, INPUT_COLUMNS) for every customer who signed up before `as_of`, from completed purchases
+    strictly before it, one row per customer ordered by id. Revenue per day is rounded like the features'."""
+    cutoff = f"DATE '{as_of.isoformat()}'"
+    return f"""
+WITH days AS (
+  SELECT customer_id, CAST(order_ts AS DATE) AS day, round(sum(amount), 4) AS revenue
+  FROM {purchases}
+  WHERE order_ts < {cutoff} AND coalesce(status, 'completed') = 'completed' AND customer_id IS NOT NULL
+  GROUP BY customer_id, CAST(order_ts AS DATE)),
+per AS (
+  SELECT customer_id, count(*) - 1 AS x, min(day) AS first_day, max(day) AS last_day,
+         round((sum(revenue) - arg_min(revenue, day)) / greatest(count(*) - 1, 1), 4) AS m
+  FROM days GROUP BY customer_id)
+SELECT c.customer_id,
+  CAST(coalesce(p.x, 0) AS DOUBLE) AS btyd_frequency,
+  CAST(coalesce(date_diff('day', p.first_day, p.last_day), 0) AS DOUBLE) AS btyd_recency_days,
+  CAST(greatest(date_diff('day', coalesce(p.first_day, CAST(c.signup_date AS DATE)), {cutoff}), 1) AS DOUBLE)
+    AS btyd_age_days,
+  CAST(CASE WHEN coalesce(p.x, 0) > 0 THEN greatest(p.m, 0) ELSE 0 END AS DOUBLE) AS btyd_monetary
+FROM {customers} c LEFT JOIN per p USING (customer_id)
+WHERE c.signup_date < {cutoff} OR p.customer_id IS NOT NULL
+ORDER BY c.customer_id"""
+
+
+def fit_btyd(inputs: pd.DataFrame) -> BtydFit | None:
+    """Fit BG/NBD on every row of `inputs` (INPUT_COLUMNS; at most MAX_FIT_CUSTOMERS, picked by the caller) and
+    Gamma-Gamma on the rows with repeat purchases of positive value. None when the base is too small or the
+    optimiser fails: the features are then missing (XGBoost handles NaN) and the baselines fall back to rules."""
+    from lifetimes import BetaGeoFitter, GammaGammaFitter  # imported here: ~0.3 s, needed only when fitting
+
+    if len(inputs) < 10 or not (inputs["btyd_frequency"] > 0).any():
+        return None
+    x, t_x, T = _inputs(inputs)
+    m = inputs["btyd_monetary"].to_numpy(float)
+    repeat = (x > 0) & (m > 0)
+    bg = _quietly(lambda: BetaGeoFitter(penalizer_coef=PENALIZER).fit(x, t_x, T), ("r", "alpha", "a", "b"))
+    if bg is None:
+        return None
+    gg = None
+    if repeat.sum() >= 2:
+        gg = _quietly(lambda: GammaGammaFitter(penalizer_coef=PENALIZER).fit(x[repeat], m[repeat]), ("p", "q", "v"))
+    return BtydFit(bg, gg, len(inputs))
+
+
+def _quietly(fit, names: tuple[str, ...]) -> tuple[float, ...] | None:
+    """The fitted parameters `names`, or None when the optimiser fails or ends on a non-positive or infinite
+    value. lifetimes prints the optimiser's state before raising ConvergenceError: kept off the night's output."""
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            params = fit().params_
+    except Exception:  # ConvergenceError, or scipy / autograd errors on a degenerate base
+        return None
+    values = tuple(float(params[k]) for k in names)
+    return values if all(math.isfinite(v) and v > 0 for v in values) else None
+
+
+def btyd_outputs(fit: BtydFit | None, inputs: pd.DataFrame) -> pd.DataFrame:
+    """OUTPUT_COLUMNS for each row of `inputs` (NaN when no model could be fitted)."""
+    if fit is None:
+        return pd.DataFrame({c: np.full(len(inputs), np.nan) for c in OUTPUT_COLUMNS}, index=inputs.index)
+    return pd.DataFrame({"btyd_p_alive": fit.p_alive(inputs),
+                         "btyd_purchases_90d": fit.expected_purchases(inputs, 90),
+                         "btyd_purchases_365d": fit.expected_purchases(inputs, 365),
+                         "btyd_order_value": fit.order_value(inputs)}, index=inputs.index)
+
+
+def fit_btyd_at(con: duckdb.DuckDBPyConnection, as_of: date, *, customers: str = "golden_customers",
+                purchases: str = "purchases") -> tuple[BtydFit | None, pd.DataFrame]:
+    """(fit, inputs of every customer known at `as_of`): the model fitted on the whole base, never a sample of
+    labelled rows, so features at a training cut-off and tonight come from the same procedure."""
+    inputs = con.execute(btyd_inputs_sql(as_of, customers, purchases)).df()
+    sample = inputs
+    if len(inputs) > MAX_FIT_CUSTOMERS:
+        order = pd.util.hash_pandas_object(inputs["customer_id"].astype(str), index=False).to_numpy()
+        sample = inputs.iloc[np.sort(np.argsort(order, kind="stable")[:MAX_FIT_CUSTOMERS])]
+    return fit_btyd(sample), inputs
+
+
+def add_btyd_features(con: duckdb.DuckDBPyConnection, table: str, as_of: date, *, customers: str,
+                      purchases: str) -> None:
+    """Add BTYD_COLUMNS to `table` (customer_id, …): fitted on every customer known at `as_of`, so a table
+    restricted to a population (a training sample, a shard) gets the same values as the whole base."""
+    fit, inputs = fit_btyd_at(con, as_of, customers=customers, purchases=purchases)
+    frame = pd.concat([inputs, btyd_outputs(fit, inputs)], axis=1)
+    con.register("_btyd_df", frame)
+    try:
+        columns = ", ".join(f"b.{c}" for c in BTYD_COLUMNS)
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT t.*, {columns} FROM {table} t "
+                    "LEFT JOIN _btyd_df b USING (customer_id) ORDER BY t.customer_id")
+    finally:
+        con.unregister("_btyd_df")
+
+
+def _inputs(X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    x = X["btyd_frequency"].to_numpy(float)
+    T = np.maximum(X["btyd_age_days"].to_numpy(float), 1.0)
+    return x, np.minimum(X["btyd_recency_days"].to_numpy(float), T), T
+
+
+def _bg_nbd(fit: BtydFit):
+    from lifetimes import BetaGeoFitter
+
+    model = BetaGeoFitter()
+    model.params_ = pd.Series(dict(zip(("r", "alpha", "a", "b"), fit.bg_nbd)))
+    return model
