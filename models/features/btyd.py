@@ -11,7 +11,7 @@ Inputs per customer, in days (Fader, Hardie & Lee 2005; lifetimes' `summary_data
 purchase day (t_x), `btyd_age_days` = first purchase day to the date (T), `btyd_monetary` = mean revenue of the
 repeat purchase days (m; 0 without repeats). A customer without a purchase has x = t_x = 0 and T = days since
 signup: the model then reads signing up as the first purchase. Fitting uses lifetimes 0.11.3 (BetaGeoFitter,
-GammaGammaFitter); at most MAX_FIT_CUSTOMERS, chosen by a hash of the id (deterministic, no seed needed).
+GammaGammaFitter), unpenalised unless that fails; at most MAX_FIT_CUSTOMERS, chosen by a hash of the id (deterministic, no seed needed).
 """
 from __future__ import annotations
 
@@ -30,7 +30,9 @@ INPUT_COLUMNS: tuple[str, ...] = ("btyd_frequency", "btyd_recency_days", "btyd_a
 OUTPUT_COLUMNS: tuple[str, ...] = ("btyd_p_alive", "btyd_purchases_90d", "btyd_purchases_365d", "btyd_order_value")
 BTYD_COLUMNS: tuple[str, ...] = INPUT_COLUMNS + OUTPUT_COLUMNS
 MAX_FIT_CUSTOMERS = 100_000
-PENALIZER = 0.001  # a small L2 penalty keeps the fit finite on tiny or degenerate bases (lifetimes' advice)
+# The published maximum likelihood first; when it fails, a small L2 penalty (lifetimes' advice for small bases).
+# On CDNOW (1997-10-01, next 39 weeks) 0.0 gave Spearman 0.420 / total -18.6 %, 0.001 gave 0.406 / -10.1 %.
+PENALIZERS = (0.0, 0.001)
 
 
 @dataclass(frozen=True)
@@ -110,26 +112,30 @@ def fit_btyd(inputs: pd.DataFrame) -> BtydFit | None:
     x, t_x, T = _inputs(inputs)
     m = inputs["btyd_monetary"].to_numpy(float)
     repeat = (x > 0) & (m > 0)
-    bg = _quietly(lambda: BetaGeoFitter(penalizer_coef=PENALIZER).fit(x, t_x, T), ("r", "alpha", "a", "b"))
+    bg = _quietly(lambda penalizer: BetaGeoFitter(penalizer_coef=penalizer).fit(x, t_x, T), ("r", "alpha", "a", "b"))
     if bg is None:
         return None
     gg = None
     if repeat.sum() >= 2:
-        gg = _quietly(lambda: GammaGammaFitter(penalizer_coef=PENALIZER).fit(x[repeat], m[repeat]), ("p", "q", "v"))
+        gg = _quietly(lambda penalizer: GammaGammaFitter(penalizer_coef=penalizer).fit(x[repeat], m[repeat]),
+                      ("p", "q", "v"))
     return BtydFit(bg, gg, len(inputs))
 
 
 def _quietly(fit, names: tuple[str, ...]) -> tuple[float, ...] | None:
-    """The fitted parameters `names`, or None when the optimiser fails or ends on a non-positive or infinite
-    value. lifetimes prints the optimiser's state before raising ConvergenceError: kept off the night's output."""
-    try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            params = fit().params_
-    except Exception:  # ConvergenceError, or scipy / autograd errors on a degenerate base
-        return None
-    values = tuple(float(params[k]) for k in names)
-    return values if all(math.isfinite(v) and v > 0 for v in values) else None
+    """The parameters `names` of the first of PENALIZERS whose fit converges to finite positive values, else
+    None. lifetimes prints the optimiser's state before raising ConvergenceError: kept off the night's output."""
+    for penalizer in PENALIZERS:
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"), contextlib.redirect_stdout(io.StringIO()):
+                warnings.simplefilter("ignore")
+                params = fit(penalizer).params_
+        except Exception:  # ConvergenceError, or scipy / autograd errors on a degenerate base
+            continue
+        values = tuple(float(params[k]) for k in names)
+        if all(math.isfinite(v) and v > 0 for v in values):
+            return values
+    return None
 
 
 def btyd_outputs(fit: BtydFit | None, inputs: pd.DataFrame) -> pd.DataFrame:

@@ -107,11 +107,11 @@ def select_baseline(target: str, run: TrainingRun, as_of: str, decision: registr
 
 
 def baseline_scores(target: str, metrics: dict[str, float], metric: str) -> str:
-    """The baselines' out-of-time scores in words, e.g. 'out of time spearman: past spend 0.3135, BG/NBD +
+    """The baselines' held-out scores in words, e.g. 'held-out spearman: past spend 0.3135, BG/NBD +
     Gamma-Gamma 0.4081' (why the one that scores won)."""
     names = [(RULES[target], f"baseline_{metric}"), (BTYD_RULE, f"btyd_{metric}")]
     shown = [f"{name} {metrics[key]:.4f}" for name, key in names if key in metrics]
-    return f"out of time {metric}: " + ", ".join(shown)
+    return f"held-out {metric}: " + ", ".join(shown)
 
 
 

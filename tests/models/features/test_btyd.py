@@ -1,0 +1,96 @@
+"""BG/NBD + Gamma-Gamma features: the published inputs (checked against lifetimes' own summary on the CDNOW sample
+it ships), fitted point in time on the whole base, and predictions that behave as the model says."""
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from demo.cdnow import cdnow_path, read_log
+from models.features.btyd import (BTYD_COLUMNS, INPUT_COLUMNS, add_btyd_features, btyd_inputs_sql, btyd_outputs,
+                                  fit_btyd, fit_btyd_at)
+
+AS_OF = date(1997, 10, 1)
+
+
+@pytest.fixture(scope="module")
+def cdnow_sample() -> duckdb.DuckDBPyConnection:
+    """The CDNOW sample lifetimes ships (2,357 customers) as golden tables; a few returns and zero-value rows."""
+    log = read_log(cdnow_path().with_name("CDNOW_sample.txt").resolve())
+    log = log.rename(columns={"date": "order_ts"})
+    log["status"] = "completed"
+    log.loc[log.index % 97 == 0, "status"] = "returned"  # returns are not purchases
+    con = duckdb.connect()
+    con.register("log", log)
+    con.execute("CREATE TABLE purchases AS SELECT customer_id, order_ts, amount, status FROM log")
+    con.execute("CREATE TABLE golden_customers AS SELECT customer_id, CAST(min(order_ts) AS DATE) AS signup_date "
+                "FROM log GROUP BY customer_id")
+    con.unregister("log")
+    return con
+
+
+def test_inputs_equal_lifetimes_own_summary_of_the_purchases_before_the_date(cdnow_sample):
+    from lifetimes.utils import summary_data_from_transaction_data
+
+    ours = cdnow_sample.execute(btyd_inputs_sql(AS_OF, "golden_customers", "purchases")).df().set_index("customer_id")
+    log = cdnow_sample.execute("SELECT * FROM purchases WHERE status = 'completed' AND order_ts < ?", [AS_OF]).df()
+    theirs = summary_data_from_transaction_data(log, "customer_id", "order_ts", monetary_value_col="amount",
+                                                observation_period_end=pd.Timestamp(AS_OF), freq="D")
+    theirs = theirs.reindex(ours.index)
+    bought = theirs["frequency"].notna()
+    assert bought.sum() > 2000 and (~bought).sum() > 0  # customers whose only purchases were returns are kept
+    for column, their_column in (("btyd_frequency", "frequency"), ("btyd_recency_days", "recency"),
+                                 ("btyd_age_days", "T")):
+        np.testing.assert_array_equal(ours.loc[bought, column].to_numpy(), theirs.loc[bought, their_column].to_numpy())
+    np.testing.assert_allclose(ours.loc[bought, "btyd_monetary"], theirs.loc[bought, "monetary_value"], atol=1e-3)
+
+
+def test_the_fit_ranks_a_frequent_recent_buyer_above_a_lapsed_one(cdnow_sample):
+    fit, inputs = fit_btyd_at(cdnow_sample, AS_OF)
+    assert fit is not None and fit.gamma_gamma is not None and fit.n_customers == len(inputs)
+    probe = pd.DataFrame({"btyd_frequency": [8.0, 8.0, 0.0], "btyd_recency_days": [260.0, 40.0, 0.0],
+                          "btyd_age_days": [265.0, 265.0, 265.0], "btyd_monetary": [30.0, 30.0, 0.0]})
+    out = btyd_outputs(fit, probe)
+    assert out["btyd_p_alive"][0] > 0.9 > out["btyd_p_alive"][1]  # same purchases, but stopped 225 days ago
+    assert out["btyd_purchases_90d"][0] > 5 * out["btyd_purchases_90d"][1]
+    assert out["btyd_purchases_365d"][0] > out["btyd_purchases_90d"][0]
+    p, q, v = fit.gamma_gamma
+    assert out["btyd_order_value"][2] == pytest.approx(p * v / (q - 1))  # no repeats: the population's mean
+    assert fit.revenue(probe, 273)[0] == pytest.approx(fit.expected_purchases(probe, 273)[0] * out["btyd_order_value"][0])
+
+
+def test_a_population_restricted_table_gets_the_values_of_the_whole_base(cdnow_sample):
+    """A training sample or a shard must not fit its own model: values equal those of the full table."""
+    con = cdnow_sample
+    con.execute("CREATE OR REPLACE TABLE everyone AS SELECT customer_id FROM golden_customers ORDER BY customer_id")
+    con.execute("CREATE OR REPLACE TABLE shard AS SELECT customer_id FROM golden_customers WHERE hash(customer_id) % 7 = 0")
+    for table in ("everyone", "shard"):
+        add_btyd_features(con, table, AS_OF, customers="golden_customers", purchases="purchases")
+    full = con.execute("SELECT * FROM everyone").df().set_index("customer_id")
+    part = con.execute("SELECT * FROM shard").df().set_index("customer_id")
+    assert list(part.columns) == list(BTYD_COLUMNS) and 200 < len(part) < 500
+    pd.testing.assert_frame_equal(part, full.loc[part.index])
+
+
+def test_no_purchase_on_or_after_the_date_changes_the_inputs_or_the_fit(cdnow_sample):
+    cut = date(1997, 4, 1)
+    before = cdnow_sample.execute(btyd_inputs_sql(cut, "golden_customers", "purchases")).df()
+    cdnow_sample.execute("CREATE OR REPLACE TABLE early AS SELECT * FROM purchases WHERE order_ts < ?", [cut])
+    assert cdnow_sample.execute("SELECT count(*) FROM early").fetchone()[0] < \
+        cdnow_sample.execute("SELECT count(*) FROM purchases").fetchone()[0]
+    cut_extracts = cdnow_sample.execute(btyd_inputs_sql(cut, "golden_customers", "early")).df()
+    pd.testing.assert_frame_equal(cut_extracts, before)
+    assert fit_btyd(cut_extracts) == fit_btyd(before)
+
+
+def test_too_small_or_repeatless_bases_give_no_fit_rather_than_invented_numbers():
+    tiny = pd.DataFrame({"btyd_frequency": [1.0, 0.0], "btyd_recency_days": [5.0, 0.0],
+                         "btyd_age_days": [9.0, 9.0], "btyd_monetary": [3.0, 0.0]})
+    assert fit_btyd(tiny) is None
+    no_repeats = pd.DataFrame({"btyd_frequency": [0.0] * 50, "btyd_recency_days": [0.0] * 50,
+                               "btyd_age_days": np.arange(1.0, 51.0), "btyd_monetary": [0.0] * 50})
+    assert fit_btyd(no_repeats) is None
+    assert btyd_outputs(None, tiny).isna().all().all()
