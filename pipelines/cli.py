@@ -50,7 +50,7 @@ def cmd_run(args) -> int:
     """Run the whole nightly job for one as-of date through Dagster, in process."""
     from models.training.registry import TrackingStoreError
     from pipelines.lock import HomeBusyError
-    from pipelines.partitions import check_as_of
+    from pipelines.partitions import check_as_of, first_as_of
     from pipelines.resources import NbaHome
     from pipelines.runner import run_nightly
     from pipelines.sharding import run_sharded
@@ -61,8 +61,8 @@ def cmd_run(args) -> int:
         print(f"nba run: landing folder {landing} does not exist", file=sys.stderr)
         return 2
     try:
-        load_config(args.config)
-        check_as_of(args.as_of)
+        first, why = first_as_of(load_config(args.config), landing)
+        check_as_of(args.as_of, first, why)
     except ConfigError as exc:
         print(f"nba run: {exc}", file=sys.stderr)
         return 2
@@ -70,9 +70,10 @@ def cmd_run(args) -> int:
     print(f"nightly run as of {args.as_of} — landing {landing}, home {home}", flush=True)
     started = time.perf_counter()
     try:
-        runner = run_sharded if args.sharded else run_nightly
-        outcome = runner(home, landing.resolve(), args.as_of, Path(args.config).resolve() if args.config else None,
-                              tracking_uri=os.environ.get("NBA_MLFLOW_TRACKING_URI", ""))
+        config = Path(args.config).resolve() if args.config else None
+        tracking_uri = os.environ.get("NBA_MLFLOW_TRACKING_URI", "")
+        outcome = (run_sharded(home, landing.resolve(), args.as_of, config, tracking_uri=tracking_uri) if args.sharded
+                   else run_nightly(home, landing.resolve(), args.as_of, config, tracking_uri, first))
     except HomeBusyError as exc:
         print(f"nba run: {exc}", file=sys.stderr)
         return 3
@@ -108,7 +109,7 @@ def cmd_ui(args) -> int:
     dagster_instance(home)  # writes dagster.yaml if missing
     workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
     command = [sys.executable, "-m", "dagster", "dev", "-h", args.host, "-p", str(args.port)]
-    command += ["-w", str(workspace)] if workspace.exists() else ["-m", "pipelines.definitions"]
+    command += ["-w", str(workspace)] if workspace.exists() else ["-m", "pipelines.browsed"]
     print(f"Dagster UI on http://{args.host}:{args.port} for home {home} (Ctrl-C stops it)", flush=True)
     env = ui_environment(home, str(Path(args.landing).resolve()) if args.landing else "", args.config or "")
     proc = subprocess.Popen(command, env=env, restore_signals=True,

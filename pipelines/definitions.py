@@ -5,6 +5,7 @@
 the user's config file with them switched on as that config says.
 """
 import dataclasses
+import datetime as dt
 
 import dagster as dg
 
@@ -12,6 +13,7 @@ from assets import decisions, exports, features, golden_record, ingest, scoring,
 from pipelines import settings
 from pipelines.alerts import alert_settings
 from pipelines.jobs import nightly_job
+from pipelines.partitions import FIRST_AS_OF, build_partitions
 from pipelines.resources import NbaHome
 from pipelines.runner import progress_logger
 from pipelines.schedule_settings import schedule_settings, sensor_settings
@@ -22,17 +24,23 @@ from pipelines.sensors import (build_failure_alert_sensor, build_housekeeping_se
 from pipelines.sharding import shard_inputs_job, sharded_job, shards_after_inputs
 
 
-def build_definitions(config: dict, switch_on: bool = False, ui_url: str = "") -> dg.Definitions:
+def build_definitions(config: dict, switch_on: bool = False, ui_url: str = "",
+                      first_as_of: dt.date = FIRST_AS_OF) -> dg.Definitions:
     """The Definitions with the schedule, landing sensor and failure alerts of `config`; they run by default only
-    when `switch_on` (nba serve). `ui_url` is the UI's address for run links when the config names none."""
+    when `switch_on` (nba serve). `ui_url` is the UI's address for run links when the config names none.
+    `first_as_of`: the first daily partition (pipelines/partitions.first_as_of: from the config or the data)."""
     alerting = alert_settings(config)
     if not alerting.ui_url and ui_url:
         alerting = dataclasses.replace(alerting, ui_url=ui_url.rstrip("/"))
     schedule = schedule_settings(config)
+    assets = [*ingest.raw_assets, *validation.validated_assets, golden_record.golden_record,
+              features.customer_features, *training.model_assets, scoring.customer_scores,
+              decisions.next_best_actions, exports.campaign_lists, *sharded.sharded_assets]
+    if first_as_of != FIRST_AS_OF:
+        partitions = build_partitions(first_as_of)
+        assets = [a.map_asset_specs(lambda spec: spec.replace_attributes(partitions_def=partitions)) for a in assets]
     return dg.Definitions(
-        assets=[*ingest.raw_assets, *validation.validated_assets, golden_record.golden_record,
-                features.customer_features, *training.model_assets, scoring.customer_scores,
-                decisions.next_best_actions, exports.campaign_lists, *sharded.sharded_assets],
+        assets=assets,
         jobs=[nightly_job, shard_inputs_job, sharded_job],
         schedules=[build_nightly_schedule(schedule, switch_on)],
         sensors=[build_landing_sensor(sensor_settings(config), switch_on), shards_after_inputs,

@@ -2,16 +2,18 @@
 
 The newest partition is today (end_offset=1): a run at night for as-of T uses events strictly before T.
 
-Why a daily definition starting 1970-01-01 (and not the date of the data): Dagster needs the partitions at
-definition load, before any extract is read, and a home may hold any history (a 1997 purchase log as well as
-this year's CRM). The first partition is therefore the earliest date a DuckDB DATE and the extracts'
-`date_out_of_range` rule make sensible, and whether the data supports a date is checked by the night itself
-(no purchase before it: one line, see models/ingest/staging.require_history). A DynamicPartitionsDefinition
-holding only the nights run would keep the UI's partition bar short, but the nightly schedule
-(`build_schedule_from_partitioned_job`) and range backfills from the UI both need a time window; the price
-is a long "missing" count in the asset's partition bar, where the nights that ran are the filled ones.
+The partitions follow the data: the first one is `partitions.first_as_of_date` from the config when set, else the
+day after the first purchase in the landing folder (the first night that has any history), so a 1997 purchase log
+gets partitions from 1997 and this year's CRM from its own first order, not 20,000 "missing" days since 1970.
+Dagster needs the partitions when it loads the definitions, before any run: `nba run`, `nba ui` and `nba serve`
+know the landing folder and the config, and build the definitions with `first_as_of(...)`
+(pipelines/definitions.build_definitions). The asset modules declare `as_of_partitions`, which starts at
+FIRST_AS_OF, the floor every other definition is cut from (what `dagster definitions validate`, the tests and the
+sharded step processes load). Whether the data supports a date after the first one is still checked by the night
+(models/ingest/staging.require_history).
 """
 import datetime as dt
+from pathlib import Path
 
 import dagster as dg
 
@@ -21,12 +23,37 @@ FIRST_AS_OF = dt.date(1970, 1, 1)
 
 _timezone = load_config()["schedule"]["timezone"]
 
-as_of_partitions = dg.DailyPartitionsDefinition(start_date=FIRST_AS_OF.isoformat(), end_offset=1, timezone=_timezone)
+
+def build_partitions(first: dt.date) -> dg.DailyPartitionsDefinition:
+    """Daily partitions from `first` to today in the shipped time zone."""
+    return dg.DailyPartitionsDefinition(start_date=first.isoformat(), end_offset=1, timezone=_timezone)
 
 
-def check_as_of(as_of: dt.date) -> None:
-    """Refuse, in one sentence, an as-of date that is not a partition (before 1970 or after today)."""
-    if not as_of_partitions.has_partition_key(as_of.isoformat()):
-        last = as_of_partitions.get_last_partition_key()
-        raise ConfigError(f"as-of date {as_of} is outside the nightly partitions {FIRST_AS_OF} .. {last} "
-                          "(a night decides on events before its as-of date, which cannot be after today)")
+as_of_partitions = build_partitions(FIRST_AS_OF)
+
+
+def first_as_of(config: dict, landing: str | Path | None) -> tuple[dt.date, str]:
+    """(first partition, where it comes from): the config's `partitions.first_as_of_date`, else the day after
+    the landing folder's first purchase, else FIRST_AS_OF (no landing folder, or no readable purchases in it)."""
+    from models.ingest.load import first_purchase_date
+
+    configured = (config.get("partitions") or {}).get("first_as_of_date")
+    if configured:
+        return dt.date.fromisoformat(str(configured)), "partitions.first_as_of_date in the config"
+    first = first_purchase_date(Path(landing), FIRST_AS_OF) if landing and Path(landing).is_dir() else None
+    if first is not None:
+        return first + dt.timedelta(days=1), f"the day after the first purchase in {landing}"
+    return FIRST_AS_OF, "the earliest date the pipeline supports"
+
+
+def check_as_of(as_of: dt.date, first: dt.date = FIRST_AS_OF, why: str = "") -> None:
+    """Refuse, in one sentence, an as-of date that is not a partition (before `first`, or after today)."""
+    partitions = build_partitions(first)
+    if partitions.has_partition_key(as_of.isoformat()):
+        return
+    if as_of < first:
+        raise ConfigError(f"as-of date {as_of} is before the first nightly partition {first} "
+                          f"({why or 'the earliest date the pipeline supports'})")
+    raise ConfigError(f"as-of date {as_of} is outside the nightly partitions {first} .. "
+                      f"{partitions.get_last_partition_key()} (a night decides on events before its as-of date, "
+                      "which cannot be after today)")

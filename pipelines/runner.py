@@ -107,10 +107,16 @@ def failure_message_from_events(events: Sequence[dg.DagsterEvent]) -> str:
 
 
 def run_nightly(home: Path, landing: Path, as_of: dt.date, config_path: Path | None,
-                tracking_uri: str = "") -> RunOutcome:
-    """Execute the nightly job for `as_of` under HOME's lock; the asset graph is the one the UI shows."""
-    from pipelines.definitions import defs
+                tracking_uri: str = "", first_as_of: dt.date | None = None) -> RunOutcome:
+    """Execute the nightly job for `as_of` under HOME's lock; the asset graph is the one the UI shows, its
+    partitions starting at `first_as_of` (pipelines/partitions.first_as_of of this config and landing if None)."""
+    from pipelines.definitions import build_definitions
     from pipelines.jobs import NIGHTLY_JOB
+    from pipelines.partitions import first_as_of as first_partition
+    from pipelines.settings import load_config
+
+    config = load_config(config_path)
+    defs = build_definitions(config, first_as_of=first_as_of or first_partition(config, landing)[0])
 
     resource = NbaHome(home_dir=str(home), landing_dir=str(landing), config_path=str(config_path or ""),
                   mlflow_tracking_uri=tracking_uri)

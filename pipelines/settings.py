@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from pathlib import Path
 
 import yaml
@@ -82,6 +83,12 @@ def check_values(config: dict) -> None:
         if (low is not None and value < low) or (high is not None and value > high):
             bounds = f"at least {low}" if high is None else f"between {low} and {high}"
             raise ConfigError(f"'{key}' must be {bounds}, got {value!r}")
+    first = (config.get("partitions") or {}).get("first_as_of_date")
+    if first is not None and not isinstance(first, dt.date):
+        try:
+            dt.date.fromisoformat(str(first))
+        except ValueError:
+            raise ConfigError(f"'partitions.first_as_of_date' must be a date (YYYY-MM-DD), got {first!r}") from None
     for key, allowed in CHOICES.items():
         if config.get(key) not in allowed:
             raise ConfigError(f"'{key}' must be one of {', '.join(allowed)}, got {config.get(key)!r}")

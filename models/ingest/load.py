@@ -19,7 +19,7 @@ import re
 import tempfile
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -406,3 +406,20 @@ def _append_ingest_log(con: duckdb.DuckDBPyConnection, extract: str, loads: list
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def first_purchase_date(landing_dir: Path, floor: date) -> date | None:
+    """The date of the earliest purchase in the landing folder's purchases extract on or after `floor` (earlier
+    dates are placeholders the contract quarantines), or None when the folder has no readable purchases. Reads the
+    extract as the night does (`load_raw`), into a throwaway in-memory database."""
+    try:
+        paths = scan_landing(Path(landing_dir)).extracts.get("purchases", [])
+        if not paths:
+            return None
+        with duckdb.connect() as con:
+            load_raw(con, "purchases", paths)
+            first = con.execute("SELECT CAST(min(order_ts) AS DATE) FROM raw_purchases WHERE order_ts >= ?",
+                                [floor]).fetchone()[0]
+    except (ContractError, duckdb.Error):
+        return None
+    return first

@@ -14,13 +14,48 @@ def _run(tmp_path, as_of: str, *extra: str) -> int:
 def test_an_as_of_date_outside_the_partitions_is_refused_in_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(runner, "run_nightly", lambda *a, **k: (_ for _ in ()).throw(AssertionError("ran")))
     tomorrow = dt.date.today() + dt.timedelta(days=2)
-    for as_of in ("1969-12-31", tomorrow.isoformat()):
-        assert _run(tmp_path, as_of) == 2
-        lines = capsys.readouterr().err.strip().splitlines()
-        assert lines == [f"nba run: as-of date {as_of} is outside the nightly partitions 1970-01-01 .. "
-                         f"{lines[0].split(' .. ')[1].split(' ')[0]} (a night decides on events before its as-of "
-                         "date, which cannot be after today)"]
+    assert _run(tmp_path, tomorrow.isoformat()) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [f"nba run: as-of date {tomorrow} is outside the nightly partitions 1970-01-01 .. "
+                     f"{lines[0].split(' .. ')[1].split(' ')[0]} (a night decides on events before its as-of "
+                     "date, which cannot be after today)"]
+    assert _run(tmp_path, "1969-12-31") == 2  # an empty landing folder: the floor
+    assert capsys.readouterr().err == ("nba run: as-of date 1969-12-31 is before the first nightly partition "
+                                       "1970-01-01 (the earliest date the pipeline supports)\n")
     assert not (tmp_path / "home").exists()
+
+
+def test_the_partitions_follow_the_landing_data_or_the_config(tmp_path, capsys, monkeypatch):
+    """A 1997 log gets partitions from the day after its first purchase (not 20,000 days from 1970); an earlier
+    night is refused in one line naming where the first partition comes from; the config may set it."""
+    from pipelines.definitions import build_definitions
+    from pipelines.partitions import first_as_of
+    from pipelines.settings import load_config
+
+    monkeypatch.setattr(runner, "run_nightly", lambda *a, **k: runner.RunOutcome(True, "run-1", ""))
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    (landing / "customers.csv").write_text("customer_id,signup_date\nA,1997-01-01\nB,1997-02-03\n")
+    (landing / "purchases.csv").write_text("order_id,customer_id,order_ts,amount\n1,B,1997-02-03,9.5\n"
+                                           "2,A,1997-01-05,3\n3,A,1900-01-01,1\n")  # 1900: a placeholder
+    first, why = first_as_of(load_config(), landing)
+    assert (first, why) == (dt.date(1997, 1, 6), f"the day after the first purchase in {landing}")
+    job = build_definitions(load_config(), first_as_of=first).resolve_job_def("nightly_nba")
+    keys = job.partitions_def.get_partition_keys()
+    assert keys[0] == "1997-01-06" and len(keys) == (dt.date.today() - dt.date(1997, 1, 6)).days + 1
+    assert _run(tmp_path, "1997-01-05") == 2
+    assert capsys.readouterr().err == ("nba run: as-of date 1997-01-05 is before the first nightly partition "
+                                       f"1997-01-06 (the day after the first purchase in {landing})\n")
+    assert _run(tmp_path, "1997-10-01") == 0
+    config = tmp_path / "config.yaml"
+    config.write_text("partitions: {first_as_of_date: 1997-06-01}\n", encoding="utf-8")
+    assert first_as_of(load_config(config), landing) == (dt.date(1997, 6, 1), "partitions.first_as_of_date in the config")
+    assert _run(tmp_path, "1997-05-31", "--config", str(config)) == 2
+    assert "before the first nightly partition 1997-06-01 (partitions.first_as_of_date" in capsys.readouterr().err
+    config.write_text("partitions: {first_as_of_date: June 1997}\n", encoding="utf-8")
+    assert _run(tmp_path, "1997-10-01", "--config", str(config)) == 2
+    assert capsys.readouterr().err == (f"nba run: {config}: 'partitions.first_as_of_date' must be a date "
+                                       "(YYYY-MM-DD), got 'June 1997'\n")
 
 
 def test_the_printed_export_paths_follow_paths_exports(tmp_path, capsys, monkeypatch):
