@@ -50,6 +50,11 @@ class BtydFit:
         return np.nan_to_num(_bg_nbd(self).conditional_expected_number_of_purchases_up_to_time(
             float(horizon_days), x, t_x, T), nan=0.0, posinf=0.0)
 
+    def churn_score(self, X: pd.DataFrame, horizon_days: float) -> np.ndarray:
+        """A churn score in [0, 1]: exp(-E[purchase days over the horizon]), the chance of none if they came as a
+        Poisson count. It ranks like fewer expected purchases; a calibrator makes it a probability."""
+        return np.exp(-self.expected_purchases(X, horizon_days))
+
     def p_alive(self, X: pd.DataFrame) -> np.ndarray:
         """P(the customer has not dropped out | history)."""
         x, t_x, T = _inputs(X)

@@ -61,12 +61,7 @@ class BtydBaseline:
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         if self.calibrator is None:
             return self.fit.revenue(X, self.horizon_days)
-        return self.calibrator.apply(btyd_churn_score(self.fit, X, self.horizon_days))
-
-
-def btyd_churn_score(fit: BtydFit, X: pd.DataFrame, horizon_days: int) -> np.ndarray:
-    """A churn ranking from BG/NBD: minus the expected purchase days over the horizon."""
-    return -fit.expected_purchases(X, horizon_days)
+        return self.calibrator.apply(self.fit.churn_score(X, self.horizon_days))
 
 
 def best_baseline(metrics: dict[str, float], metric: str) -> tuple[str, float]:
@@ -85,7 +80,7 @@ def fit_btyd_baseline(run: TrainingRun, tonight: BtydFit) -> BtydBaseline:
     model, evaluation = run.model, run.evaluation_frame
     if KIND[model.target] == "regressor":
         return BtydBaseline(model.target, model.horizon_days, tonight, None)
-    score = btyd_churn_score(run.btyd, evaluation, model.horizon_days)
+    score = run.btyd.churn_score(evaluation, model.horizon_days)
     return BtydBaseline(model.target, model.horizon_days, tonight,
                         fit_calibrator(score, evaluation["label"].astype(int).to_numpy()))
 

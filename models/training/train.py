@@ -239,7 +239,7 @@ def evaluate_target_model(model: TargetModel, evaluation: pd.DataFrame, btyd: Bt
     metrics = {**classifier_metrics(y, pred),
                **{f"baseline_{k}": v for k, v in ranking_metrics(y, baseline_score).items()}}
     if with_btyd:
-        score = -btyd.expected_purchases(evaluation, label_days)
+        score = btyd.churn_score(evaluation, label_days)
         metrics |= {f"btyd_{k}": v for k, v in ranking_metrics(y, score).items()}
     return metrics, {"calibration_curve": calibration_curve(y, pred), "lift": lift_by_decile(y, pred),
                      "baseline_lift": lift_by_decile(y, baseline_score)}
