@@ -162,6 +162,7 @@ class PromotionDecision:
     candidate_score: float
     champion_score: float | None
     baseline_score: float
+    held_back: bool = False  # refused for a reason its scores cannot show: never scores, whatever they are
 
 
 def beats_baseline(candidate_score: float, baseline_score: float) -> bool:
@@ -191,8 +192,22 @@ def gate_promotion(name: str, candidate: LoggedModel, *, candidate_score: float,
         promoted = True
         reason = (f"candidate v{candidate.version} scores {candidate_score:.4f} (baseline {baseline_score:.4f}"
                   + (f", champion v{current} {champion_score:.4f})" if current else ", no previous champion)"))
-    if promoted:
-        MlflowClient().set_registered_model_alias(name, CHAMPION, candidate.version)
-    client = MlflowClient()
-    client.set_model_version_tag(name, candidate.version, "promotion", json.dumps({"promoted": promoted, "reason": reason}))
-    return PromotionDecision(promoted, reason, candidate.version, current, candidate_score, champion_score, baseline_score)
+    return _record_decision(name, PromotionDecision(promoted, reason, candidate.version, current, candidate_score,
+                                                    champion_score, baseline_score))
+
+
+def hold_back(name: str, candidate: LoggedModel, *, candidate_score: float, baseline_score: float,
+              reason: str) -> PromotionDecision:
+    """Refuse promotion for a reason the scores cannot show (e.g. an evaluation that is not out of time)."""
+    return _record_decision(name, PromotionDecision(False, f"candidate v{candidate.version} held back: {reason}",
+                                                    candidate.version, champion_version(name), candidate_score, None,
+                                                    baseline_score, held_back=True))
+
+
+def _record_decision(name: str, decision: PromotionDecision) -> PromotionDecision:
+    """Alias a promoted candidate `champion` and tag the version with the decision and its reason."""
+    if decision.promoted:
+        MlflowClient().set_registered_model_alias(name, CHAMPION, decision.candidate_version)
+    MlflowClient().set_model_version_tag(name, decision.candidate_version, "promotion",
+                                         json.dumps({"promoted": decision.promoted, "reason": decision.reason}))
+    return decision

@@ -16,7 +16,7 @@ import pandas as pd
 
 from models.training import registry
 from models.features.btyd import BtydFit
-from models.training.baselines import BTYD_RULE, RULES, best_baseline, fit_btyd_baseline, fit_rule_baseline
+from models.training.baselines import BTYD_RULE, RULES, best_baseline, in_time_with_btyd, fit_btyd_baseline, fit_rule_baseline
 from models.training.evaluation import PRIMARY_METRIC, plot_qini, plot_target_report
 from models.training.train import TrainingRun, primary_score
 from models.training.uplift import ResponseModels, held_out_qini
@@ -76,7 +76,8 @@ def select_tonight(target: str, as_of: str, decision: registry.PromotionDecision
     if champion is not None and champion.trained_as_of and champion.trained_as_of <= as_of:
         return Selection(target, champion.version, champion.trained_as_of, champion.run_id,
                          decision.reason if decision else "")
-    if decision is not None and registry.beats_baseline(decision.candidate_score, decision.baseline_score):
+    if (decision is not None and not decision.held_back
+            and registry.beats_baseline(decision.candidate_score, decision.baseline_score)):
         return Selection(target, candidate.version, as_of, candidate.run_id,
                          f"{decision.reason}; champion is from a later date, using the candidate")
     return None
@@ -130,12 +131,19 @@ def log_and_gate_target(target: str, run: TrainingRun, as_of: str, config: dict,
         artifacts={"features.json": json.dumps(model.feature_names), "notes.txt": "\n".join(model.notes), **plots},
         input_example=run.evaluation_frame[model.feature_names].head(3),
     )
-    decision = registry.gate_promotion(
-        model_name(target), logged, candidate_score=model.metrics[metric],
-        baseline_score=best_baseline(model.metrics, metric)[1],
-        score_champion=lambda champion: primary_score(champion, run.evaluation_frame, target),
-        tolerance=float(training["promotion_tolerance"]),
-    )
+    if in_time_with_btyd(model.metrics, metric):
+        decision = registry.hold_back(
+            model_name(target), logged, candidate_score=model.metrics[metric],
+            baseline_score=model.metrics[f"btyd_{metric}"],
+            reason=f"its {metric} ({model.metrics[metric]:.4f}) comes from a customer split of one cut-off, not out "
+                   f"of time; {BTYD_RULE} scores over a candidate evaluated in time")
+    else:
+        decision = registry.gate_promotion(
+            model_name(target), logged, candidate_score=model.metrics[metric],
+            baseline_score=best_baseline(model.metrics, metric)[1],
+            score_champion=lambda champion: primary_score(champion, run.evaluation_frame, target),
+            tolerance=float(training["promotion_tolerance"]),
+        )
     return logged, decision, plots
 
 

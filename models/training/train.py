@@ -215,6 +215,9 @@ def fit_target_model(frame: pd.DataFrame, target: str, *, horizon_days: int, par
     model = TargetModel(fitted.booster, features, fitted.calibrator, n_threads, target=target,
                         horizon_days=horizon_days, notes=[*notes, *split_notes, f"trained on {len(train)} rows"])
     model.metrics, model.report = evaluate_target_model(model, evaluation, btyd, label_horizon_days or horizon_days)
+    # one cut-off: the held-out rows are a customer split of it (in time), which cannot show how the model carries
+    # over to customers at tonight's later ages (models/training/selection.py holds such a candidate back)
+    model.metrics["out_of_time"] = float(frame["cutoff"].nunique() > 1)
     if model.calibrator is not None:
         model.notes.append(f"calibration: {model.calibrator.method} on {model.calibrator.n_rows} rows")
     return model, evaluation

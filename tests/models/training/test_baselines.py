@@ -41,3 +41,17 @@ def test_bg_nbd_clv_is_expected_purchases_times_order_value_over_the_horizon():
     assert clv == pytest.approx(FIT.expected_purchases(CUSTOMERS, 273) * FIT.order_value(CUSTOMERS))
     assert clv[0] > clv[1] > clv[2] > 0 and clv[3] > 0  # a one-time buyer is still worth a little
     assert (BtydBaseline("clv", 90, FIT, None).predict(CUSTOMERS) < clv).all()
+
+
+def test_a_candidate_evaluated_in_time_gives_way_to_bg_nbd_whatever_its_score():
+    """One cut-off: the held-out rows are a customer split of it. On CDNOW such a candidate led BG/NBD in time and
+    lost to it on the real next 39 weeks, so BG/NBD scores (and with two cut-offs the scores decide again)."""
+    from models.training.baselines import in_time_with_btyd
+
+    in_time = {"spearman": 0.30, "baseline_spearman": 0.27, "btyd_spearman": 0.28, "out_of_time": 0.0}
+    assert in_time_with_btyd(in_time, "spearman") and best_baseline(in_time, "spearman") == ("btyd", 0.28)
+    out_of_time = {**in_time, "out_of_time": 1.0, "btyd_spearman": 0.20}
+    assert not in_time_with_btyd(out_of_time, "spearman")
+    assert best_baseline(out_of_time, "spearman") == ("baseline", 0.27)
+    no_btyd = {"auc": 0.7, "baseline_auc": 0.6, "out_of_time": 0.0}  # upsell: the scores decide
+    assert not in_time_with_btyd(no_btyd, "auc")
