@@ -80,7 +80,7 @@ REASONS = {"g02": ["Complaint in the last 30 days", "=1+1 formula-like note", "-
 def scores_frame() -> pd.DataFrame:
     customers = customers_frame()
     return pd.DataFrame({"customer_id": customers["customer_id"], "churn_probability": 0.1, "upsell_probability": 0.2,
-                         "clv": 100.0, "churn_model_version": "4", "upsell_model_version": "2", "clv_model_version": "7",
+                         "clv": 100.0, "churn_model_version": "4", "upsell_model_version": "2", "clv_model_version": "7", "clv_horizon_days": 365,
                          "as_of": AS_OF, "email": customers["email"]})
 
 
