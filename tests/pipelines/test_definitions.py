@@ -71,3 +71,19 @@ def test_dagster_cli_validates_the_workspace():
                           cwd=root, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Validation successful" in done.stderr + done.stdout
+
+
+def test_the_ui_and_serve_locations_start_their_partitions_where_the_landing_data_starts(tmp_path, monkeypatch):
+    """`nba ui` / `nba serve` hand the landing folder to their Dagster processes: the partition bar starts the day
+    after its first purchase, not in 1970; without a landing folder it is the floor."""
+    from pipelines.served import definitions_from_environment
+
+    (tmp_path / "customers.csv").write_text("customer_id,signup_date\nA,1997-01-01\n")
+    (tmp_path / "purchases.csv").write_text("order_id,customer_id,order_ts,amount\n1,A,1997-01-01,11.77\n")
+    monkeypatch.setenv("NBA_CONFIG", "")
+    monkeypatch.setenv("NBA_LANDING", str(tmp_path))
+    job = definitions_from_environment(switch_on=False).resolve_job_def("nightly_nba")
+    assert job.partitions_def.get_first_partition_key() == "1997-01-02"
+    monkeypatch.setenv("NBA_LANDING", "")
+    job = definitions_from_environment(switch_on=False).resolve_job_def("nightly_nba")
+    assert job.partitions_def.get_first_partition_key() == "1970-01-01"
