@@ -83,17 +83,18 @@ class BtydFit:
 
 def btyd_inputs_sql(as_of: date, customers: str, purchases: str) -> str:
     """(customer_id, INPUT_COLUMNS) for every customer who signed up before `as_of`, from completed purchases
-    strictly before it, one row per customer ordered by id. Revenue per day is rounded like the features'."""
+    strictly before it, one row per customer ordered by id. Revenue per day is summed exactly (DECIMAL)."""
     cutoff = f"DATE '{as_of.isoformat()}'"
     return f"""
 WITH days AS (
-  SELECT customer_id, CAST(order_ts AS DATE) AS day, round(sum(amount), 4) AS revenue
+  -- exact decimal sums: a parallel float sum's last bits vary between runs and flip a rounding at 1e-4
+  SELECT customer_id, CAST(order_ts AS DATE) AS day, sum(CAST(amount AS DECIMAL(18, 4))) AS revenue
   FROM {purchases}
   WHERE order_ts < {cutoff} AND coalesce(status, 'completed') = 'completed' AND customer_id IS NOT NULL
   GROUP BY customer_id, CAST(order_ts AS DATE)),
 per AS (
   SELECT customer_id, count(*) - 1 AS x, min(day) AS first_day, max(day) AS last_day,
-         round((sum(revenue) - arg_min(revenue, day)) / greatest(count(*) - 1, 1), 4) AS m
+         round(CAST(sum(revenue) - arg_min(revenue, day) AS DOUBLE) / greatest(count(*) - 1, 1), 4) AS m
   FROM days GROUP BY customer_id)
 SELECT c.customer_id,
   CAST(coalesce(p.x, 0) AS DOUBLE) AS btyd_frequency,
