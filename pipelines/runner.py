@@ -6,11 +6,13 @@ import logging
 import re
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import dagster as dg
+from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
 
 from pipelines.lock import home_lock
 from pipelines.resources import NbaHome
@@ -71,6 +73,29 @@ def quiet_known_noise() -> None:
     logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
 
 
+WORKSPACE = Path(__file__).resolve().parent.parent / "workspace.yaml"
+
+
+def nightly_job_origin(job_name: str):
+    """The origin the UI gives `job_name` (the code location of workspace.yaml, which nba serve's workspace names
+    the same): an in-process run carrying it is listed on the job's page and in the Overview timeline, like a run
+    launched from the UI. Dagster has no public way to build it, so the private loader is used here only
+    (tests/pipelines/test_cli_run.py fails loudly if it changes)."""
+    from dagster._core.definitions.repository_definition import SINGLETON_REPOSITORY_NAME
+    from dagster._core.remote_origin import RemoteRepositoryOrigin
+    from dagster._core.workspace.load import location_origins_from_yaml_paths
+
+    (location,) = location_origins_from_yaml_paths([str(WORKSPACE)])
+    return RemoteRepositoryOrigin(location, SINGLETON_REPOSITORY_NAME).get_job_origin(job_name)
+
+
+def attribute_to_code_location(instance: dg.DagsterInstance, run_id: str, job_name: str) -> None:
+    """Give a finished in-process run the origin of its job in the UI's code location (see nightly_job_origin)."""
+    run = instance.get_run_by_id(run_id)
+    if run is not None and run.remote_job_origin is None:
+        instance.run_storage.replace_job_origin(run, nightly_job_origin(job_name))
+
+
 @dataclass
 class RunOutcome:
     success: bool
@@ -125,10 +150,16 @@ def run_nightly(home: Path, landing: Path, as_of: dt.date, config_path: Path | N
         resource.configure_tracking()  # fail early on a broken store
         instance = dagster_instance(home)
         job = defs.resolve_job_def(NIGHTLY_JOB).with_logger_defs({"progress": progress_logger})
-        result = job.execute_in_process(
-            partition_key=as_of.isoformat(), instance=instance, resources={"home": resource},
-            raise_on_error=False, run_config={"loggers": {"progress": {}}},
-        )
+        run_id = str(uuid.uuid4())
+        try:
+            result = job.execute_in_process(
+                partition_key=as_of.isoformat(), instance=instance, resources={"home": resource},
+                raise_on_error=False, run_config={"loggers": {"progress": {}}}, run_id=run_id,
+                # the repository tag files the run under the job's code location while it runs (the job's Runs tab)
+                tags={REPOSITORY_LABEL_TAG: nightly_job_origin(NIGHTLY_JOB).repository_origin.get_label()},
+            )
+        finally:  # a run that raised is attributed as well: a failed night is one an analyst must find
+            attribute_to_code_location(instance, run_id, NIGHTLY_JOB)
     if result.success:
         return RunOutcome(True, result.run_id, "")
     return RunOutcome(False, result.run_id, failure_message(result))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pipelines.log_rotation import LogRotation, copy_output, log_rotation, rotating_log
 
-CODE_LOCATION = ["-m", "pipelines.served"]
+CODE_LOCATION = ["-w", str(Path(__file__).resolve().with_name("served_workspace.yaml"))]
 STOP_SECONDS = 30
 LOG_TAIL_SECONDS = 5
 

@@ -1,6 +1,7 @@
 """`nba run` at its edge: an as-of date outside the partitions is refused in one line before anything runs, and
 the paths printed after a night are those the config gives (`paths.exports`)."""
 import datetime as dt
+from pathlib import Path
 
 from pipelines import cli, runner
 
@@ -96,3 +97,25 @@ def test_nba_explain_reads_the_catalog_the_night_recorded(nightly_home, tmp_path
     assert capsys.readouterr().err.strip().splitlines() == [
         f"nba explain: action 'retention_offer' is not in the catalog catalog.yaml; pass the --config the night of "
         f"{AS_OF} ran with"]
+
+
+def test_a_night_run_in_process_is_a_run_of_the_job_in_the_ui_code_location(nightly_home):
+    """`nba run` executes in process; its run carries the origin of `nightly_nba` in workspace.yaml's code location
+    (the one nba serve's workspace names the same), so the job page and the Overview timeline list it."""
+    import dagster as dg
+    import yaml
+
+    from pipelines.jobs import NIGHTLY_JOB
+    from pipelines.serve import component_commands
+
+    instance = runner.dagster_instance(nightly_home)
+    (run,) = instance.get_runs(dg.RunsFilter(job_name=NIGHTLY_JOB))
+    origin = run.remote_job_origin
+    assert origin is not None, "the run has no code location: the UI's job page would say it never ran"
+    assert (origin.location_name, origin.repository_origin.repository_name, origin.job_name) == (
+        "nba", "__repository__", NIGHTLY_JOB)
+    assert run.tags[".dagster/repository"] == "__repository__@nba" and run.tags["dagster/partition"] == "2026-11-01"
+    assert instance.get_runs(dg.RunsFilter(tags={".dagster/repository": "__repository__@nba"})) == [run]
+    served = component_commands("127.0.0.1", 3000)["webserver"]
+    workspace = yaml.safe_load(Path(served[served.index("-w") + 1]).read_text(encoding="utf-8"))
+    assert workspace["load_from"][0]["python_module"]["location_name"] == origin.location_name
