@@ -2,7 +2,8 @@
 
 import dagster as dg
 
-from assets._common import as_of_date, drift_check, image_md, preview_without_suppressed, selected_models, table_rows
+from assets._common import (as_of_date, drift_check, image_md, night_check, preview_without_suppressed,
+                            selected_models, table_rows)
 from models import warehouse
 from models.charts import plot_score_distributions
 from models.scoring.drift import SCORE_COLUMNS, drift_against_history, history_rows
@@ -18,7 +19,7 @@ from pipelines.resources import NbaHome
           ["models", "clv_model"], ["models", "response_model"]],
     description="One row per golden customer: churn_probability, upsell_probability, clv and the model versions "
                 "used; plus `action_response` (p_treated, p_control, uplift per action). No contact details.",
-    check_specs=[dg.AssetCheckSpec("score_drift", asset=["scores", "customer_scores"],
+    check_specs=[night_check("score_drift", asset=["scores", "customer_scores"],
                                    description="Population stability of scores and main features vs the previous night (WARN).")],
 )
 def customer_scores(context: dg.AssetExecutionContext, home: NbaHome):

@@ -11,7 +11,8 @@ the drift check; decisions (global constraints) and exports then run once on tho
 import dagster as dg
 import duckdb
 
-from assets._common import as_of_date, drift_check, preview_without_suppressed, selected_models, table_rows
+from assets._common import (as_of_date, drift_check, night_check, preview_without_suppressed, selected_models,
+                            table_rows)
 from models import warehouse
 from models.features.customer_features import build_features
 from models.scoring.drift import drift_against_history, history_rows
@@ -105,7 +106,7 @@ def build_combine_asset(n_shards: int) -> dg.AssetsDefinition:
                             owners=["team:data-science"],
                             description="All shards' scores and responses loaded into `customer_scores` and "
                                         "`action_response`: the tables the single-process scoring writes.")],
-        check_specs=[dg.AssetCheckSpec("score_drift", asset=COMBINED_SCORES,
+        check_specs=[night_check("score_drift", asset=COMBINED_SCORES,
                                        description="Population stability of scores and main features vs the previous night (WARN).")],
         partitions_def=as_of_partitions, name="combine_shards",
     )

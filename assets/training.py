@@ -11,12 +11,13 @@ BG/NBD + Gamma-Gamma for churn and CLV) scores, flagged in
 
 import dagster as dg
 
-from assets._common import as_of_date, image_md
+from assets._common import as_of_date, image_md, night_check, selected_models
 from models import warehouse
 from models.decisions.catalog import load_catalog
 from models.features.btyd import fit_btyd_at
 from models.features.customer_features import FEATURE_COLUMNS
-from models.training.evaluation import plot_qini
+from models.training import registry
+from models.training.evaluation import metrics_beside_baselines, plot_qini
 from models.training.selection import (RESPONSE, TARGETS, Selection, choose_response_model, log_and_gate_target,
                                        reuse_champion, select_baseline, select_tonight)
 from models.training.train import train_target_model
@@ -47,6 +48,28 @@ def gate_check(target: str, passed: bool, reason: str, metadata: dict) -> dg.Ass
                                severity=dg.AssetCheckSeverity.ERROR, metadata={"reason": reason, **metadata})
 
 
+RESPONSE_KEY = ["models", "response_model"]
+
+
+def learning_health(models, trained_as_of: str) -> dg.AssetCheckResult:
+    """WARN check: every randomised campaign row matched a catalog action and some action learned from them. Names
+    the unmatched action ids with their row counts, and says so when every action rests on its catalog prior."""
+    items = models.attention()
+    unmatched = models.unmatched_actions
+    table = "\n".join(["| campaign action_id | rows ignored |", "|---|---|",
+                       *(f"| {a} | {n:,} |" for a, n in sorted(unmatched.items()))]) if unmatched else "_(none)_"
+    learned = sorted(models.values or models.learners)
+    return dg.AssetCheckResult(
+        check_name="learning_health", asset_key=RESPONSE_KEY, passed=not items, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"reason": "; ".join(items) if items else
+                  f"every campaign row matched a catalog action; {len(learned)} action(s) learned from randomised history",
+                  "trained_as_of": trained_as_of,
+                  "unmatched_campaign_actions": dg.MetadataValue.md(table),
+                  "unmatched_campaign_rows": int(sum(unmatched.values())),
+                  "learned_actions": dg.MetadataValue.json(learned),
+                  "prior_actions": dg.MetadataValue.json(sorted(models.priors))})
+
+
 def reused_champion(home: NbaHome, target: str, as_of: str, training: dict, *, run_details: bool = True):
     """Yields the materialization and passed gate of a reused champion and returns True, or returns False
     when the champion may not be reused. `run_details=False` (the response asset) words the reason with
@@ -58,7 +81,9 @@ def reused_champion(home: NbaHome, target: str, as_of: str, training: dict, *, r
     record_selection(home, reuse)
     yield dg.MaterializeResult(metadata={"trained": False, "model_version": reuse.version,
                                          **({"mlflow_run_id": reuse.mlflow_run_id} if run_details else {}),
-                                         "reason": reuse.reason})
+                                         "reason": reuse.reason, "metrics_of": f"v{reuse.version} trained for "
+                                                                              f"{reuse.trained_as_of} (reused)",
+                                         **metrics_beside_baselines(registry.run_metrics(reuse.mlflow_run_id))})
     yield gate_check(target, True, reuse.reason, {"model_version": reuse.version} if run_details else {})
     return True
 
@@ -69,7 +94,7 @@ def build_model_asset(target: str, description: str) -> dg.AssetsDefinition:
     @dg.asset(
         key=key, group_name="models", kinds={"xgboost", "mlflow"}, partitions_def=as_of_partitions,
         owners=["team:data-science"], description=description, deps=TRAINING_INPUTS,
-        check_specs=[dg.AssetCheckSpec("promotion_gate", asset=key, blocking=True,
+        check_specs=[night_check("promotion_gate", asset=key, blocking=True,
                                        description="A valid model scores tonight: the champion, or a candidate that passed the gate.")],
     )
     def model_asset(context: dg.AssetExecutionContext, home: NbaHome):
@@ -97,7 +122,7 @@ def build_model_asset(target: str, description: str) -> dg.AssetsDefinition:
                     "horizon_days": model.horizon_days, "training_rows": run.n_training_rows,
                     "calibration_cutoff": run.calibration_cutoff.isoformat() if run.calibration_cutoff else "rolling",
                     "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in model.notes)),
-                    **{k: float(v) for k, v in model.metrics.items()}, "charts": image_md(plots)}
+                    **metrics_beside_baselines(model.metrics), "charts": image_md(plots)}
         record_selection(home, chosen)
         metadata["model_version"] = chosen.version
         if chosen.baseline_rule:
@@ -115,14 +140,21 @@ def build_model_asset(target: str, description: str) -> dg.AssetsDefinition:
     description="Per action, P(positive outcome | contacted) and P(… | not contacted) from randomised campaign "
                 "history (T-learner, its uplift calibrated on held-out campaign dates); actions with too little "
                 "history use the catalog prior.",
-    check_specs=[dg.AssetCheckSpec("promotion_gate", asset=["models", "response_model"], blocking=True,
-                                   description="A valid response model scores tonight.")],
+    check_specs=[night_check("promotion_gate", asset=RESPONSE_KEY, blocking=True,
+                             description="A valid response model scores tonight."),
+                 night_check("learning_health", asset=RESPONSE_KEY,
+                             description="Campaign rows matched to catalog actions (unmatched ids named with their "
+                                         "row counts) and some action learned, not only catalog priors (WARN).")],
 )
 def response_model(context: dg.AssetExecutionContext, home: NbaHome):
     as_of, config = as_of_date(context), home.config()
     home.configure_tracking()
     training = config["training"]
     if (yield from reused_champion(home, RESPONSE, as_of.isoformat(), training, run_details=False)):
+        with home.warehouse(read_only=True) as con:
+            selection = warehouse.read_model_selection(con).set_index("target")
+        yield learning_health(selected_models(home, RESPONSE)[RESPONSE][1],
+                              str(selection.loc[RESPONSE, "trained_as_of"]))
         return
     catalog = load_catalog(home.catalog_path(), set(FEATURE_COLUMNS))
     priors = {a.id: a.prior_uplift for a in catalog.actions}
@@ -149,8 +181,9 @@ def response_model(context: dg.AssetExecutionContext, home: NbaHome):
         "prior_actions": dg.MetadataValue.json(sorted(models.priors)),
         "unmatched_campaign_actions": dg.MetadataValue.json(models.unmatched_actions),
         "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in models.notes)),
-        **{k: float(v) for k, v in models.metrics.items()}, **({"charts": image_md(charts)} if charts else {})})
+        **metrics_beside_baselines(models.metrics), **({"charts": image_md(charts)} if charts else {})})
     yield gate_check(RESPONSE, chosen is not None, decision.reason, {})
+    yield learning_health(models, as_of.isoformat())
 
 
 model_assets = [*(build_model_asset(t, d) for t, d in TARGETS.items()), response_model]

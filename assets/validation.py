@@ -8,7 +8,7 @@ GX only counts; the examples next to each expectation are the raw values of the 
 
 import dagster as dg
 
-from assets._common import as_of_date, preview_without_suppressed
+from assets._common import as_of_date, night_check, preview_without_suppressed
 from data_contracts import EXTRACTS, load_contract, load_suite
 from data_contracts.data_docs import build_data_docs
 from data_contracts.gx_adapter import validate_table
@@ -52,7 +52,7 @@ def build_validated_asset(extract: str) -> dg.AssetsDefinition:
                      "downstream (the table is renamed, not copied). On a backfill night with later extracts, "
                      "rows dated after the as-of date are set aside under rule `not_yet_known` (kept in `quarantine` for their opt-outs, not counted as bad rows). An empty extract or too many bad rows stop "
                      "the run here and leave the previous `stg_` in place."),
-        check_specs=[dg.AssetCheckSpec("gx_suite", asset=key, blocking=True,
+        check_specs=[night_check("gx_suite", asset=key, blocking=True,
                                        description=f"Great Expectations suite data_contracts/suites/{extract}.json")],
     )
     def validated(context: dg.AssetExecutionContext, home: NbaHome):

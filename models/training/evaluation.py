@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -55,6 +55,17 @@ def ranking_metrics(y: Sequence[int], score: Sequence[float]) -> dict[str, float
         "pr_auc": float(average_precision_score(y, score)) if both else math.nan,
         "lift_top_decile": float(lift_by_decile(y, score)[0]["lift"]),
     }
+
+
+def metrics_beside_baselines(metrics: Mapping[str, float], digits: int = 4) -> dict[str, float]:
+    """The metrics rounded to `digits`, each followed by its `baseline_<name>` when there is one: the order the
+    model asset page lists them in, so a model is read against its baseline at a glance. Undefined (NaN) stays."""
+    shown: dict[str, float] = {}
+    for name in [n for n in metrics if not n.startswith("baseline_")] + [n for n in metrics if n.startswith("baseline_")]:
+        for key in (name, f"baseline_{name}"):
+            if key in metrics and key not in shown:
+                shown[key] = round(float(metrics[key]), digits)
+    return shown
 
 
 def calibration_curve(y: Sequence[int], p: Sequence[float], n_bins: int = 10) -> list[dict]:

@@ -60,13 +60,27 @@ def check_tracking_store(tracking_uri: str) -> None:
 _artifact_root: list[Path | None] = [None]
 
 
+# MLflow's UI opens an experiment without this tag on its (empty) GenAI dashboard; this opens it on the runs table.
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+
+
 def ensure_experiment(name: str) -> str:
-    """The experiment for one model, created with artifacts under HOME when tracking locally."""
+    """The experiment for one model (tagged as model development), created with artifacts under HOME when tracking
+    locally; an experiment of an older home gets the tag too."""
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
+        if experiment.tags.get("mlflow.experimentKind") != EXPERIMENT_KIND["mlflow.experimentKind"]:
+            for key, value in EXPERIMENT_KIND.items():
+                MlflowClient().set_experiment_tag(experiment.experiment_id, key, value)
         return experiment.experiment_id
     location = _artifact_root[0].joinpath(name).as_uri() if _artifact_root[0] else None
-    return mlflow.create_experiment(name, artifact_location=location)
+    return mlflow.create_experiment(name, artifact_location=location, tags=EXPERIMENT_KIND)
+
+
+def run_name(name: str, tags: dict) -> str:
+    """A readable MLflow run name: the model and the night it was trained for (MLflow's default is random words)."""
+    night = tags.get("trained_as_of") or tags.get("as_of")
+    return f"{name} as of {night}" if night else name
 
 
 class FittedModelAdapter(mlflow.pyfunc.PythonModel):
@@ -90,7 +104,7 @@ def log_candidate(name: str, fitted: Any, *, params: dict, metrics: dict, tags: 
                   artifacts: dict[str, bytes | str], input_example=None) -> LoggedModel:
     """Log one training run (params, metrics, artifacts, feature list, fingerprints) and register a version."""
     experiment_id = ensure_experiment(name)
-    with mlflow.start_run(experiment_id=experiment_id) as run:
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name(name, tags)) as run:
         mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None and v == v})
         mlflow.set_tags(tags)
@@ -117,6 +131,11 @@ class ChampionInfo:
     version: str
     trained_as_of: str
     run_id: str
+
+
+def run_metrics(run_id: str) -> dict[str, float]:
+    """The metrics an MLflow run logged (a reused champion shows those it was promoted with)."""
+    return dict(MlflowClient().get_run(run_id).data.metrics) if run_id else {}
 
 
 def champion_info(name: str) -> ChampionInfo | None:
@@ -161,24 +180,29 @@ class PromotionDecision:
     champion_version: str | None
     candidate_score: float
     champion_score: float | None
-    baseline_score: float
+    baseline_score: float | None  # None: the candidate has nothing to compare with a baseline (no learned ranking)
     held_back: bool = False  # refused for a reason its scores cannot show: never scores, whatever they are
 
 
-def beats_baseline(candidate_score: float, baseline_score: float) -> bool:
+def beats_baseline(candidate_score: float, baseline_score: float | None) -> bool:
     """Higher is better; an undefined candidate score (NaN: constant predictions) never beats its baseline, and
-    an undefined baseline (a constant rule) is beaten by any defined score."""
+    an undefined baseline (a constant rule) is beaten by any defined score. No baseline (None) is no bar."""
+    if baseline_score is None:
+        return True
     if math.isnan(baseline_score):
         return not math.isnan(candidate_score)
     return candidate_score > baseline_score
 
 
-def gate_promotion(name: str, candidate: LoggedModel, *, candidate_score: float, baseline_score: float,
-                   score_champion: Callable[[Any], float], tolerance: float) -> PromotionDecision:
+def gate_promotion(name: str, candidate: LoggedModel, *, candidate_score: float, baseline_score: float | None,
+                   score_champion: Callable[[Any], float], tolerance: float,
+                   no_baseline_reason: str = "nothing learned to compare with a baseline") -> PromotionDecision:
     """Promote the candidate to champion only if it beats its baseline and is not worse than the champion.
 
     Both are scored on the candidate's out-of-time evaluation set (`score_champion` re-scores the champion
     there), higher is better, and `tolerance` is how much worse than the champion still counts as equal.
+    `baseline_score=None` means the candidate learned nothing a baseline could be compared with: the reason says
+    so in `no_baseline_reason`'s words instead of printing a placeholder score.
     """
     current = champion_version(name)
     champion_score = score_champion(load_version(name, current)) if current else None
@@ -190,8 +214,9 @@ def gate_promotion(name: str, candidate: LoggedModel, *, candidate_score: float,
                                    f"champion v{current} ({champion_score:.4f}) by more than {tolerance}")
     else:
         promoted = True
-        reason = (f"candidate v{candidate.version} scores {candidate_score:.4f} (baseline {baseline_score:.4f}"
-                  + (f", champion v{current} {champion_score:.4f})" if current else ", no previous champion)"))
+        against = "no previous champion" if not current else f"champion v{current} {champion_score:.4f}"
+        reason = (f"candidate v{candidate.version} {no_baseline_reason} ({against})" if baseline_score is None else
+                  f"candidate v{candidate.version} scores {candidate_score:.4f} (baseline {baseline_score:.4f}, {against})")
     return _record_decision(name, PromotionDecision(promoted, reason, candidate.version, current, candidate_score,
                                                     champion_score, baseline_score))
 

@@ -154,8 +154,8 @@ def log_and_gate_response(models: ResponseModels, as_of: str, training: dict, in
     not be worse than the champion, which is re-scored on the candidate's held-out campaign rows (`held_out`;
     without them the champion's Qini from its own night).
 
-    Without a ranking (measured effects or priors only) there is nothing to compare with random
-    targeting, so the baseline is -1 and the candidate passes on its own.
+    Without a ranking (measured effects or priors only) there is nothing to compare with random targeting: there
+    is no baseline (never a placeholder score) and the reason says what the candidate rests on.
     """
     charts = {"qini.png": plot_qini(models.report)} if models.report else {}
     logged = registry.log_candidate(
@@ -166,12 +166,20 @@ def log_and_gate_response(models: ResponseModels, as_of: str, training: dict, in
     ranked = any(e.slope > 0 for e in models.effects.values())
     decision = registry.gate_promotion(
         model_name(RESPONSE), logged, candidate_score=float(models.metrics.get("qini_mean", 0.0)),
-        baseline_score=0.0 if ranked else -1.0,
+        baseline_score=0.0 if ranked else None, no_baseline_reason=_unranked_reason(models),
         score_champion=lambda champion: (held_out_qini(champion, held_out) if held_out is not None
                                          else float(champion.metrics.get("qini_mean", 0.0))),
         tolerance=float(training["promotion_tolerance"]),
     )
     return logged, decision, select_tonight(RESPONSE, as_of, decision, logged)
+
+
+def _unranked_reason(models: ResponseModels) -> str:
+    """What a response candidate without a learned ranking rests on, in the gate's reason."""
+    if not models.values and not models.learners:
+        return "learned nothing: every action's value is its catalog prior (no ranking, no measured effect)"
+    return "has no learned ranking: every learned action at its measured average effect (nothing to compare " \
+           "with random targeting)"
 
 
 @dataclass

@@ -102,3 +102,12 @@ def test_target_report_plots_are_named_per_model():
     report = {"lift": lift_by_decile(y, x), "calibration_curve": calibration_curve(y, x)}
     assert sorted(plot_target_report(report, "churn")) == ["churn_calibration.png", "churn_lift.png"]
     assert sorted(plot_target_report({"lift": report["lift"]}, "clv")) == ["clv_lift.png"]
+
+
+def test_metrics_are_rounded_and_each_sits_next_to_its_baseline():
+    from models.training.evaluation import metrics_beside_baselines
+
+    shown = metrics_beside_baselines({"auc": 0.7312345678901234, "brier": 0.1, "baseline_auc": 0.61234567,
+                                      "lift_top_decile": 2.345678, "baseline_only": 1.0})
+    assert list(shown) == ["auc", "baseline_auc", "brier", "lift_top_decile", "baseline_only"]
+    assert shown["auc"] == 0.7312 and shown["baseline_auc"] == 0.6123 and shown["lift_top_decile"] == 2.3457

@@ -47,3 +47,16 @@ def test_an_undefined_candidate_score_never_passes_and_an_undefined_baseline_is_
     assert not constant.promoted and registry.champion_version("churn_model") is None
     defined = _gate(_log(0.6), 0.6, baseline=nan)  # e.g. a rule that gives everybody the same score
     assert defined.promoted and registry.champion_version("churn_model") == defined.candidate_version
+
+
+def test_runs_have_readable_names_and_experiments_open_as_model_development(store):
+    """MLflow names a run with random words and opens an untagged experiment on its GenAI dashboard."""
+    from mlflow.tracking import MlflowClient
+
+    logged = _log(0.8)
+    client = MlflowClient()
+    run = client.get_run(logged.run_id)
+    assert run.info.run_name == "churn_model as of 2026-11-01"
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.name == "churn_model"
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"

@@ -55,7 +55,8 @@ def test_a_ranking_must_beat_random_targeting_but_measured_effects_pass(store):
     _, decision, chosen = log_and_gate_response(_response_models(-0.01, 0.5), "2026-11-01", TRAINING, "[]")
     assert not decision.promoted and decision.baseline_score == 0.0 and chosen is None
     _, decision, chosen = log_and_gate_response(_response_models(0.0, 0.0), "2026-11-01", TRAINING, "[]")
-    assert decision.promoted and decision.baseline_score == -1.0 and chosen.trained_as_of == "2026-11-01"
+    assert decision.promoted and decision.baseline_score is None and chosen.trained_as_of == "2026-11-01"
+    assert "-1" not in decision.reason and "no learned ranking" in decision.reason, decision.reason
 
 
 def test_a_rejected_ranking_is_replaced_by_the_measured_effects(store):
@@ -108,3 +109,13 @@ def test_the_clv_baseline_is_past_spend_over_the_horizon(store):
     assert chosen.baseline_rule == "past spend"
     clv = registry.load_version(model_name("clv"), chosen.version).predict(run.evaluation_frame)
     assert clv[0] == 730.0 and clv[-1] == 0.0  # 365 spent in the last year -> 730 over two years
+
+
+def test_a_response_model_that_learned_nothing_says_so_and_shows_no_placeholder_score(store):
+    """Every action at its catalog prior (e.g. campaign action ids that match no catalog action): the gate's reason
+    says the candidate learned nothing, with no -1 'baseline' score."""
+    priors_only = ResponseModels(["x"], {}, {"email_offer": (0.05, 0.04), "call": (0.05, 0.04)}, metrics={})
+    _, decision, chosen = log_and_gate_response(priors_only, "2026-11-01", TRAINING, "[]")
+    assert decision.promoted and chosen is not None and decision.baseline_score is None
+    assert "learned nothing" in decision.reason and "catalog prior" in decision.reason, decision.reason
+    assert "-1" not in decision.reason and "baseline" not in decision.reason, decision.reason
