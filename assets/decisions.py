@@ -4,14 +4,15 @@ import json
 
 import dagster as dg
 
-from assets._common import as_of_date, image_md, selected_models, table_rows
+from assets._common import as_of_date, image_md, night_check, selected_models, table_rows
 from models import warehouse
 from models.charts import plot_actions_by_segment
 from models.decisions.catalog import load_catalog
 from models.decisions.explain import call_list_reasons
+from models.decisions.night_glance import add_night_at_a_glance, decision_sanity, horizon_text, previous_night
 from models.decisions.plan import decide
 from models.exports.campaign import campaign_id
-from models.exports.run_summary import policy_table
+from models.exports.run_summary import policy_table, quarantine_shares
 from models.features.customer_features import FEATURE_COLUMNS
 from models.golden.suppression import load_suppressed_ids
 from pipelines.partitions import as_of_partitions
@@ -23,24 +24,32 @@ from pipelines.resources import NbaHome
     partitions_def=as_of_partitions, owners=["team:marketing-science"],
     deps=[["scores", "customer_scores"], ["golden", "golden_customers"], ["features", "customer_features"],
           ["sharded", "customer_scores"], ["sharded", "customer_features"]],
+    check_specs=[night_check("decision_sanity", asset=["decisions", "next_best_actions"],
+                             description="The plan beats the best simple policy by its own estimate; exploration "
+                                         "and the universal holdout stay within their configured shares (WARN).")],
     description="Per customer the top-k feasible actions by expected incremental value (uplift × value at stake − "
                 "costs), 'no action' always a candidate, consent / do-not-contact / erasure absolute, frequency caps, "
                 "universal holdout and exploration, call capacity and offer budget solved globally. Also "
                 "`decision_audit` (every customer × action × channel), `customer_reasons` and `decision_summary`.",
 )
-def next_best_actions(context: dg.AssetExecutionContext, home: NbaHome) -> dg.MaterializeResult:
+def next_best_actions(context: dg.AssetExecutionContext, home: NbaHome):
     as_of, config = as_of_date(context), home.config()
     catalog = load_catalog(home.catalog_path(), set(FEATURE_COLUMNS))
     settings = home.record_night_settings(as_of)  # what `nba explain` reads back for this night
     with home.warehouse() as con:
         customers, features, scores, responses, versions = warehouse.read_decision_inputs(con, as_of)
         suppressed = load_suppressed_ids(con, home.suppression_path())
+        last_as_of, last_summary = warehouse.read_last_decision_summary(con)
+        intake = warehouse.read_intake(con)
     response_model = selected_models(home, "response")["response"][1]
     result = decide(customers, features, scores, responses, catalog, config, as_of=as_of,
                     suppressed_ids=suppressed, model_versions=versions,
                     held_out=getattr(response_model, "held_out", None),
                     segment_actions=getattr(response_model, "segment_actions", {}))
     result.summary["needs_attention"] = response_model.attention() if hasattr(response_model, "attention") else []
+    contacts = add_night_at_a_glance(result.summary, result.log, catalog, response_model, currency=config["currency"],
+                                     previous=previous_night(as_of, last_as_of, last_summary),
+                                     quarantine_share=quarantine_shares(intake))
     del response_model
     del customers, scores, responses
     reasons = call_list_reasons(result.next_best_actions, features, lambda: selected_models(home)["churn"][1], catalog,
@@ -57,7 +66,8 @@ def next_best_actions(context: dg.AssetExecutionContext, home: NbaHome) -> dg.Ma
             "JOIN golden_customers g USING (customer_id) WHERE n.chosen GROUP BY ALL ORDER BY ALL").df()
         rows = table_rows(con, warehouse.NEXT_BEST_ACTIONS)
     chart = by_segment.pivot(index="segment", columns="action_id", values="n").fillna(0)
-    return dg.MaterializeResult(metadata={
+    yield dg.MaterializeResult(metadata={
+        **night_at_a_glance(result.summary, contacts),
         "dagster/row_count": rows,
         "policy_version": catalog.version,
         "night_settings": dg.MetadataValue.path(str(settings)),
@@ -68,3 +78,23 @@ def next_best_actions(context: dg.AssetExecutionContext, home: NbaHome) -> dg.Ma
         "summary": dg.MetadataValue.json(json.loads(json.dumps(result.summary, default=str))),
         "actions_by_segment": image_md({"Chosen actions by segment": plot_actions_by_segment(chart)}) if len(chart) else "none",
     })
+    sanity = decision_sanity(result.summary, float(config["decisions"]["holdout_share"]),
+                             float(config["decisions"]["exploration_share"]))
+    yield dg.AssetCheckResult(check_name="decision_sanity", passed=sanity.passed, severity=dg.AssetCheckSeverity.WARN,
+                              metadata={"reason": "; ".join(sanity.reasons), **sanity.figures})
+
+
+def night_at_a_glance(summary: dict, contacts) -> dict:
+    """The first metadata entries of the decisions page: the plan's value with currency and horizon, contacts per
+    action and channel (plan / exploration / holdout apart), calls and offer budget used."""
+    currency = summary["currency"]
+    return {
+        "plan_value": f"{summary['total_expected_value']:,.2f} {currency} over {horizon_text(summary['value_horizon_days'])} after the "
+                      "contact (expected incremental net margin)",
+        "contacts": dg.MetadataValue.md(contacts.to_markdown(index=False) if len(contacts) else "_(no contacts)_"),
+        "plan_contacts": int(contacts["plan"].sum()), "exploration_contacts": int(contacts["exploration"].sum()),
+        "holdout_customers": int(summary.get("holdout_size", 0)),
+        "calls_used": f"{summary.get('calls_used', 0):,} of {summary.get('capacity_calls', 0):,}",
+        "offer_budget_used": f"{summary.get('offer_spend_expected', 0):,.2f} of {summary.get('offer_budget', 0):,.2f} "
+                             f"{currency}",
+    }

@@ -2,17 +2,17 @@
 
 import dagster as dg
 
-from assets._common import as_of_date
+from assets._common import as_of_date, night_check
 from models import warehouse
 from models.atomic import write_text_atomically
 from models.decisions.catalog import load_catalog
 from models.exports.campaign import campaign_info, export_actions
 from data_contracts import load_contract
-from models.exports.compliance import ComplianceInputs
+from models.exports.compliance import ComplianceError, ComplianceInputs, assert_export_compliance
 from models.exports.opt_outs import drop_erased, raw_opt_out_keys
 from models.exports.lists import build_export_lists
 from models.exports.publishing import write_export_set
-from models.exports.run_summary import actions_by_channel, render_run_summary
+from models.exports.run_summary import render_run_summary
 from models.features.customer_features import FEATURE_COLUMNS
 from models.golden.suppression import load_suppressed_ids
 from pipelines.partitions import as_of_partitions
@@ -23,11 +23,15 @@ from pipelines.resources import NbaHome
     key=["exports", "campaign_lists"], group_name="exports", kinds={"csv", "parquet"},
     partitions_def=as_of_partitions, owners=["team:marketing-ops"],
     deps=[["decisions", "next_best_actions"]],
-    description="HOME/exports/<as-of>/: email, sms, app and call_center lists (CSV + Parquet), customer_scores.parquet, "
+    check_specs=[night_check("export_compliance", asset=["exports", "campaign_lists"],
+                             description="The published files re-read and checked for consent, do-not-contact, "
+                                         "erasure and the golden contact fields.")],
+    # paths in backticks: the UI renders descriptions as markdown, where a bare <as-of> is swallowed as an HTML tag
+    description="`HOME/exports/<as-of>/`: email, sms, app and call_center lists (CSV + Parquet), customer_scores.parquet, "
                 "next_best_actions.parquet and manifest.json, written to a hidden folder, checked independently for "
-                "consent / do-not-contact / erasure, then published in one rename. run_summary_<as-of>.md beside it.",
+                "consent / do-not-contact / erasure, then published in one rename. `run_summary_<as-of>.md` beside it.",
 )
-def campaign_lists(context: dg.AssetExecutionContext, home: NbaHome) -> dg.MaterializeResult:
+def campaign_lists(context: dg.AssetExecutionContext, home: NbaHome):
     as_of, config = as_of_date(context), home.config()
     catalog = load_catalog(home.catalog_path(), set(FEATURE_COLUMNS))
     with home.warehouse() as con:
@@ -42,15 +46,30 @@ def campaign_lists(context: dg.AssetExecutionContext, home: NbaHome) -> dg.Mater
                                config["language"])
     extras = {"customer_scores": drop_erased(inputs["scores"], suppressed),
               "next_best_actions": drop_erased(inputs["next_best_actions"], suppressed)}  # erased: in no file
-    folder = write_export_set(lists, extras, home.exports_root, as_of, run_info, config,
-                              ComplianceInputs(inputs["customers"], frozenset(suppressed), raw_opt_outs))
+    compliance = ComplianceInputs(inputs["customers"], frozenset(suppressed), raw_opt_outs)
+    folder = write_export_set(lists, extras, home.exports_root, as_of, run_info, config, compliance)
     markdown = render_run_summary(as_of.isoformat(), f"{context.run_id} (campaign id {run_info['campaign_id']})",
-                                  inputs["intake"], inputs["models"], actions_by_channel(inputs["next_best_actions"]),
-                                  inputs["decision_summary"])
+                                  inputs["intake"], inputs["models"], inputs["decision_summary"], config["language"])
     write_text_atomically(home.exports_root / f"run_summary_{as_of.isoformat()}.md", markdown)
-    return dg.MaterializeResult(metadata={
+    yield dg.MaterializeResult(metadata={
         "export_folder": dg.MetadataValue.path(str(folder)),
         **{f"rows_{name}": len(frame) for name, frame in lists.items()},
         "baseline_models": dg.MetadataValue.json(baselines),
         "run_summary": dg.MetadataValue.md(markdown),
     })
+    yield published_compliance(folder, compliance)
+
+
+def published_compliance(folder, compliance: ComplianceInputs) -> dg.AssetCheckResult:
+    """The export_compliance check: the published set re-read as a consumer sees it (the symlinked folder) and
+    checked again for consent, do-not-contact, erasure and contact fields, independently of the pre-publish check."""
+    files = sorted(p.name for p in folder.iterdir())
+    try:
+        assert_export_compliance(folder, compliance.customers, compliance.suppressed_ids,
+                                 raw_opt_outs=compliance.raw_opt_outs)
+        passed, reason = True, f"{len(files)} published files re-read: no opted-out, do-not-contact or erased person"
+    except ComplianceError as error:
+        passed, reason = False, str(error)
+    return dg.AssetCheckResult(check_name="export_compliance", passed=passed, severity=dg.AssetCheckSeverity.ERROR,
+                               metadata={"reason": reason, "files_checked": dg.MetadataValue.json(files),
+                                         "erased_or_suppressed_people": len(compliance.suppressed_ids)})

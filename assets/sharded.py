@@ -55,7 +55,7 @@ def build_shard_assets(shard: int, n_shards: int) -> list[dg.AssetsDefinition]:
         key=shard_key(shard, "customer_features"), group_name=SHARD_GROUP, kinds={"duckdb", "parquet"},
         partitions_def=as_of_partitions, owners=["team:data-science"], deps=GOLDEN_INPUTS,
         description=f"Point-in-time features of the customers in {of} (md5 of the golden id), computed from the "
-                    "read-only warehouse and published as HOME/shards/<as_of>/customer_features/shard=<k>.parquet.",
+                    "read-only warehouse and published as `HOME/shards/<as_of>/customer_features/shard=<k>.parquet`.",
     )
     def shard_features(context: dg.AssetExecutionContext, home: NbaHome) -> dg.MaterializeResult:
         as_of = as_of_date(context)
@@ -75,7 +75,7 @@ def build_shard_assets(shard: int, n_shards: int) -> list[dg.AssetsDefinition]:
         partitions_def=as_of_partitions, owners=["team:data-science"],
         deps=[shard_key(shard, "customer_features"), *MODEL_INPUTS],
         description=f"Churn / upsell / CLV scores and action responses of {of} with tonight's selected models, "
-                    "published as HOME/shards/<as_of>/customer_scores|action_response/shard=<k>.parquet.",
+                    "published as `HOME/shards/<as_of>/customer_scores|action_response/shard=<k>.parquet`.",
     )
     def shard_scores(context: dg.AssetExecutionContext, home: NbaHome) -> dg.MaterializeResult:
         as_of = as_of_date(context)

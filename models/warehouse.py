@@ -171,6 +171,15 @@ def read_decision_summary(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> dic
     return json.loads(rows[0][0]) if rows else {}
 
 
+def read_last_decision_summary(con: duckdb.DuckDBPyConnection) -> tuple[dt.date | None, dict[str, Any]]:
+    """The as-of date and decision summary the home wrote last (None, {} before its first decisions): what
+    tonight's run summary compares with ("what changed since last night")."""
+    if not table_exists(con, DECISION_SUMMARY):
+        return None, {}
+    rows = con.execute(f"SELECT as_of, summary FROM {DECISION_SUMMARY} ORDER BY as_of DESC LIMIT 1").fetchall()
+    return (rows[0][0], json.loads(rows[0][1])) if rows else (None, {})
+
+
 # ---------------------------------------------------------------- exports
 
 def read_export_inputs(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> dict[str, Any]:

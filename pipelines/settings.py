@@ -89,6 +89,9 @@ def check_values(config: dict) -> None:
             dt.date.fromisoformat(str(first))
         except ValueError:
             raise ConfigError(f"'partitions.first_as_of_date' must be a date (YYYY-MM-DD), got {first!r}") from None
+    currency = config.get("currency")
+    if currency is not None and not (len(currency) == 3 and currency.isalpha() and currency.isupper()):
+        raise ConfigError(f"'currency' must be a three-letter ISO 4217 code such as EUR, got {currency!r}")
     for key, allowed in CHOICES.items():
         if config.get(key) not in allowed:
             raise ConfigError(f"'{key}' must be one of {', '.join(allowed)}, got {config.get(key)!r}")
