@@ -89,8 +89,8 @@ def night_at_a_glance(summary: dict, contacts) -> dict:
     action and channel (plan / exploration / holdout apart), calls and offer budget used."""
     currency = summary["currency"]
     return {
-        "plan_value": f"{summary['total_expected_value']:,.2f} {currency} over {horizon_text(summary['value_horizon_days'])} after the "
-                      "contact (expected incremental net margin)",
+        "plan_value": f"{summary['plan_value']:,.2f} {currency} over {horizon_text(summary['value_horizon_days'])} "
+                      "after the contact (expected incremental net margin of the plan's contacts)",
         "contacts": dg.MetadataValue.md(contacts.to_markdown(index=False) if len(contacts) else "_(no contacts)_"),
         "plan_contacts": int(contacts["plan"].sum()), "exploration_contacts": int(contacts["exploration"].sum()),
         "holdout_customers": int(summary.get("holdout_size", 0)),

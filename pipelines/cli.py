@@ -103,6 +103,7 @@ def ui_environment(home: Path, landing: str, config: str) -> dict:
 
 def cmd_ui(args) -> int:
     """Start the Dagster UI (dagster dev) on HOME's instance."""
+    from pipelines.resources import NbaHome
     from pipelines.runner import dagster_instance
 
     home = Path(args.home).expanduser().resolve()
@@ -111,7 +112,11 @@ def cmd_ui(args) -> int:
     command = [sys.executable, "-m", "dagster", "dev", "-h", args.host, "-p", str(args.port)]
     command += ["-w", str(workspace)] if workspace.exists() else ["-m", "pipelines.browsed"]
     print(f"Dagster UI on http://{args.host}:{args.port} for home {home} (Ctrl-C stops it)", flush=True)
-    env = ui_environment(home, str(Path(args.landing).resolve()) if args.landing else "", args.config or "")
+    landing = str(Path(args.landing).resolve()) if args.landing else NbaHome(home_dir=str(home)).recorded_landing()
+    if landing and not args.landing:
+        print(f"runs and backfills launched from the UI read the landing folder of the last night: {landing} "
+              "(--landing to change it)", flush=True)
+    env = ui_environment(home, landing, args.config or "")
     proc = subprocess.Popen(command, env=env, restore_signals=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     signal.signal(signal.SIGTERM, lambda *_: proc.terminate())  # stopping `nba ui` stops `dagster dev`
@@ -150,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ui = sub.add_parser("ui", help="open the Dagster UI on a home")
     ui.add_argument("--home", required=True, help="the home given to nba run")
-    ui.add_argument("--landing", default="", help="landing root for the sensor and UI-launched runs")
+    ui.add_argument("--landing", default="", help="landing root for the sensor and UI-launched runs (default: the "
+                                                  "landing folder of the last night run on HOME)")
     ui.add_argument("--config", default="", help="config file for UI-launched runs")
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)

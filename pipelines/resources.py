@@ -15,6 +15,9 @@ import duckdb
 from pipelines import settings
 
 
+LANDING_RECORD = "landing.txt"
+
+
 class NbaHome(dg.ConfigurableResource):
     """An installation's HOME (warehouse, MLflow store, exports) plus its landing folder and config file.
 
@@ -99,7 +102,14 @@ class NbaHome(dg.ConfigurableResource):
                            **({"suppression_list": str(suppression)} if suppression else {})}
         write_text_atomically(folder / "catalog.yaml", self.catalog_path().read_text(encoding="utf-8"))
         write_text_atomically(folder / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+        if self.landing_dir:  # what `nba ui` started without --landing gives the runs and backfills it launches
+            write_text_atomically(folder / LANDING_RECORD, str(Path(self.landing_dir).expanduser().resolve()) + "\n")
         return folder
+
+    def recorded_landing(self) -> str:
+        """The landing root the latest recorded night ran on ("" when no night recorded one)."""
+        records = sorted((self.root / "runs").glob(f"*/{LANDING_RECORD}"))
+        return records[-1].read_text(encoding="utf-8").strip() if records else ""
 
     def landing_for(self, as_of: dt.date) -> Path:
         """The folder holding the extracts for `as_of`: a dated sub-folder if present, else the folder itself."""

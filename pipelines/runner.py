@@ -19,6 +19,8 @@ from pipelines.resources import NbaHome
 
 DAGSTER_YAML = """telemetry:
   enabled: false
+nux:
+  enabled: false   # no "Join the Dagster community" pop-up over the first page
 concurrency:
   runs:
     max_concurrent_runs: 1   # one night at a time: every run writes the one DuckDB warehouse

@@ -57,7 +57,7 @@ def horizon_text(days: list[int], unit: str = "days") -> str:
 
 def night_snapshot(summary: dict, quarantine_share: dict[str, float]) -> dict:
     """The figures the next night's run summary compares with (kept in tonight's decision summary)."""
-    return {"total_expected_value": summary.get("total_expected_value", 0.0),
+    return {"plan_value": summary.get("plan_value", 0.0),
             "plan_contacts": int(sum(c["plan"] for c in summary.get("contacts", []))),
             "policy": (summary.get("policy_selection") or {}).get("winner"),
             "model_versions": dict(summary.get("model_versions") or {}), "quarantine_share": dict(quarantine_share)}
@@ -70,6 +70,7 @@ def add_night_at_a_glance(summary: dict, log: pd.DataFrame, catalog: Catalog, re
     snapshot and tonight's); returns the contacts table."""
     contacts = contact_breakdown(log, catalog)
     summary.update(contacts=json.loads(contacts.to_json(orient="records")), currency=currency,
+                   plan_value=round(float(contacts["plan_value"].sum()), 2),  # exploration's value is not the plan's
                    value_horizon_days=horizon_days(contacts),
                    unmatched_campaign_actions=dict(getattr(response_model, "unmatched_actions", {})),
                    values_learned=bool(getattr(response_model, "values", {})), previous_night=previous)

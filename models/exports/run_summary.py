@@ -82,7 +82,7 @@ def plan_lines(summary: dict, texts: dict) -> list[str]:
     currency, planned = summary.get("currency", ""), int(contacts["plan"].sum())
     withheld, explored = int(contacts["holdout"].sum()), int(summary.get("exploration_size", 0))
     lines = [texts["plan"], ""]
-    lines.append(texts["plan_line"].format(contacts=f"{planned:,}", value=_money(summary.get("total_expected_value", 0)),
+    lines.append(texts["plan_line"].format(contacts=f"{planned:,}", value=_money(summary.get("plan_value", 0)),
                                            currency=currency,
                                            horizon=horizon_text(summary.get("value_horizon_days", []), texts["days"]))
                  if planned else texts["plan_none"])
@@ -103,8 +103,8 @@ def change_lines(summary: dict, texts: dict) -> list[str]:
     if not previous:
         return lines + [texts["first_night"], ""]
     planned = sum(int(c["plan"]) for c in summary.get("contacts") or [])
-    lines += [texts["change_value"].format(value=_money(summary.get("total_expected_value", 0)), currency=currency,
-                                           previous=_money(previous.get("total_expected_value", 0))),
+    lines += [texts["change_value"].format(value=_money(summary.get("plan_value", 0)), currency=currency,
+                                           previous=_money(previous.get("plan_value", 0))),
               texts["change_contacts"].format(contacts=f"{planned:,}", previous=f"{previous.get('plan_contacts', 0):,}")]
     policy = (summary.get("policy_selection") or {}).get("winner")
     if policy != previous.get("policy"):

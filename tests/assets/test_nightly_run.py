@@ -65,4 +65,37 @@ def test_model_selection_and_audit_are_recorded(nightly_home):
     audited = query(nightly_home, "SELECT count(DISTINCT customer_id) FROM decision_audit")[0][0]
     assert audited == query(nightly_home, "SELECT count(*) FROM customer_scores")[0][0]
     summary = (nightly_home / "exports" / f"run_summary_{AS_OF.isoformat()}.md").read_text()
-    assert "rows_in" in summary and "Universal holdout" in summary
+    assert "rows_in" in summary and "**Held out:**" in summary and "**Explored:**" in summary
+    assert "## The plan" in summary and " EUR** of incremental net margin over the **" in summary
+
+
+def test_the_night_at_a_glance_and_every_layers_checks_are_recorded_under_the_night(nightly_home):
+    """The decisions page leads with the plan's value, currency and horizon and the contacts split plan /
+    exploration / holdout; the checks of every layer carry the night's partition (the UI showed "—")."""
+    import re
+
+    import dagster as dg
+
+    from pipelines.runner import dagster_instance
+
+    instance = dagster_instance(nightly_home)
+    event = instance.get_latest_materialization_event(dg.AssetKey(["decisions", "next_best_actions"]))
+    metadata = event.asset_materialization.metadata
+    assert list(metadata)[:2] == ["plan_value", "contacts"]
+    assert re.fullmatch(r"-?[\d,]+\.\d\d EUR over \d+(–\d+)? days after the contact \(expected incremental net "
+                        r"margin of the plan's contacts\)", metadata["plan_value"].value), metadata["plan_value"].value
+    assert "| action_id | channel | plan | exploration | holdout |" in re.sub(r" +", " ", metadata["contacts"].value)
+    explored = query(nightly_home, "SELECT count(*) FROM next_best_actions WHERE chosen AND is_exploration "
+                                   "AND action_id <> 'no_action'")[0][0]
+    assert metadata["exploration_contacts"].value == explored
+    assert re.fullmatch(r"\d+ of 25", metadata["calls_used"].value)
+    checks = {("validated", "purchases"): "gx_suite", ("models", "churn_model"): "promotion_gate",
+              ("models", "response_model"): "learning_health", ("scores", "customer_scores"): "score_drift",
+              ("decisions", "next_best_actions"): "decision_sanity", ("exports", "campaign_lists"): "export_compliance"}
+    for asset, name in checks.items():
+        (record,) = instance.event_log_storage.get_asset_check_execution_history(dg.AssetCheckKey(dg.AssetKey(asset), name),
+                                                                                 limit=1)
+        assert record.partition == AS_OF.isoformat(), (asset, name, record.partition)
+        evaluation = record.event.dagster_event.event_specific_data
+        if name in ("decision_sanity", "export_compliance"):
+            assert evaluation.passed, (name, evaluation.metadata["reason"].value)

@@ -119,3 +119,31 @@ def test_a_night_run_in_process_is_a_run_of_the_job_in_the_ui_code_location(nigh
     served = component_commands("127.0.0.1", 3000)["webserver"]
     workspace = yaml.safe_load(Path(served[served.index("-w") + 1]).read_text(encoding="utf-8"))
     assert workspace["load_from"][0]["python_module"]["location_name"] == origin.location_name
+
+
+def test_nba_ui_without_landing_gives_ui_launched_runs_the_last_nights_landing_and_no_pop_up(nightly_home, small_world,
+                                                                                              monkeypatch, capsys):
+    """A backfill launched from the UI failed unless `nba ui` was given --landing; and a first visit showed the
+    "Join the Dagster community" dialog."""
+    import subprocess
+
+    import yaml
+
+    started = {}
+
+    class FakeDev:
+        def __init__(self, command, env, **options):
+            started.update(command=command, env=env)
+
+        def wait(self):
+            return 0
+
+    monkeypatch.setattr(subprocess, "Popen", FakeDev)
+    monkeypatch.setattr(cli.signal, "signal", lambda *a: None)
+    assert cli.main(["ui", "--home", str(nightly_home)]) == 0
+    assert started["env"]["NBA_LANDING"] == str(small_world.resolve())
+    assert str(small_world.resolve()) in capsys.readouterr().out
+    assert cli.main(["ui", "--home", str(nightly_home), "--landing", str(nightly_home)]) == 0
+    assert started["env"]["NBA_LANDING"] == str(nightly_home.resolve())
+    instance = yaml.safe_load((nightly_home / "dagster" / "dagster.yaml").read_text(encoding="utf-8"))
+    assert instance["nux"] == {"enabled": False}

@@ -63,10 +63,10 @@ def test_the_previous_night_is_the_last_earlier_night_and_a_rerun_keeps_it():
     import datetime as dt
 
     contacts = contact_breakdown(night_log(), CATALOG)
-    summary = {"total_expected_value": 13.0, "contacts": contacts.to_dict("records"),
+    summary = {"plan_value": 13.0, "total_expected_value": 13.6, "contacts": contacts.to_dict("records"),
                "policy_selection": {"winner": "learned"}, "model_versions": {"churn": "3"}}
     snapshot = night_snapshot(summary, {"purchases": 0.01})
-    assert snapshot == {"total_expected_value": 13.0, "plan_contacts": 4, "policy": "learned",
+    assert snapshot == {"plan_value": 13.0, "plan_contacts": 4, "policy": "learned",
                         "model_versions": {"churn": "3"}, "quarantine_share": {"purchases": 0.01}}
     nov1, nov2 = dt.date(2026, 11, 1), dt.date(2026, 11, 2)
     assert previous_night(nov2, nov1, {"snapshot": snapshot}) == {"as_of": "2026-11-01", **snapshot}

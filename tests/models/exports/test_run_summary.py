@@ -17,13 +17,13 @@ CONTACTS = [
      "plan_value": 310.25, "horizon_days": 90},
 ]
 SUMMARY = {
-    "contacts": CONTACTS, "currency": "EUR", "value_horizon_days": [30, 90], "total_expected_value": 350.75,
+    "contacts": CONTACTS, "currency": "EUR", "value_horizon_days": [30, 90], "plan_value": 350.75, "total_expected_value": 352.0,
     "holdout_size": 999, "exploration_size": 97, "calls_used": 28, "capacity_calls": 30,
     "offer_spend_expected": 120.0, "offer_budget": 300.0,
     "unmatched_campaign_actions": {"mens_email": 18_532, "spring_promo": 12}, "values_learned": False,
     "policy_selection": {"winner": "learned", "reason": "its lower bound beats every simple policy", "candidates": []},
     "model_versions": {"churn": "2", "response": "1"},
-    "previous_night": {"as_of": "2026-11-01", "total_expected_value": 300.0, "plan_contacts": 150,
+    "previous_night": {"as_of": "2026-11-01", "plan_value": 300.0, "plan_contacts": 150,
                        "policy": "all:content_newsletter", "model_versions": {"churn": "1", "response": "1"},
                        "quarantine_share": {"customers": 0.001, "purchases": 0.02}},
 }
