@@ -87,7 +87,8 @@ def plan_lines(summary: dict, texts: dict) -> list[str]:
                                            horizon=horizon_text(summary.get("value_horizon_days", []), texts["days"]))
                  if planned else texts["plan_none"])
     lines += ["", texts["holdout_line"].format(holdout=f"{summary.get('holdout_size', 0):,}", withheld=f"{withheld:,}"),
-              "", texts["exploration_line"].format(explored=f"{explored:,}"), "",
+              "", texts["exploration_line"].format(explored=f"{explored:,}",
+                                                   contacted=f"{int(contacts['exploration'].sum()):,}"), "",
               texts["calls_line"].format(calls=f"{summary.get('calls_used', 0):,}",
                                          capacity=f"{summary.get('capacity_calls', 0):,}",
                                          spend=_money(summary.get("offer_spend_expected", 0)),

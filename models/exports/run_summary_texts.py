@@ -24,9 +24,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "holdout_line": "**Held out:** {holdout} customers get no action on purpose (the universal holdout); {withheld} "
                         "of them would have been contacted. Comparing them with the contacted customers measures what "
                         "the plan really earns.",
-        "exploration_line": "**Explored:** {explored} customers get a random permitted action (exploration, with its "
-                            "probability recorded) so that the models keep learning; they are not part of the plan or "
-                            "its value.",
+        "exploration_line": "**Explored:** {explored} customers get a random permitted option instead of the plan's "
+                            "(exploration, with its probability recorded, so that the models keep learning); {contacted} "
+                            "of them are contacted. They are not part of the plan or its value.",
         "calls_line": "Calls used: {calls} of {capacity}; expected offer spend {spend} of {budget} {currency}.",
         "contacts_table": "Customers per action and channel (plan, exploration and holdout apart; value of the plan's "
                           "contacts in {currency}):",
@@ -69,9 +69,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "holdout_line": "**Grupo de control:** {holdout} clientes no reciben ninguna acción a propósito (el grupo de "
                         "control universal); {withheld} de ellos habrían sido contactados. Compararlos con los clientes "
                         "contactados mide lo que el plan gana de verdad.",
-        "exploration_line": "**Exploración:** {explored} clientes reciben una acción permitida al azar (exploración, con "
-                            "su probabilidad registrada) para que los modelos sigan aprendiendo; no forman parte del plan "
-                            "ni de su valor.",
+        "exploration_line": "**Exploración:** {explored} clientes reciben una opción permitida al azar en lugar de la "
+                            "del plan (exploración, con su probabilidad registrada, para que los modelos sigan "
+                            "aprendiendo); {contacted} de ellos son contactados. No forman parte del plan ni de su valor.",
         "calls_line": "Llamadas usadas: {calls} de {capacity}; gasto previsto en ofertas {spend} de {budget} {currency}.",
         "contacts_table": "Clientes por acción y canal (plan, exploración y grupo de control por separado; valor de los "
                           "contactos del plan en {currency}):",
@@ -115,9 +115,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "holdout_line": "**Grupo de controlo:** {holdout} clientes não recebem nenhuma ação de propósito (o grupo de "
                         "controlo universal); {withheld} deles teriam sido contactados. Compará-los com os clientes "
                         "contactados mede o que o plano realmente ganha.",
-        "exploration_line": "**Exploração:** {explored} clientes recebem uma ação permitida ao acaso (exploração, com a "
-                            "probabilidade registada) para que os modelos continuem a aprender; não fazem parte do plano "
-                            "nem do seu valor.",
+        "exploration_line": "**Exploração:** {explored} clientes recebem uma opção permitida ao acaso em vez da do "
+                            "plano (exploração, com a probabilidade registada, para que os modelos continuem a "
+                            "aprender); {contacted} deles são contactados. Não fazem parte do plano nem do seu valor.",
         "calls_line": "Chamadas usadas: {calls} de {capacity}; gasto previsto em ofertas {spend} de {budget} {currency}.",
         "contacts_table": "Clientes por ação e canal (plano, exploração e grupo de controlo separados; valor dos "
                           "contactos do plano em {currency}):",

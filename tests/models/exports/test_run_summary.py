@@ -18,7 +18,7 @@ CONTACTS = [
 ]
 SUMMARY = {
     "contacts": CONTACTS, "currency": "EUR", "value_horizon_days": [30, 90], "plan_value": 350.75, "total_expected_value": 352.0,
-    "holdout_size": 999, "exploration_size": 97, "calls_used": 28, "capacity_calls": 30,
+    "holdout_size": 999, "exploration_size": 110, "calls_used": 28, "capacity_calls": 30,
     "offer_spend_expected": 120.0, "offer_budget": 300.0,
     "unmatched_campaign_actions": {"mens_email": 18_532, "spring_promo": 12}, "values_learned": False,
     "policy_selection": {"winner": "learned", "reason": "its lower bound beats every simple policy", "candidates": []},
@@ -47,7 +47,8 @@ def test_the_plan_is_reported_apart_from_exploration_and_holdout_with_currency_a
             "margin over the **30–90 days** after the contact") in plan
     assert "**Held out:** 999 customers get no action on purpose (the universal holdout); 9 of them would have been " \
            "contacted" in plan
-    assert "**Explored:** 97 customers get a random permitted action" in plan and "not part of the plan" in plan
+    assert "**Explored:** 110 customers get a random permitted option instead of the plan's" in plan
+    assert "97 of them are contacted. They are not part of the plan" in plan
     rows = [line for line in plan.splitlines() if line.startswith("| content_newsletter")]
     assert [cell.strip() for cell in rows[0].strip("|").split("|")] == ["content_newsletter", "email", "120", "94",
                                                                       "7", "40.5", "30"]
@@ -76,9 +77,9 @@ def test_what_changed_since_last_night():
 
 @pytest.mark.parametrize("language, plan_heading, attention_heading, plan_words, held_words, explored_words", [
     ("es", "## El plan", "## Requiere atención", "El plan de esta noche contacta a **145** clientes",
-     "**Grupo de control:** 999 clientes", "**Exploración:** 97 clientes"),
+     "**Grupo de control:** 999 clientes", "**Exploración:** 110 clientes"),
     ("pt", "## O plano", "## Requer atenção", "O plano desta noite contacta **145** clientes",
-     "**Grupo de controlo:** 999 clientes", "**Exploração:** 97 clientes"),
+     "**Grupo de controlo:** 999 clientes", "**Exploração:** 110 clientes"),
 ])
 def test_the_summary_reads_in_spanish_and_portuguese(language, plan_heading, attention_heading, plan_words,
                                                       held_words, explored_words):
@@ -86,7 +87,7 @@ def test_the_summary_reads_in_spanish_and_portuguese(language, plan_heading, att
     plan, attention = section(text, plan_heading), section(text, attention_heading)
     assert plan_words in plan and "**350.75 EUR**" in plan
     assert f"**30–90 {'días' if language == 'es' else 'dias'}**" in plan
-    assert held_words in plan and explored_words in plan
+    assert held_words in plan and explored_words in plan and ("97 de ellos" if language == "es" else "97 deles") in plan
     assert "'mens_email'" in attention and "18,532" in attention
     assert "Tonight" not in text and "Needs attention" not in text and "last night" not in text
 
