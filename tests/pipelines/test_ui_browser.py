@@ -19,7 +19,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.conftest import query
+from tests.conftest import AS_OF, query
 
 CHROMIUM = shutil.which("chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -128,5 +128,90 @@ def test_the_ui_shows_the_asset_graph_and_a_nights_metadata(nightly_home, tmp_pa
                 assert shown == str(value), (key, value, row.inner_text())
             expect(page.get_by_text("quarantined_by_rule", exact=True)).to_be_visible()
             page.screenshot(path=ARTIFACTS / "ui_asset_metadata.png", full_page=True)
+        finally:
+            browser.close()
+
+
+UNMATCHED_ID = "newsletter_q3"  # the marketing tool's own id for the catalog's content_newsletter
+
+
+@pytest.fixture(scope="module")
+def unmatched_night(tmp_path_factory, small_world, fast_config) -> Path:
+    """HOME after one night on the small world (which has quarantined rows) whose content_newsletter campaign rows
+    carry the tool's own action id, which the catalog does not know."""
+    import pandas as pd
+
+    from pipelines.runner import run_nightly
+
+    landing = tmp_path_factory.mktemp("unmatched_landing")
+    for source in small_world.iterdir():
+        if source.is_file():
+            shutil.copy2(source, landing / source.name)
+    interactions = pd.read_csv(landing / "interactions.csv", dtype=str, keep_default_na=False)
+    renamed = interactions["type"].isin(["campaign", "campaign_control"]) & (interactions["action_id"] == "content_newsletter")
+    interactions.loc[renamed, "action_id"] = UNMATCHED_ID
+    interactions.to_csv(landing / "interactions.csv", index=False)
+    home = tmp_path_factory.mktemp("unmatched_home") / "home"
+    outcome = run_nightly(home, landing, AS_OF, fast_config)
+    assert outcome.success, outcome.message
+    return home
+
+
+def test_the_analysts_morning_the_run_the_plans_value_and_the_learning_health_without_knowing_where_to_click(
+        unmatched_night, tmp_path):
+    """On a night with quarantines and an unmatched campaign id: the Overview timeline and the job's runs list the
+    run of `nba run`, the decisions page shows the plan's value with currency and horizon at once, and the response
+    model's learning_health check names the unmatched id; screenshots in test-artifacts/."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from pipelines.runner import dagster_instance
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    import dagster as dg
+
+    instance = dagster_instance(unmatched_night)
+    (run,) = instance.get_runs()
+    assert query(unmatched_night, "SELECT count(*) FROM quarantine WHERE rule <> 'not_yet_known'")[0][0] > 0
+    (health,) = instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(dg.AssetKey(["models", "response_model"]), "learning_health"), limit=1)
+    evaluation = health.event.dagster_event.event_specific_data
+    unmatched_rows = evaluation.metadata["unmatched_campaign_rows"].value
+    assert not evaluation.passed and unmatched_rows > 0 and f"| {UNMATCHED_ID} | {unmatched_rows:,} |" in \
+        evaluation.metadata["unmatched_campaign_actions"].value
+    with running_ui(unmatched_night, tmp_path / "nba_ui.log") as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.set_default_timeout(60_000)
+
+            page.goto(f"{url}/overview/activity/timeline")
+            expect(page.get_by_text("nightly_nba", exact=True).first).to_be_visible()
+            expect(page.get_by_text("No runs", exact=False)).to_have_count(0)
+            expect(page.get_by_role("button", name="Skip")).to_have_count(0)  # the nux pop-up is off
+            page.screenshot(path=ARTIFACTS / "ui_overview_timeline.png")
+
+            page.goto(f"{url}/locations/nba/jobs/nightly_nba/runs")
+            expect(page.get_by_text(run.run_id[:8], exact=True)).to_be_visible()
+            expect(page.get_by_text(f"partition: {AS_OF.isoformat()}", exact=False).first).to_be_visible()
+            page.screenshot(path=ARTIFACTS / "ui_job_runs.png")
+
+            page.goto(f"{url}/assets/decisions/next_best_actions")
+            row = page.locator("tr", has=page.get_by_text("plan_value", exact=True))
+            expect(row).to_be_visible()
+            expect(row).to_contain_text(" EUR over ")
+            expect(row).to_contain_text(" days after the contact")
+            for key in ("plan_contacts", "exploration_contacts", "holdout_customers", "calls_used", "offer_budget_used"):
+                expect(page.locator("tr", has=page.get_by_text(key, exact=True))).to_be_visible()
+            page.screenshot(path=ARTIFACTS / "ui_decisions_at_a_glance.png")
+
+            page.goto(f"{url}/assets/models/response_model?view=checks")
+            page.get_by_text("learning_health", exact=True).first.click()
+            expect(page.get_by_text(f"{unmatched_rows:,} randomised campaign rows name action id '{UNMATCHED_ID}'",
+                                    exact=False).first).to_be_visible()
+            expect(page.get_by_text(AS_OF.isoformat(), exact=True).first).to_be_visible()  # the check's partition
+            page.screenshot(path=ARTIFACTS / "ui_learning_health_check.png", full_page=True)
         finally:
             browser.close()
