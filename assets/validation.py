@@ -68,7 +68,11 @@ def build_validated_asset(extract: str) -> dg.AssetsDefinition:
             gx_result = validate_table(con, stage.typed_table, suite, parameters=stage.suite_parameters)
             gx_result = gx_result.with_examples(quarantine_examples(con, extract))
             docs = build_data_docs(home.gx_docs_dir, as_of_date(context), [(suite, gx_result)],
-                                   parameters=stage.suite_parameters)
+                                   parameters=stage.suite_parameters, intake={gx_result.suite: {
+                                       "rows_in": stage.rows_in, "rows_accepted": stage.rows_accepted,
+                                       "rows_quarantined": stage.rows_quarantined,
+                                       "rows_not_yet_known": stage.rows_not_yet_known,
+                                       "quarantined_by_rule": stage.quarantined_by_rule}})
             yield dg.MaterializeResult(metadata={
                 "dagster/row_count": stage.rows_accepted, "rows_in": stage.rows_in,
                 "rows_accepted": stage.rows_accepted, "rows_quarantined": stage.rows_quarantined,

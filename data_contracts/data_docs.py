@@ -54,26 +54,34 @@ def build_data_docs(
     validations: Sequence[tuple[dict, SuiteResult]],
     *,
     parameters: Mapping[str, Any] | None = None,
+    intake: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Path:
     """Write a page per (suite dict, SuiteResult) for the night `as_of`, rebuild the indexes; return the night's index.
 
     Pages written earlier that night (other suites) stay listed, so each validated asset can add its own.
+    `intake` (by suite name: rows_in, rows_accepted, rows_quarantined, rows_not_yet_known, quarantined_by_rule)
+    makes the page reconcile with the intake: every quarantined row under its rule, whether staging caught it
+    while typing or deduplicating (before GX saw the rows) or the suite did, and a suite with quarantined rows
+    never reads "passed".
     """
     night_dir = Path(docs_root) / as_of.isoformat()
     night_dir.mkdir(parents=True, exist_ok=True)
     with _locked(Path(docs_root)):
         for suite, result in validations:
-            name = _page_stem(result)
-            write_text_atomically(night_dir / f"{name}.html", render_suite_page(suite, result, as_of, parameters or {}))
-            write_text_atomically(night_dir / f"{name}.json", _summary_json(result))
+            name, counts = _page_stem(result), (intake or {}).get(result.suite)
+            write_text_atomically(night_dir / f"{name}.html",
+                                  render_suite_page(suite, result, as_of, parameters or {}, counts))
+            write_text_atomically(night_dir / f"{name}.json", _summary_json(result, counts))
         write_text_atomically(night_dir / INDEX, render_night_index(as_of, _read_summaries(night_dir)))
         nights = {d.name: _read_summaries(d) for d in Path(docs_root).iterdir() if _is_night(d)}
         write_text_atomically(Path(docs_root) / INDEX, render_nights_index(nights))
     return night_dir / INDEX
 
 
-def render_suite_page(suite: dict, result: SuiteResult, as_of: dt.date, parameters: Mapping[str, Any]) -> str:
-    """The HTML page of one suite's result: overview, the night's parameters, then every expectation."""
+def render_suite_page(suite: dict, result: SuiteResult, as_of: dt.date, parameters: Mapping[str, Any],
+                      intake: Mapping[str, Any] | None = None) -> str:
+    """The HTML page of one suite's result: overview, the intake reconciliation (when given), the night's
+    parameters, then every expectation."""
     specs = suite.get("expectations", [])
     if [s["type"] for s in specs] != [o.expectation_type for o in result.expectations]:
         raise ValueError(f"the result of suite '{result.suite}' on {result.table} does not follow the suite's "
@@ -85,13 +93,14 @@ def render_suite_page(suite: dict, result: SuiteResult, as_of: dt.date, paramete
     params = "".join(f"<dt>{_e(k)}</dt><dd>{_e(_format(v))}</dd>" for k, v in sorted(parameters.items()))
     body = (
         f'<nav><a href="{INDEX}">{_e(as_of.isoformat())}</a> · <a href="../{INDEX}">all nights</a></nav>'
-        f"<h1>{_e(result.table)}: suite {_e(result.suite)} {_badge(suite_status(result.expectations))}</h1>"
+        f"<h1>{_e(result.table)}: suite {_e(result.suite)} {_badge(page_status(result, intake))}</h1>"
         f'<p class="sub">Validation of the night of {_e(as_of.isoformat())}</p>'
         f"<dl><dt>rows validated</dt><dd>{result.row_count:,}</dd>"
         f"<dt>expectations</dt><dd>{len(result.expectations)} evaluated, {len(failed)} did not hold</dd>"
         f"<dt>unexpected values</dt><dd>{sum(o.unexpected_count for o in failed):,} (summed over expectations)</dd>"
         f"<dt>suite file</dt><dd><code>{_e(meta.get('path', ''))}</code></dd></dl>"
         f'<p class="note">{_e(meta.get("description", ""))}</p>'
+        + (render_intake(suite, intake) if intake else "")
         + (f"<h2>Parameters of this night</h2><dl>{params}</dl>" if params else "")
         + "<h2>Expectations</h2><p class=\"note\"><b>quarantined</b>: the expectation has a rule, so the rows "
         "breaking it were kept out of the validated table and stored in the warehouse table <code>quarantine</code> "
@@ -104,6 +113,33 @@ def render_suite_page(suite: dict, result: SuiteResult, as_of: dt.date, paramete
         f"<tbody>{rows}</tbody></table>"
     )
     return _page(f"{result.table} — {as_of.isoformat()}", body)
+
+
+def render_intake(suite: dict, intake: Mapping[str, Any]) -> str:
+    """The intake reconciliation: rows in = accepted + quarantined + not yet known, and the quarantined rows per
+    rule with where they were caught (the suite's rule-level expectations, or staging before GX: unreadable values,
+    exact duplicates, and other rules GX never sees)."""
+    suite_rules = {(e.get("meta") or {}).get("rule") for e in suite.get("expectations", [])} - {None}
+    by_rule = dict(sorted((intake.get("quarantined_by_rule") or {}).items()))
+    rows = "".join(f'<tr class="quarantined"><td>{_e(rule)}</td><td class="num">{int(n):,}</td><td>'
+                   + ("Great Expectations suite" if rule in suite_rules else "staging, before GX (typing or "
+                      "deduplication)") + "</td></tr>" for rule, n in by_rule.items())
+    return (
+        "<h2>Intake reconciliation</h2>"
+        f"<dl><dt>rows in</dt><dd>{int(intake['rows_in']):,}</dd><dt>accepted</dt><dd>{int(intake['rows_accepted']):,}</dd>"
+        f"<dt>quarantined</dt><dd>{int(intake['rows_quarantined']):,}</dd>"
+        f"<dt>not yet known</dt><dd>{int(intake.get('rows_not_yet_known', 0)):,}</dd></dl>"
+        '<p class="note">Rows in = accepted + quarantined + not yet known. Each quarantined row is counted once, under '
+        "the first rule it broke; the expectations below count every row breaking each rule GX evaluates.</p>"
+        + (f'<table><thead><tr><th>rule</th><th class="num">rows quarantined</th><th>caught by</th></tr></thead>'
+           f"<tbody>{rows}</tbody></table>" if rows else "")
+    )
+
+
+def page_status(result: SuiteResult, intake: Mapping[str, Any] | None) -> str:
+    """The suite's status, at least "quarantined" when the intake set rows aside (caught before GX or by it)."""
+    quarantined = bool(intake and int(intake.get("rows_quarantined", 0)))
+    return _worst([suite_status(result.expectations), "quarantined" if quarantined else "passed"])
 
 
 def render_night_index(as_of: dt.date, summaries: Sequence[dict]) -> str:
@@ -198,12 +234,13 @@ def _format(value: Any) -> str:
     return str(value)
 
 
-def _summary_json(result: SuiteResult) -> str:
+def _summary_json(result: SuiteResult, intake: Mapping[str, Any] | None = None) -> str:
     """The result as JSON beside its page (machine-readable; the indexes are built from these)."""
     failed = [o for o in result.expectations if not o.success]
-    summary = {**asdict(result), "status": suite_status(result.expectations), "page": f"{_page_stem(result)}.html",
+    summary = {**asdict(result), "status": page_status(result, intake), "page": f"{_page_stem(result)}.html",
                "evaluated": len(result.expectations), "failed": len(failed),
-               "unexpected_values": sum(o.unexpected_count for o in failed)}
+               "unexpected_values": sum(o.unexpected_count for o in failed),
+               **({"intake": dict(intake)} if intake else {})}
     return json.dumps(summary, default=_format, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 

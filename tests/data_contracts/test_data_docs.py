@@ -146,3 +146,28 @@ def test_only_an_expectation_without_a_rule_makes_a_suite_fail(tmp_path):
     assert '<span class="failed">failed</span>' in row_of(index, "purchases.html")
     assert "1 / 2" in row_of(index, "purchases.html")
     assert '<span class="failed">failed</span></td><td>1 failed<' in (tmp_path / INDEX).read_text(encoding="utf-8")
+
+
+def test_the_pages_reconcile_with_the_intake_whichever_stage_caught_a_row(tmp_path):
+    """Rows quarantined before GX saw them (unreadable values, exact duplicates) were missing from the pages (196
+    unexpected vs 290 quarantined) and a suite with quarantined rows read "passed"."""
+    with duckdb.connect() as con:
+        stage = stage_landing(con, good_landing(tmp_path / "landing",
+                                                purchases__csv=BAD / "purchases_duplicate_exact.csv"))["purchases"]
+        suite = load_suite("purchases")
+        result = validate_table(con, stage.typed_table, suite, parameters=stage.suite_parameters)
+    counts = {"rows_in": stage.rows_in, "rows_accepted": stage.rows_accepted, "rows_quarantined": stage.rows_quarantined,
+              "rows_not_yet_known": stage.rows_not_yet_known, "quarantined_by_rule": dict(stage.quarantined_by_rule)}
+    suite_rules = {(e.get("meta") or {}).get("rule") for e in suite["expectations"]}
+    assert "duplicate_exact" in counts["quarantined_by_rule"] and "duplicate_exact" not in suite_rules
+    assert sum(o.unexpected_count for o in result.expectations) < counts["rows_quarantined"]  # GX alone undercounts
+    index = build_data_docs(tmp_path / "docs", AS_OF, [(suite, result)], parameters=stage.suite_parameters,
+                            intake={result.suite: counts}).read_text("utf-8")
+    page = (tmp_path / "docs" / AS_OF.isoformat() / f"{result.suite}.html").read_text(encoding="utf-8")
+    section = page[page.index("<h2>Intake reconciliation</h2>"):page.index("<h2>Parameters")]
+    assert f"<dt>rows in</dt><dd>{counts['rows_in']:,}</dd>" in section
+    shown = {rule: int(n.replace(",", "")) for rule, n in
+             re.findall(r'<tr class="quarantined"><td>([^<]+)</td><td class="num">([\d,]+)</td>', section)}
+    assert shown == counts["quarantined_by_rule"] and sum(shown.values()) == counts["rows_quarantined"]
+    assert "staging, before GX" in row_of(section, "<td>duplicate_exact</td>")
+    assert '<span class="quarantined">quarantined</span>' in row_of(index, f"{result.suite}.html")
