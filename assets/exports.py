@@ -49,7 +49,8 @@ def campaign_lists(context: dg.AssetExecutionContext, home: NbaHome):
     compliance = ComplianceInputs(inputs["customers"], frozenset(suppressed), raw_opt_outs)
     folder = write_export_set(lists, extras, home.exports_root, as_of, run_info, config, compliance)
     markdown = render_run_summary(as_of.isoformat(), f"{context.run_id} (campaign id {run_info['campaign_id']})",
-                                  inputs["intake"], inputs["models"], inputs["decision_summary"], config["language"])
+                                  inputs["intake"], inputs["models"], inputs["decision_summary"], config["language"],
+                                  inputs["drifted_columns"])
     write_text_atomically(home.exports_root / f"run_summary_{as_of.isoformat()}.md", markdown)
     yield dg.MaterializeResult(metadata={
         "export_folder": dg.MetadataValue.path(str(folder)),

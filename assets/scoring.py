@@ -30,6 +30,7 @@ def customer_scores(context: dg.AssetExecutionContext, home: NbaHome):
         scores, responses = score_customers(selected, features, as_of)
         warehouse.write_scores(con, scores, responses)
         drift = drift_against_history(warehouse.read_score_history(con, as_of), scores, features)
+        warehouse.write_score_drift(con, drift)
         warehouse.replace_score_history(con, history_rows(scores, features))
         metadata = {
             "dagster/row_count": table_rows(con, warehouse.CUSTOMER_SCORES),

@@ -122,6 +122,7 @@ def build_combine_asset(n_shards: int) -> dg.AssetsDefinition:
             scores = con.execute("SELECT * FROM customer_scores ORDER BY customer_id").df()
             scores["as_of"] = as_of  # a date, as the single-process scoring keeps it in score_history
             drift = drift_against_history(warehouse.read_score_history(con, as_of), scores, features)
+            warehouse.write_score_drift(con, drift)
             warehouse.replace_score_history(con, history_rows(scores, features))
             shared = {"rows_by_shard": dg.MetadataValue.json({str(k): n for k, n in rows_by_shard.items()})}
             yield dg.MaterializeResult(asset_key=COMBINED_FEATURES, metadata={

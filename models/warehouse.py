@@ -23,6 +23,7 @@ MODEL_SELECTION = "model_selection"  # models: the version of each target that s
 CUSTOMER_SCORES = "customer_scores"  # scores: one row per customer (single-process or combined shards)
 ACTION_RESPONSE = "action_response"  # scores: one row per customer x action
 SCORE_HISTORY = "score_history"      # scores: the last scored as-of date, tomorrow's drift reference
+SCORE_DRIFT = "score_drift"          # scores: tonight's PSI per score / main feature vs the previous night
 NEXT_BEST_ACTIONS = "next_best_actions"  # decisions: the ranked actions per customer
 DECISION_AUDIT = "decision_audit"    # decisions: every customer x action x channel considered
 CUSTOMER_REASONS = "customer_reasons"  # decisions: the call list's reasons
@@ -171,6 +172,21 @@ def read_decision_summary(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> dic
     return json.loads(rows[0][0]) if rows else {}
 
 
+def write_score_drift(con: duckdb.DuckDBPyConnection, drift: pd.DataFrame | None) -> None:
+    """Tonight's drift per column (column, psi, drifted; no rows on a first scored night), for the run summary."""
+    frame = drift[["column", "psi", "drifted"]] if drift is not None else pd.DataFrame(
+        {"column": pd.Series(dtype=str), "psi": pd.Series(dtype=float), "drifted": pd.Series(dtype=bool)})
+    replace_table(con, SCORE_DRIFT, frame.reset_index(drop=True), order_by='"column"')
+
+
+def read_drifted_columns(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
+    """column -> PSI of the columns tonight's drift check flagged ({} before any drift was written)."""
+    if not table_exists(con, SCORE_DRIFT):
+        return {}
+    return {c: float(p) for c, p in con.execute(f'SELECT "column", psi FROM {SCORE_DRIFT} WHERE drifted ORDER BY "column"')
+            .fetchall()}
+
+
 def read_last_decision_summary(con: duckdb.DuckDBPyConnection) -> tuple[dt.date | None, dict[str, Any]]:
     """The as-of date and decision summary the home wrote last (None, {} before its first decisions): what
     tonight's run summary compares with ("what changed since last night")."""
@@ -193,5 +209,6 @@ def read_export_inputs(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> dict[s
         "intake": read_intake(con),
         "models": read_model_selection(con),
         "decision_summary": read_decision_summary(con, as_of),
+        "drifted_columns": read_drifted_columns(con),
         "input_sha256": input_fingerprint(con),
     }

@@ -31,11 +31,12 @@ def _money(value: float) -> str:
 
 
 def render_run_summary(as_of: str, run_id: str, intake: pd.DataFrame, models: pd.DataFrame, summary: dict,
-                       language: str = "en") -> str:
-    """The night's markdown (beside the exports and on the exports asset page) in `language` (en, es, pt)."""
+                       language: str = "en", drifted: dict[str, float] | None = None) -> str:
+    """The night's markdown (beside the exports and on the exports asset page) in `language` (en, es, pt);
+    `drifted`: column -> PSI of tonight's drift warnings."""
     texts = TEXTS.get(language, TEXTS["en"])
     lines = [texts["title"].format(as_of=as_of), "", texts["run"].format(run=run_id), ""]
-    lines += attention_lines(attention_items(summary, models, intake, texts), texts)
+    lines += attention_lines(attention_items(summary, models, intake, texts, drifted), texts)
     lines += plan_lines(summary, texts)
     lines += change_lines(summary, texts)
     lines += [texts["intake"], "", _table(intake, texts), "", *_not_yet_known_note(intake, texts),
@@ -45,10 +46,11 @@ def render_run_summary(as_of: str, run_id: str, intake: pd.DataFrame, models: pd
     return "\n".join(lines) + "\n"
 
 
-def attention_items(summary: dict, models: pd.DataFrame, intake: pd.DataFrame, texts: dict) -> list[str]:
+def attention_items(summary: dict, models: pd.DataFrame, intake: pd.DataFrame, texts: dict,
+                    drifted: dict[str, float] | None = None) -> list[str]:
     """What a manager must know before trusting tonight's plan: campaign ids that match no catalog action (with
-    their row counts), values resting on catalog priors only, targets scored by a rule baseline, and extracts
-    whose quarantined share jumped above last night's."""
+    their row counts), values resting on catalog priors only, targets scored by a rule baseline, extracts whose
+    quarantined share jumped above last night's, and scores or features that drifted since last night."""
     unmatched = summary.get("unmatched_campaign_actions") or {}
     items = [texts["unmatched"].format(rows=f"{n:,}", action=a) for a, n in sorted(unmatched.items())]
     if summary.get("values_learned") is False:
@@ -60,6 +62,8 @@ def attention_items(summary: dict, models: pd.DataFrame, intake: pd.DataFrame, t
         before = previous.get(extract)
         if before is not None and share > QUARANTINE_JUMP * before and share - before >= QUARANTINE_MIN_POINTS:
             items.append(texts["quarantine_up"].format(share=f"{share:.1%}", extract=extract, previous=f"{before:.1%}"))
+    if drifted:
+        items.append(texts["drift"].format(columns=", ".join(f"{c} (PSI {p:.2f})" for c, p in sorted(drifted.items()))))
     return items
 
 

@@ -16,6 +16,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "baseline": "**Baseline scoring**: {target} is scored by the {rule} rule, not a trained model (no model beat it).",
         "quarantine_up": "{share} of the {extract} rows were quarantined tonight (last night {previous}): check the "
                          "delivery",
+        "drift": "drift since last night in {columns}: check the extracts before trusting tonight's scores",
         "plan": "## The plan",
         "plan_line": "Tonight's plan contacts **{contacts}** customers; it is expected to be worth **{value} {currency}** "
                      "of incremental net margin over the **{horizon}** after the contact (compared with not "
@@ -61,6 +62,8 @@ TEXTS: dict[str, dict[str, str]] = {
                     "(ningún modelo la superó).",
         "quarantine_up": "esta noche se pusieron en cuarentena el {share} de las filas de {extract} (anoche {previous}): "
                          "revise la entrega",
+        "drift": "deriva desde anoche en {columns}: revise los extractos antes de confiar en las puntuaciones de "
+                 "esta noche",
         "plan": "## El plan",
         "plan_line": "El plan de esta noche contacta a **{contacts}** clientes; se espera que aporte **{value} {currency}** "
                      "de margen neto incremental en los **{horizon}** siguientes al contacto (frente a no "
@@ -107,6 +110,7 @@ TEXTS: dict[str, dict[str, str]] = {
                     "(nenhum modelo a superou).",
         "quarantine_up": "esta noite {share} das linhas de {extract} foram para quarentena (ontem {previous}): verifique "
                          "a entrega",
+        "drift": "desvio desde ontem em {columns}: verifique os extratos antes de confiar nas pontuações desta noite",
         "plan": "## O plano",
         "plan_line": "O plano desta noite contacta **{contacts}** clientes; espera-se que valha **{value} {currency}** de "
                      "margem líquida incremental nos **{horizon}** seguintes ao contacto (em comparação com não os "

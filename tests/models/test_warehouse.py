@@ -39,3 +39,19 @@ def test_action_response_is_stored_by_customer_and_action():
     warehouse.write_scores(con, scores, responses)
     assert con.execute("SELECT customer_id FROM customer_scores").fetchall() == [("b",), ("a",)]
     assert con.execute("SELECT * FROM action_response").fetchall() == [("a", "x"), ("a", "y"), ("b", "x")]
+
+
+def test_tonights_drift_warnings_are_kept_for_the_run_summary():
+    import duckdb
+    import pandas as pd
+
+    from models import warehouse
+
+    with duckdb.connect() as con:
+        assert warehouse.read_drifted_columns(con) == {}
+        warehouse.write_score_drift(con, None)  # a first scored night: nothing to compare with
+        assert warehouse.read_drifted_columns(con) == {}
+        drift = pd.DataFrame({"column": ["clv", "churn_probability"], "psi": [0.05, 0.31], "drifted": [False, True],
+                              "extra": [1, 2]})
+        warehouse.write_score_drift(con, drift)
+        assert warehouse.read_drifted_columns(con) == {"churn_probability": 0.31}

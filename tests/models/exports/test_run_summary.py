@@ -30,7 +30,7 @@ SUMMARY = {
 
 
 def render(language: str) -> str:
-    return render_run_summary("2026-11-02", "run-1", INTAKE, MODELS, SUMMARY, language)
+    return render_run_summary("2026-11-02", "run-1", INTAKE, MODELS, SUMMARY, language, {"churn_probability": 0.312})
 
 
 def section(markdown: str, heading: str) -> str:
@@ -63,6 +63,7 @@ def test_needs_attention_names_the_unmatched_ids_the_prior_fallback_and_a_quaran
     assert "every action's value comes from its catalog prior" in attention
     assert "10.0% of the purchases rows were quarantined tonight (last night 2.0%)" in attention
     assert "customers rows" not in attention  # 0.1 % both nights: usual
+    assert "- drift since last night in churn_probability (PSI 0.31)" in attention
 
 
 def test_what_changed_since_last_night():
