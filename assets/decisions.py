@@ -46,7 +46,6 @@ def next_best_actions(context: dg.AssetExecutionContext, home: NbaHome):
                     suppressed_ids=suppressed, model_versions=versions,
                     held_out=getattr(response_model, "held_out", None),
                     segment_actions=getattr(response_model, "segment_actions", {}))
-    result.summary["needs_attention"] = response_model.attention() if hasattr(response_model, "attention") else []
     contacts = add_night_at_a_glance(result.summary, result.log, catalog, response_model, currency=config["currency"],
                                      previous=previous_night(as_of, last_as_of, last_summary),
                                      quarantine_share=quarantine_shares(intake))
