@@ -24,11 +24,13 @@ import datetime as dt
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
 
 from assets.sharded import SHARD_GROUP, SHARD_INPUTS_JOB
 from pipelines.lock import home_lock
 from pipelines.resources import NbaHome
-from pipelines.runner import RunOutcome, dagster_instance, failure_message
+from pipelines.runner import (RunOutcome, attribute_to_code_location, dagster_instance, failure_message,
+                              nightly_job_origin)
 
 SHARDED_JOB = "nightly_nba_sharded"
 REPLACED_BY_SHARDS = (["features", "customer_features"], ["scores", "customer_scores"])
@@ -81,8 +83,10 @@ def run_sharded(home: Path, landing: Path, as_of: dt.date, config_path: Path | N
             result = dg.execute_job(
                 dg.build_reconstructable_job("pipelines.definitions", "resolve_job", reconstructable_args=(name,)),
                 instance=instance, run_config={"resources": {"home": {"config": resource}}, "loggers": {"progress": {}}},
-                tags={"dagster/partition": as_of.isoformat()},
+                tags={"dagster/partition": as_of.isoformat(),
+                      REPOSITORY_LABEL_TAG: nightly_job_origin(name).repository_origin.get_label()},
             )
+            attribute_to_code_location(instance, result.run_id, name)  # listed on the job's page, like nba run's
             if not result.success:
                 return RunOutcome(False, result.run_id, f"{name}: {failure_message(result)}")
     return RunOutcome(True, result.run_id, "")

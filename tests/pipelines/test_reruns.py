@@ -54,6 +54,22 @@ def test_rerun_of_the_same_night_publishes_byte_identical_exports(night, tmp_pat
     assert manifests[0]["run_id"] == manifests[1]["run_id"] != outcome.run_id  # a campaign id, not the Dagster run
     differences = export_differences(first, second)
     assert not differences, "a rerun of the same night changed the exports:\n" + "\n".join(differences)
+    assert_reused_models_show_their_promoted_metrics(home)
+
+
+def assert_reused_models_show_their_promoted_metrics(home):
+    """A night that reuses the champions shows, on each model page, the metrics the champion was promoted with,
+    rounded and each beside its baseline (the pages showed no metrics at all)."""
+    import dagster as dg
+
+    from pipelines.runner import dagster_instance
+
+    event = dagster_instance(home).get_latest_materialization_event(dg.AssetKey(["models", "churn_model"]))
+    metadata = {k: v.value for k, v in event.asset_materialization.metadata.items()}
+    assert metadata["trained"] is False and metadata["metrics_of"].endswith("(reused)"), metadata
+    keys = list(metadata)
+    assert keys[keys.index("auc") + 1] == "baseline_auc", keys
+    assert all(round(v, 4) == v for v in metadata.values() if isinstance(v, float) and v == v), metadata
 
 
 def test_second_run_on_a_busy_home_refuses_at_once_and_the_first_completes(night, tmp_path, capsys):

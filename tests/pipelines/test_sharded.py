@@ -119,3 +119,18 @@ def test_sensor_starts_the_shards_when_the_inputs_succeed(sharded_night):
                                                  dagster_instance=instance, dagster_run=inputs_run)
     request = shards_after_inputs(context)
     assert request.partition_key == AS_OF.isoformat() and inputs_run.run_id in request.run_key
+
+
+def test_every_run_of_the_night_is_listed_under_its_job_in_the_nba_code_location(sharded_night):
+    """The single-process night and both sharded runs carry their job's origin in the UI's code location."""
+    import dagster as dg
+
+    from pipelines.runner import dagster_instance
+
+    *_, home = sharded_night
+    runs = dagster_instance(home).get_runs(dg.RunsFilter(tags={"dagster/partition": AS_OF.isoformat()}))
+    assert sorted(r.job_name for r in runs) == ["nightly_nba", "nightly_nba_shard_inputs", "nightly_nba_sharded"]
+    for run in runs:
+        origin = run.remote_job_origin
+        assert origin is not None and (origin.location_name, origin.job_name) == ("nba", run.job_name), run.job_name
+        assert run.tags[".dagster/repository"] == "__repository__@nba"
