@@ -30,6 +30,15 @@ def night_check(name: str, asset, description: str, blocking: bool = False) -> d
                                  partitions_def=as_of_partitions)
 
 
+def zero_counts_check(name: str, asset_key, counts: dict[str, int], all_clear: str) -> dg.AssetCheckResult:
+    """An ERROR-severity check result that passes when every count is 0, its reason naming the counts that are not."""
+    broken = {key: n for key, n in counts.items() if n}
+    return dg.AssetCheckResult(check_name=name, asset_key=asset_key, passed=not broken,
+                               severity=dg.AssetCheckSeverity.ERROR,
+                               metadata={"reason": ", ".join(f"{n:,} {key.replace('_', ' ')}" for key, n in broken.items())
+                                         or all_clear, **counts})
+
+
 def table_rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
     return int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
 

@@ -2,10 +2,10 @@
 
 import dagster as dg
 
-from assets._common import as_of_date, preview_without_suppressed, table_rows
+from assets._common import as_of_date, night_check, preview_without_suppressed, table_rows, zero_counts_check
 from data_contracts import load_contract
 from models.golden.consent import honour_delivered_consent
-from models.golden.resolve import resolve_golden_records
+from models.golden.resolve import resolution_gaps, resolve_golden_records
 from pipelines.partitions import as_of_partitions
 from pipelines.resources import NbaHome
 
@@ -25,6 +25,9 @@ GOLDEN_KEYS = {
                         deps=[["validated", "customers"], ["validated", "purchases"], ["validated", "interactions"]])
            for name, text in GOLDEN_KEYS.items()],
     partitions_def=as_of_partitions,
+    check_specs=[night_check("record_resolution", asset=["golden", "golden_customers"],
+                             description="Every accepted customer record resolved to exactly one golden customer, and "
+                                         "every re-keyed purchase and interaction belongs to one.")],
 )
 def golden_record(context: dg.AssetExecutionContext, home: NbaHome):
     """Resolve customers by normalised email / canonical phone (connected components) and re-key events."""
@@ -40,3 +43,6 @@ def golden_record(context: dg.AssetExecutionContext, home: NbaHome):
                              "customers_opted_out_by_ledger": opted_out,
                              "preview": preview_without_suppressed(con, name, home.suppression_path(), columns="customer_id, signup_date, region, segment, consent_email, consent_sms, consent_phone, consent_app, do_not_contact, n_source_records")}
             yield dg.MaterializeResult(asset_key=["golden", name], metadata=metadata)
+        gaps = resolution_gaps(con)
+    yield zero_counts_check("record_resolution", ["golden", "golden_customers"], gaps,
+                            "every record resolved to one golden customer")

@@ -277,3 +277,14 @@ def build_features(con: duckdb.DuckDBPyConnection, as_of: date, out_table: str, 
     typed_purchases = f"(SELECT {_select_columns(con, purchases, _PURCHASE_COLUMNS)} FROM {purchases})"
     add_btyd_features(con, out_table, as_of, customers=customers, purchases=typed_purchases)
     return list(FEATURE_COLUMNS)
+
+
+def feature_coverage(con: duckdb.DuckDBPyConnection, table: str = "customer_features") -> dict[str, int]:
+    """What the features check counts (each must be 0): golden customers without a feature row, feature rows of
+    no golden customer, and customers with more than one row."""
+    return dict(zip(("customers_without_features", "rows_of_unknown_customers", "duplicated_customers"), con.execute(f"""
+        SELECT
+          (SELECT count(*) FROM golden_customers WHERE customer_id NOT IN (SELECT customer_id FROM {table})),
+          (SELECT count(*) FROM {table} WHERE customer_id NOT IN (SELECT customer_id FROM golden_customers)),
+          (SELECT count(*) FROM (SELECT customer_id FROM {table} GROUP BY ALL HAVING count(*) > 1))
+    """).fetchall()[0]))

@@ -191,3 +191,21 @@ def resolve_golden_records(con: duckdb.DuckDBPyConnection, *, max_customers_per_
     for table in ("_gr_records", "_gr_contact_keys", "_gr_shared", "_gr_keys", "_gr_labels", "_gr_resolved"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return GoldenResult(source_records, golden, merged, shared, rounds)
+
+
+def resolution_gaps(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """What the golden record's check counts (each must be 0): accepted customer records missing from the
+    crosswalk, source records resolved to more than one golden id, crosswalk golden ids without a golden customer,
+    and purchases or interactions whose customer is no golden customer."""
+    return dict(zip(("unresolved_records", "records_in_two_golden_ids", "golden_ids_without_customer",
+                     "purchases_without_customer", "interactions_without_customer"), con.execute("""
+        SELECT
+          (SELECT count(*) FROM (SELECT DISTINCT customer_id FROM stg_customers) s
+             WHERE customer_id NOT IN (SELECT source_customer_id FROM customer_crosswalk)),
+          (SELECT count(*) FROM (SELECT source_system, source_customer_id FROM customer_crosswalk
+             GROUP BY ALL HAVING count(DISTINCT golden_id) > 1)),
+          (SELECT count(DISTINCT golden_id) FROM customer_crosswalk
+             WHERE golden_id NOT IN (SELECT customer_id FROM golden_customers)),
+          (SELECT count(*) FROM purchases WHERE customer_id NOT IN (SELECT customer_id FROM golden_customers)),
+          (SELECT count(*) FROM interactions WHERE customer_id NOT IN (SELECT customer_id FROM golden_customers))
+    """).fetchall()[0]))

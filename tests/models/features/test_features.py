@@ -222,3 +222,18 @@ def test_every_contact_outcome_counts_only_once_it_has_settled(outcome, column):
         if outcome == "declined":
             assert row["days_since_last_decline"] == (age if counted else base["days_since_last_decline"])
         con.execute(f"DELETE FROM interactions WHERE interaction_id = 'S{age}'")
+
+
+def test_feature_coverage_counts_missing_foreign_and_duplicated_rows():
+    import duckdb
+
+    from models.features.customer_features import feature_coverage
+
+    with duckdb.connect() as con:
+        con.execute("CREATE TABLE golden_customers AS SELECT * FROM (VALUES ('a'), ('b'), ('c')) t(customer_id)")
+        con.execute("CREATE TABLE customer_features AS SELECT * FROM (VALUES ('a'), ('b'), ('c')) t(customer_id)")
+        assert set(feature_coverage(con).values()) == {0}
+        con.execute("DELETE FROM customer_features WHERE customer_id = 'c'")
+        con.execute("INSERT INTO customer_features VALUES ('a'), ('z')")
+        assert feature_coverage(con) == {"customers_without_features": 1, "rows_of_unknown_customers": 1,
+                                         "duplicated_customers": 1}
