@@ -89,7 +89,8 @@ def test_the_night_at_a_glance_and_every_layers_checks_are_recorded_under_the_ni
                                    "AND action_id <> 'no_action'")[0][0]
     assert metadata["exploration_contacts"].value == explored
     assert re.fullmatch(r"\d+ of 25", metadata["calls_used"].value)
-    checks = {("validated", "purchases"): "gx_suite", ("models", "churn_model"): "promotion_gate",
+    checks = {("validated", "purchases"): "gx_suite", ("golden", "golden_customers"): "record_resolution",
+              ("features", "customer_features"): "one_row_per_customer", ("models", "churn_model"): "promotion_gate",
               ("models", "response_model"): "learning_health", ("scores", "customer_scores"): "score_drift",
               ("decisions", "next_best_actions"): "decision_sanity", ("exports", "campaign_lists"): "export_compliance"}
     for asset, name in checks.items():
@@ -97,5 +98,5 @@ def test_the_night_at_a_glance_and_every_layers_checks_are_recorded_under_the_ni
                                                                                  limit=1)
         assert record.partition == AS_OF.isoformat(), (asset, name, record.partition)
         evaluation = record.event.dagster_event.event_specific_data
-        if name in ("decision_sanity", "export_compliance"):
+        if name in ("decision_sanity", "export_compliance", "record_resolution", "one_row_per_customer"):
             assert evaluation.passed, (name, evaluation.metadata["reason"].value)
