@@ -132,6 +132,7 @@ def test_the_ui_shows_the_asset_graph_and_a_nights_metadata(nightly_home, tmp_pa
             browser.close()
 
 
+PAGE_MS = 60_000  # an expect() waits 5 s by default; the pages take longer when the cores are busy
 UNMATCHED_ID = "newsletter_q3"  # the marketing tool's own id for the catalog's content_newsletter
 
 
@@ -188,30 +189,30 @@ def test_the_analysts_morning_the_run_the_plans_value_and_the_learning_health_wi
             page.set_default_timeout(60_000)
 
             page.goto(f"{url}/overview/activity/timeline")
-            expect(page.get_by_text("nightly_nba", exact=True).first).to_be_visible()
+            expect(page.get_by_text("nightly_nba", exact=True).first).to_be_visible(timeout=PAGE_MS)
             expect(page.get_by_text("No runs", exact=False)).to_have_count(0)
             expect(page.get_by_role("button", name="Skip")).to_have_count(0)  # the nux pop-up is off
             page.screenshot(path=ARTIFACTS / "ui_overview_timeline.png")
 
             page.goto(f"{url}/locations/nba/jobs/nightly_nba/runs")
-            expect(page.get_by_text(run.run_id[:8], exact=True)).to_be_visible()
-            expect(page.get_by_text(f"partition: {AS_OF.isoformat()}", exact=False).first).to_be_visible()
+            expect(page.get_by_text(run.run_id[:8], exact=True)).to_be_visible(timeout=PAGE_MS)
+            expect(page.get_by_text(f"partition: {AS_OF.isoformat()}", exact=False).first).to_be_visible(timeout=PAGE_MS)
             page.screenshot(path=ARTIFACTS / "ui_job_runs.png")
 
             page.goto(f"{url}/assets/decisions/next_best_actions")
             row = page.locator("tr", has=page.get_by_text("plan_value", exact=True))
-            expect(row).to_be_visible()
-            expect(row).to_contain_text(" EUR over ")
-            expect(row).to_contain_text(" days after the contact")
+            expect(row).to_be_visible(timeout=PAGE_MS)
+            expect(row).to_contain_text(" EUR over ", timeout=PAGE_MS)
+            expect(row).to_contain_text(" days after the contact", timeout=PAGE_MS)
             for key in ("plan_contacts", "exploration_contacts", "holdout_customers", "calls_used", "offer_budget_used"):
-                expect(page.locator("tr", has=page.get_by_text(key, exact=True))).to_be_visible()
+                expect(page.locator("tr", has=page.get_by_text(key, exact=True))).to_be_visible(timeout=PAGE_MS)
             page.screenshot(path=ARTIFACTS / "ui_decisions_at_a_glance.png")
 
             page.goto(f"{url}/assets/models/response_model?view=checks")
             page.get_by_text("learning_health", exact=True).first.click()
             expect(page.get_by_text(f"{unmatched_rows:,} randomised campaign rows name action id '{UNMATCHED_ID}'",
-                                    exact=False).first).to_be_visible()
-            expect(page.get_by_text(AS_OF.isoformat(), exact=True).first).to_be_visible()  # the check's partition
+                                    exact=False).first).to_be_visible(timeout=PAGE_MS)
+            expect(page.get_by_text(AS_OF.isoformat(), exact=True).first).to_be_visible(timeout=PAGE_MS)  # the check's partition
             page.screenshot(path=ARTIFACTS / "ui_learning_health_check.png", full_page=True)
         finally:
             browser.close()
