@@ -20,7 +20,8 @@ EXTRACTS_DIR = CONTRACTS_DIR / "extracts"
 SUITES_DIR = CONTRACTS_DIR / "suites"
 DEFAULTS_FILE = "_defaults.yaml"
 # Every extract with a contract file, in load order: customers first, as the other extracts reference it.
-EXTRACTS = ("customers", "purchases", "interactions")
+# `contacts` is the optional feedback of the marketing tools and the dialer on the pipeline's own lists.
+EXTRACTS = ("customers", "purchases", "interactions", "contacts")
 COLUMN_TYPES = ("VARCHAR", "INTEGER", "DOUBLE", "BOOLEAN", "DATE", "TIMESTAMP")
 
 

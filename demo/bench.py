@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data_contracts import EXTRACTS
+from demo.generator.world import WORLD_EXTRACTS
 
 try:
     import psutil
@@ -197,7 +197,7 @@ def load_floor(landing: Path, db_path: Path, threads: int, memory_limit: str) ->
     con.execute(f"SET threads = {int(threads)}")
     con.execute(f"SET memory_limit = '{memory_limit}'")
     files = {}
-    for extract in EXTRACTS:
+    for extract in WORLD_EXTRACTS:
         path = landing / f"{extract}.csv"
         clock = time.perf_counter()
         con.execute(f"CREATE TABLE {extract} AS SELECT * FROM read_csv('{path}')")
@@ -504,7 +504,7 @@ def cmd_bench(args) -> int:
             return 1
         report["generation"] = {"wall_seconds": gen.wall_seconds, "cpu_seconds": gen.cpu_seconds,
                                 "peak_rss_bytes": gen.peak_rss_bytes,
-                                "bytes": sum((landing / f"{e}.csv").stat().st_size for e in EXTRACTS)}
+                                "bytes": sum((landing / f"{e}.csv").stat().st_size for e in WORLD_EXTRACTS)}
         print("nba bench: measuring the floor (DuckDB reading the three extracts once)", flush=True)
         report["floor"] = measure_floor(landing, floor_db, args.config)
         report["machine"]["load_average_before_run"] = load_average()

@@ -30,7 +30,6 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from data_contracts import EXTRACTS
 from models.decisions.catalog import Catalog, load_catalog
 from models.features.customer_features import FEATURE_COLUMNS
 from demo.generator.dynamics import PriceModel
@@ -50,6 +49,8 @@ WORLDS = ("conversion", "lifecycle")
 TRUTH_DIR = "truth"
 READY_MARKER = "_READY"
 FORMATS = ("csv", "parquet")
+# The extracts a generated history holds; the contacts feedback exists only once the pipeline's lists were executed.
+WORLD_EXTRACTS = ("customers", "purchases", "interactions")
 CATALOG_FILE = "catalog.yaml"
 CONFIG_FILE = "nba_config.yaml"
 LIFECYCLE_CALLS_PER_NIGHT = 300
@@ -128,7 +129,7 @@ def write_world(world: World, out_dir: Path, fmt: str = "csv") -> dict[str, int]
     out_dir = Path(out_dir)
     (out_dir / TRUTH_DIR).mkdir(parents=True, exist_ok=True)
     (out_dir / READY_MARKER).unlink(missing_ok=True)
-    frames = {f"{name}.{fmt}": getattr(world, name) for name in EXTRACTS}
+    frames = {f"{name}.{fmt}": getattr(world, name) for name in WORLD_EXTRACTS}
     frames |= {f"{TRUTH_DIR}/{name}.csv": getattr(world, name) for name in ("customers_truth", "action_truth")}
     written = {}
     with duckdb.connect() as con:

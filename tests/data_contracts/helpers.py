@@ -17,7 +17,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 GOOD = FIXTURES / "good"
 BAD = FIXTURES / "bad"
 AS_OF = date(2026, 11, 23)
-ORDER = ("customers", "purchases", "interactions")
+ORDER = ("customers", "purchases", "interactions", "contacts")
 
 
 def make_landing(root: Path, files: dict[str, Path]) -> Path:

@@ -15,7 +15,7 @@ from data_contracts import (
 from models.ingest.staging import expectation_predicate, suite_parameters
 from tests.data_contracts.helpers import AS_OF, architecture_columns
 
-EXTRACTS = ["customers", "interactions", "purchases"]
+EXTRACTS = ["contacts", "customers", "interactions", "purchases"]
 
 
 def test_every_extract_has_a_contract_and_a_suite():
