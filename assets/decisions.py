@@ -10,6 +10,7 @@ from models.charts import plot_actions_by_segment
 from models.decisions.catalog import load_catalog
 from models.decisions.explain import call_list_reasons
 from models.decisions.night_glance import add_night_at_a_glance, decision_sanity, horizon_text, previous_night
+from models.decisions.feedback import feedback_settings
 from models.decisions.plan import decide
 from models.exports.campaign import campaign_id
 from models.exports.run_summary import policy_table, quarantine_shares
@@ -23,12 +24,15 @@ from pipelines.resources import NbaHome
     key=["decisions", "next_best_actions"], group_name="decisions", kinds={"python", "duckdb"},
     partitions_def=as_of_partitions, owners=["team:marketing-science"],
     deps=[["scores", "customer_scores"], ["golden", "golden_customers"], ["features", "customer_features"],
+          ["validated", "contacts"],
           ["sharded", "customer_scores"], ["sharded", "customer_features"]],
     check_specs=[night_check("decision_sanity", asset=["decisions", "next_best_actions"],
                              description="The plan beats the best simple policy by its own estimate; exploration "
                                          "and the universal holdout stay within their configured shares (WARN).")],
     description="Per customer the top-k feasible actions by expected incremental value (uplift × value at stake − "
-                "costs), 'no action' always a candidate, consent / do-not-contact / erasure absolute, frequency caps, "
+                "costs), 'no action' always a candidate, consent / do-not-contact / erasure absolute, frequency caps "
+                "(counting the pipeline's own listed contacts unless the contacts feedback says they never reached "
+                "the customer; the feedback is kept in `contact_feedback`), "
                 "universal holdout and exploration, call capacity and offer budget solved globally. Also "
                 "`decision_audit` (every customer × action × channel), `customer_reasons` and `decision_summary`.",
 )
@@ -37,7 +41,9 @@ def next_best_actions(context: dg.AssetExecutionContext, home: NbaHome):
     catalog = load_catalog(home.catalog_path(), set(FEATURE_COLUMNS))
     settings = home.record_night_settings(as_of)  # what `nba explain` reads back for this night
     with home.warehouse() as con:
-        customers, features, scores, responses, versions = warehouse.read_decision_inputs(con, as_of)
+        feedback_rows = warehouse.record_contact_feedback(con)
+        customers, features, scores, responses, versions = warehouse.read_decision_inputs(
+            con, as_of, feedback_settings(config))
         suppressed = load_suppressed_ids(con, home.suppression_path())
         last_as_of, last_summary = warehouse.read_last_decision_summary(con)
         intake = warehouse.read_intake(con)
@@ -71,6 +77,7 @@ def next_best_actions(context: dg.AssetExecutionContext, home: NbaHome):
         "policy_version": catalog.version,
         "night_settings": dg.MetadataValue.path(str(settings)),
         "suppressed_customers": len(suppressed),
+        "contact_feedback_rows_added": feedback_rows,
         "policy": result.summary["policy_selection"]["winner"],
         "policy_reason": result.summary["policy_selection"]["reason"],
         "policy_candidates": dg.MetadataValue.md(policy_table(result.summary["policy_selection"])),

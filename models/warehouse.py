@@ -15,6 +15,7 @@ import duckdb
 import pandas as pd
 
 from models.decisions.catalog import CHANNELS
+from models.decisions.feedback import FeedbackSettings, counted_contacts_sql, listed_delivery_sql
 from models.decisions.policies import decision_log_counts_sql, latest_declines_sql
 
 INGEST_LOG = "ingest_log"            # ingest: every file loaded (models/ingest/load.py writes it)
@@ -29,6 +30,10 @@ DECISION_AUDIT = "decision_audit"    # decisions: every customer x action x chan
 CUSTOMER_REASONS = "customer_reasons"  # decisions: the call list's reasons
 DECISION_SUMMARY = "decision_summary"  # decisions: the JSON summary of the as-of date's decisions
 DECISION_LOG = "decision_log"        # decisions: every as-of date's decisions, kept (a rerun replaces its date only)
+CONTACT_FEEDBACK = "contact_feedback"  # decisions: every distinct contacts-extract row ever delivered, kept
+REALISED_LIFT = "realised_lift"      # decisions: treated vs holdout per past period and action, replaced nightly
+PLAN_VALUE = "plan_value"            # decisions: doubly robust value of each past night's plan, replaced nightly
+KPI_SCORECARD = "kpi_scorecard"      # decisions: the monthly KPIs of treated vs holdout customers, replaced nightly
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, order_by: str | None = None) -> None:
@@ -119,16 +124,46 @@ def replace_score_history(con: duckdb.DuckDBPyConnection, history: pd.DataFrame)
 
 # ---------------------------------------------------------------- decisions
 
-def read_decision_inputs(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> tuple:
+def record_contact_feedback(con: duckdb.DuckDBPyConnection) -> int:
+    """Add tonight's staged contacts feedback (`stg_contacts`) to `contact_feedback`, which keeps every distinct
+    row ever delivered: a tool may deliver only its latest events each night. Returns the rows added."""
+    columns = "campaign_id, customer_id, action_id, channel, status, status_at"
+    con.execute(f"CREATE TABLE IF NOT EXISTS {CONTACT_FEEDBACK} (campaign_id VARCHAR, customer_id VARCHAR, "
+                "action_id VARCHAR, channel VARCHAR, status VARCHAR, status_at TIMESTAMP)")
+    if not table_exists(con, "stg_contacts"):
+        return 0
+    before = con.execute(f"SELECT count(*) FROM {CONTACT_FEEDBACK}").fetchone()[0]
+    con.execute(f"INSERT INTO {CONTACT_FEEDBACK} SELECT {columns} FROM (SELECT DISTINCT {columns} FROM stg_contacts "
+                f"EXCEPT SELECT {columns} FROM {CONTACT_FEEDBACK}) ORDER BY ALL")
+    return int(con.execute(f"SELECT count(*) FROM {CONTACT_FEEDBACK}").fetchone()[0] - before)
+
+
+def _feedback_table(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The kept contacts feedback, or None when no contacts extract was ever delivered (every state assumed)."""
+    return CONTACT_FEEDBACK if table_exists(con, CONTACT_FEEDBACK) else None
+
+
+def read_listed_delivery(con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: FeedbackSettings) -> pd.DataFrame:
+    """Every contact listed before `as_of` with its delivery state (models/decisions/feedback.py)."""
+    if not table_exists(con, DECISION_LOG):
+        return pd.DataFrame(columns=["as_of", "customer_id", "action_id", "channel", "campaign_id", "delivery", "reported"])
+    return con.execute(f"SELECT * FROM ({listed_delivery_sql(as_of, settings, DECISION_LOG, _feedback_table(con))}) "
+                       "ORDER BY as_of, customer_id, action_id").df()
+
+
+def read_decision_inputs(con: duckdb.DuckDBPyConnection, as_of: dt.date,
+                         feedback: FeedbackSettings = FeedbackSettings()) -> tuple:
     """(customers, features, scores, responses, model versions) the decisions read, ordered by customer.
 
     Only the columns the decision reads: at 1M customers every string column costs hundreds of MB. The
     responses (a row per customer x action, 7M at 1M customers) come as categoricals: ~0.1 GB, not ~1 GB.
-    Customers carry days_since_any_decline (every decline before `as_of`, settled or not) for the cool-down.
+    Customers carry days_since_any_decline (every decline before `as_of`, settled or not) for the cool-down,
+    and the pipeline's own listed contacts the caps count (delivered or outstanding, per the tools' feedback).
     """
     logged, logged_columns = "", ""
     if table_exists(con, DECISION_LOG):  # the pipeline's own lists count toward the caps (decision_log_counts_sql)
-        logged = f"LEFT JOIN ({decision_log_counts_sql(as_of, CHANNELS, DECISION_LOG)}) l USING (customer_id)"
+        counted = f"({counted_contacts_sql(as_of, feedback, DECISION_LOG, _feedback_table(con))})"
+        logged = f"LEFT JOIN ({decision_log_counts_sql(as_of, CHANNELS, counted)}) l USING (customer_id)"
         logged_columns = "".join(f", l.logged_{ch}_{w}" for ch in CHANNELS for w in ("7d", "30d"))
     customers = con.execute("SELECT g.customer_id, g.do_not_contact, g.consent_email, g.consent_sms, g.consent_phone, "
                             f"g.consent_app, d.days_since_any_decline{logged_columns} FROM golden_customers g "

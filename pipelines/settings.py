@@ -55,8 +55,10 @@ RANGES = {
     "decisions.top_k": (1, None), "decisions.holdout_share": (0, 1), "decisions.exploration_share": (0, 1),
     "decisions.capacity_calls_per_night": (0, None), "decisions.offer_budget_per_night": (0, None),
     "decisions.margin_rate": (0, 1), "decisions.valid_for_days": (1, None),
+    "feedback.assume_delivered_after_days": (0, None), "feedback.lift_confidence": (0.5, 0.999),
+    "feedback.lift_min_customers_per_arm": (1, None), "feedback.kpi_window_days": (1, None),
 }
-CHOICES = {"language": ("en", "es", "pt")}
+CHOICES = {"language": ("en", "es", "pt"), "feedback.lift_period": ("night", "week")}
 
 
 def _check_type(key: str, default, value) -> None:
@@ -75,9 +77,7 @@ def check_values(config: dict) -> None:
     """Refuse values a night cannot run with (a share above 1, a horizon of 0 days, an unknown language; the
     schedule's cron and time zone are checked by pipelines/schedule_settings.py), naming the key and the value."""
     for key, (low, high) in RANGES.items():
-        section, value = config, None
-        for part in key.split("."):
-            section = value = section.get(part) if isinstance(section, dict) else None
+        value = _value_at(config, key)
         if value is None:
             continue
         if (low is not None and value < low) or (high is not None and value > high):
@@ -93,8 +93,16 @@ def check_values(config: dict) -> None:
     if currency is not None and not (len(currency) == 3 and currency.isalpha() and currency.isupper()):
         raise ConfigError(f"'currency' must be a three-letter ISO 4217 code such as EUR, got {currency!r}")
     for key, allowed in CHOICES.items():
-        if config.get(key) not in allowed:
-            raise ConfigError(f"'{key}' must be one of {', '.join(allowed)}, got {config.get(key)!r}")
+        if (value := _value_at(config, key)) not in allowed:
+            raise ConfigError(f"'{key}' must be one of {', '.join(allowed)}, got {value!r}")
+
+
+def _value_at(config: dict, key: str):
+    """The value of a dotted key ('feedback.lift_period'), None when a part is missing."""
+    value = config
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def _free_form(path: str) -> bool:
