@@ -199,6 +199,44 @@ def append_decision_log(con: duckdb.DuckDBPyConnection, as_of: dt.date, log: pd.
         con.unregister("_log")
 
 
+def read_plan_arms(con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: FeedbackSettings) -> pd.DataFrame:
+    """The plan's own experiment of every night before `as_of` (the `source = plan` rows of models/training/uplift.py
+    with what realised lift shows next to them): (night, customer_id, action_id, channel, treated, expected_value,
+    delivery, reported) — contacted customers with their chosen option and delivery state, holdout customers with
+    the option withheld from them; exploration draws left out (no control group)."""
+    columns = ["night", "customer_id", "action_id", "channel", "treated", "expected_value", "delivery", "reported"]
+    if not table_exists(con, DECISION_LOG):
+        return pd.DataFrame(columns=columns)
+    delivery = listed_delivery_sql(as_of, settings, DECISION_LOG, _feedback_table(con))
+    return con.execute(f"""
+        SELECT l.as_of AS night, l.customer_id, coalesce(l.withheld_action_id, l.action_id) AS action_id,
+               CASE WHEN l.is_holdout THEN l.withheld_channel ELSE l.channel END AS channel,
+               CAST(NOT l.is_holdout AS INTEGER) AS treated,
+               CASE WHEN l.is_holdout THEN l.withheld_expected_value ELSE l.expected_value END AS expected_value,
+               d.delivery, d.reported
+        FROM {DECISION_LOG} l LEFT JOIN ({delivery}) d
+          ON NOT l.is_holdout AND d.as_of = l.as_of AND d.customer_id = l.customer_id AND d.action_id = l.action_id
+        WHERE l.as_of < ? AND NOT l.is_exploration
+          AND ((NOT l.is_holdout AND l.action_id <> 'no_action') OR (l.is_holdout AND l.withheld_action_id IS NOT NULL))
+        ORDER BY night, customer_id""", [as_of]).df()[columns]
+
+
+def write_realised_lift(con: duckdb.DuckDBPyConnection, as_of: dt.date, lift: pd.DataFrame, plan_value: pd.DataFrame,
+                        scorecard: pd.DataFrame) -> None:
+    """Replace the realised-lift tables with tonight's measurement over every settled past night."""
+    for table, frame in ((REALISED_LIFT, lift), (PLAN_VALUE, plan_value), (KPI_SCORECARD, scorecard)):
+        replace_table(con, table, frame.assign(measured_as_of=as_of))
+
+
+def read_realised_lift(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> dict[str, pd.DataFrame]:
+    """Tonight's realised lift, plan value and scorecard (empty frames when they were not measured for `as_of`)."""
+    out = {}
+    for name, table in (("lift", REALISED_LIFT), ("plan_value", PLAN_VALUE), ("scorecard", KPI_SCORECARD)):
+        out[name] = (con.execute(f"SELECT * EXCLUDE (measured_as_of) FROM {table} WHERE measured_as_of = ?", [as_of]).df()
+                     if table_exists(con, table) else pd.DataFrame())
+    return out
+
+
 def read_decision_summary(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> dict[str, Any]:
     """The decision summary written for `as_of` ({} when the decisions of that date were not written)."""
     if not table_exists(con, DECISION_SUMMARY):
