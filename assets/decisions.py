@@ -1,4 +1,4 @@
-"""Decision layer: tonight's ranked next-best actions per customer and the full decision audit."""
+"""Decision layer: tonight's ranked next-best actions per customer and the full decision audit; what past plans earned."""
 
 import json
 
@@ -6,13 +6,17 @@ import dagster as dg
 
 from assets._common import as_of_date, image_md, night_check, selected_models, table_rows
 from models import warehouse
-from models.charts import plot_actions_by_segment
+from models.charts import plot_actions_by_segment, plot_realised_lift
 from models.decisions.catalog import load_catalog
 from models.decisions.explain import call_list_reasons
 from models.decisions.night_glance import add_night_at_a_glance, decision_sanity, horizon_text, previous_night
 from models.decisions.feedback import feedback_settings
 from models.decisions.plan import decide
+from models.decisions.realised_lift import lift_settings, plan_value_estimates, settle_plan_arms
+from models.decisions.realised_lift import realised_lift as measure_lift
+from models.decisions.scorecard import customer_kpis, kpi_scorecard
 from models.exports.campaign import campaign_id
+from models.exports.lift_summary import realised_lift_section
 from models.exports.run_summary import policy_table, quarantine_shares
 from models.features.customer_features import FEATURE_COLUMNS
 from models.golden.suppression import load_suppressed_ids
@@ -104,3 +108,38 @@ def night_at_a_glance(summary: dict, contacts) -> dict:
         "offer_budget_used": f"{summary.get('offer_spend_expected', 0):,.2f} of {summary.get('offer_budget', 0):,.2f} "
                              f"{currency}",
     }
+
+
+@dg.asset(
+    key=["decisions", "realised_lift"], group_name="decisions", kinds={"python", "duckdb"},
+    partitions_def=as_of_partitions, owners=["team:marketing-science"], deps=[["decisions", "next_best_actions"]],
+    description="What the plan's past contacts earned, with no truth file: per past night (or ISO week) whose outcome "
+                "window closed and per action, the contacted customers vs the holdout's would-be-contacted ones "
+                "(net value difference, 95 % interval); each past plan's value (inverse propensity and doubly "
+                "robust) next to what it expected; the monthly KPI scorecard (ARPU, cross / up-sell, churn, "
+                "retention cost, NPS, CSAT) of contacted vs holdout. Tables `realised_lift`, `plan_value`, "
+                "`kpi_scorecard` (models/decisions/realised_lift.py, scorecard.py).",
+)
+def realised_lift(context: dg.AssetExecutionContext, home: NbaHome) -> dg.MaterializeResult:
+    as_of, config = as_of_date(context), home.config()
+    catalog = load_catalog(home.catalog_path(), set(FEATURE_COLUMNS))
+    settings = lift_settings(config)
+    costs = {(a.id, ch): float(cost) for a in catalog.actions for ch, cost in a.cost_per_contact.items()}
+    with home.warehouse() as con:
+        arms = warehouse.read_plan_arms(con, as_of, feedback_settings(config))
+        settled = settle_plan_arms(con, arms, as_of, {a.id: a.outcome_horizon_days for a in catalog.actions},
+                                   settings.margin_rate)
+        lift = measure_lift(settled, costs, settings)
+        plan_value = plan_value_estimates(settled, costs, settings)
+        card = kpi_scorecard(customer_kpis(con, arms, as_of, costs, settings.kpi_window_days), settings)
+        warehouse.write_realised_lift(con, as_of, lift, plan_value, card)
+    summary = realised_lift_section(lift, plan_value, card, config["language"])
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(lift),
+        "settled_plan_rows": len(settled),
+        "realised_lift": dg.MetadataValue.md(lift.round(4).to_markdown(index=False) if len(lift) else "_(nothing settled yet)_"),
+        "plan_value": dg.MetadataValue.md(plan_value.round(2).to_markdown(index=False) if len(plan_value) else "_(none)_"),
+        "kpi_scorecard": dg.MetadataValue.md(card.round(4).to_markdown(index=False) if len(card) else "_(none)_"),
+        "chart": image_md({"Net value per contact vs holdout": plot_realised_lift(lift)}) if len(lift) else "none",
+        "summary": dg.MetadataValue.md(summary),
+    })

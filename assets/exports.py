@@ -10,6 +10,7 @@ from models.exports.campaign import campaign_info, export_actions
 from data_contracts import load_contract
 from models.exports.compliance import ComplianceError, ComplianceInputs, assert_export_compliance
 from models.exports.opt_outs import drop_erased, raw_opt_out_keys
+from models.exports.lift_summary import realised_lift_section
 from models.exports.lists import build_export_lists
 from models.exports.publishing import write_export_set
 from models.exports.run_summary import render_run_summary
@@ -22,7 +23,7 @@ from pipelines.resources import NbaHome
 @dg.asset(
     key=["exports", "campaign_lists"], group_name="exports", kinds={"csv", "parquet"},
     partitions_def=as_of_partitions, owners=["team:marketing-ops"],
-    deps=[["decisions", "next_best_actions"]],
+    deps=[["decisions", "next_best_actions"], ["decisions", "realised_lift"]],
     check_specs=[night_check("export_compliance", asset=["exports", "campaign_lists"],
                              description="The published files re-read and checked for consent, do-not-contact, "
                                          "erasure and the golden contact fields.")],
@@ -38,6 +39,7 @@ def campaign_lists(context: dg.AssetExecutionContext, home: NbaHome):
         inputs = warehouse.read_export_inputs(con, as_of)
         suppressed = load_suppressed_ids(con, home.suppression_path())
         raw_opt_outs = raw_opt_out_keys(con, as_of, load_contract("customers"), home.suppression_path())
+        measured = warehouse.read_realised_lift(con, as_of)
     versions = {t: v for t, v in zip(inputs["models"]["target"], inputs["models"]["version"])}
     baselines = sorted(t for t, rule in zip(inputs["models"]["target"], inputs["models"]["baseline_rule"]) if rule)
     run_info = campaign_info(as_of, inputs["input_sha256"], config, catalog.version, versions, baselines)
@@ -51,6 +53,7 @@ def campaign_lists(context: dg.AssetExecutionContext, home: NbaHome):
     markdown = render_run_summary(as_of.isoformat(), f"{context.run_id} (campaign id {run_info['campaign_id']})",
                                   inputs["intake"], inputs["models"], inputs["decision_summary"], config["language"],
                                   inputs["drifted_columns"])
+    markdown += realised_lift_section(measured["lift"], measured["plan_value"], measured["scorecard"], config["language"])
     write_text_atomically(home.exports_root / f"run_summary_{as_of.isoformat()}.md", markdown)
     yield dg.MaterializeResult(metadata={
         "export_folder": dg.MetadataValue.path(str(folder)),

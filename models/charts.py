@@ -30,3 +30,23 @@ def plot_actions_by_segment(counts: pd.DataFrame) -> bytes:
     ax.set_ylabel("customers")
     ax.tick_params(axis="x", rotation=30)
     return _png(fig, ax)
+
+
+def plot_realised_lift(lift: pd.DataFrame) -> bytes:
+    """Net lift per contact by period with its interval: overall (thick) and per action (thin), against zero."""
+    fig, ax = _figure()
+    periods = sorted(lift["period"].unique())
+    position = {p: i for i, p in enumerate(periods)}
+    actions = sorted(lift["action_id"].unique(), key=lambda a: (a != "(all)", a))
+    for k, action in enumerate(actions):
+        rows = lift[lift["action_id"] == action]
+        x = np.array([position[p] for p in rows["period"]]) + (k - (len(actions) - 1) / 2) * 0.08
+        cost = rows["contact_cost_per_contact"].to_numpy(float)
+        y = rows["net_lift_per_contact"].to_numpy(float)
+        errors = np.vstack([y - (rows["lift_low"].to_numpy(float) - cost), (rows["lift_high"].to_numpy(float) - cost) - y])
+        ax.errorbar(x, y, yerr=np.abs(errors), fmt="o-" if action == "(all)" else ".", capsize=3,
+                    linewidth=2.5 if action == "(all)" else 1, label=str(action))
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.set_xticks(range(len(periods)), periods, rotation=30)
+    ax.set_ylabel("net value per contact vs holdout (95 % interval)")
+    return _png(fig, ax)

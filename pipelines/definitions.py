@@ -35,7 +35,7 @@ def build_definitions(config: dict, switch_on: bool = False, ui_url: str = "",
     schedule = schedule_settings(config)
     assets = [*ingest.raw_assets, *validation.validated_assets, golden_record.golden_record,
               features.customer_features, *training.model_assets, scoring.customer_scores,
-              decisions.next_best_actions, exports.campaign_lists, *sharded.sharded_assets]
+              decisions.next_best_actions, decisions.realised_lift, exports.campaign_lists, *sharded.sharded_assets]
     if first_as_of != FIRST_AS_OF:
         partitions = build_partitions(first_as_of)
         assets = [a.map_asset_specs(lambda spec: spec.replace_attributes(partitions_def=partitions)) for a in assets]
