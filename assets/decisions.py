@@ -1,5 +1,6 @@
 """Decision layer: tonight's ranked next-best actions per customer and the full decision audit; what past plans earned."""
 
+import datetime as dt
 import json
 
 import dagster as dg
@@ -126,7 +127,8 @@ def realised_lift(context: dg.AssetExecutionContext, home: NbaHome) -> dg.Materi
     settings = lift_settings(config)
     costs = {(a.id, ch): float(cost) for a in catalog.actions for ch, cost in a.cost_per_contact.items()}
     with home.warehouse() as con:
-        arms = warehouse.read_plan_arms(con, as_of, feedback_settings(config))
+        arms = warehouse.read_plan_arms(con, as_of, feedback_settings(config),
+                                        since=as_of - dt.timedelta(days=settings.lookback_days))
         settled = settle_plan_arms(con, arms, as_of, {a.id: a.outcome_horizon_days for a in catalog.actions},
                                    settings.margin_rate)
         lift = measure_lift(settled, costs, settings)

@@ -199,8 +199,9 @@ def append_decision_log(con: duckdb.DuckDBPyConnection, as_of: dt.date, log: pd.
         con.unregister("_log")
 
 
-def read_plan_arms(con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: FeedbackSettings) -> pd.DataFrame:
-    """The plan's own experiment of every night before `as_of` (the `source = plan` rows of models/training/uplift.py
+def read_plan_arms(con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: FeedbackSettings,
+                   since: dt.date = dt.date.min) -> pd.DataFrame:
+    """The plan's own experiment of every night from `since` to before `as_of` (the `source = plan` rows of models/training/uplift.py
     with what realised lift shows next to them): (night, customer_id, action_id, channel, treated, expected_value,
     delivery, reported) — contacted customers with their chosen option and delivery state, holdout customers with
     the option withheld from them; exploration draws left out (no control group)."""
@@ -216,9 +217,9 @@ def read_plan_arms(con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: Fee
                d.delivery, d.reported
         FROM {DECISION_LOG} l LEFT JOIN ({delivery}) d
           ON NOT l.is_holdout AND d.as_of = l.as_of AND d.customer_id = l.customer_id AND d.action_id = l.action_id
-        WHERE l.as_of < ? AND NOT l.is_exploration
+        WHERE l.as_of < ? AND l.as_of >= ? AND NOT l.is_exploration
           AND ((NOT l.is_holdout AND l.action_id <> 'no_action') OR (l.is_holdout AND l.withheld_action_id IS NOT NULL))
-        ORDER BY night, customer_id""", [as_of]).df()[columns]
+        ORDER BY night, customer_id""", [as_of, since]).df()[columns]
 
 
 def write_realised_lift(con: duckdb.DuckDBPyConnection, as_of: dt.date, lift: pd.DataFrame, plan_value: pd.DataFrame,

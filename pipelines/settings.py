@@ -57,6 +57,7 @@ RANGES = {
     "decisions.margin_rate": (0, 1), "decisions.valid_for_days": (1, None),
     "feedback.assume_delivered_after_days": (0, None), "feedback.lift_confidence": (0.5, 0.999),
     "feedback.lift_min_customers_per_arm": (1, None), "feedback.kpi_window_days": (1, None),
+    "feedback.lift_lookback_days": (1, None),
 }
 CHOICES = {"language": ("en", "es", "pt"), "feedback.lift_period": ("night", "week")}
 

@@ -49,6 +49,7 @@ class LiftSettings:
     confidence: float = 0.95
     min_customers_per_arm: int = 30
     kpi_window_days: int = 30
+    lookback_days: int = 180       # nights older than this are no longer measured (each night measures them all again)
     margin_rate: float = 0.3
     seed: int = 0
 
@@ -58,7 +59,7 @@ def lift_settings(config: Mapping) -> LiftSettings:
     section = config["feedback"]
     return LiftSettings(str(section["lift_period"]), float(section["lift_confidence"]),
                         int(section["lift_min_customers_per_arm"]), int(section["kpi_window_days"]),
-                        float(config["decisions"]["margin_rate"]), int(config["seed"]))
+                        float(config["decisions"]["margin_rate"]), int(config["seed"]), int(section["lift_lookback_days"]))
 
 
 def compare_means(treated: np.ndarray, control: np.ndarray, confidence: float) -> dict[str, float]:

@@ -51,6 +51,8 @@ def test_second_run_on_the_same_home_refuses_at_once(tmp_path):
     ("training:\n  churn_horizon_days: 0\n", "'training.churn_horizon_days' must be at least 1, got 0"),
     ("language: fr\n", "'language' must be one of en, es, pt, got 'fr'"),
     ("currency: euro\n", "'currency' must be a three-letter ISO 4217 code such as EUR, got 'euro'"),
+    ("feedback:\n  lift_period: month\n", "'feedback.lift_period' must be one of night, week, got 'month'"),
+    ("feedback:\n  lift_confidence: 1.2\n", "'feedback.lift_confidence' must be between 0.5 and 0.999, got 1.2"),
     ("ingest: 3\n", "'ingest' must be a mapping, got 3"),
 ])
 def test_wrong_types_and_impossible_values_are_named_with_file_key_and_value(tmp_path, override, message):
