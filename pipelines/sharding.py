@@ -43,12 +43,16 @@ local_executor = dg.multiprocess_executor.configured(
 )
 
 
+DECISIONS = dg.AssetSelection.assets(["decisions", "next_best_actions"])
+
 shard_inputs_job = dg.define_asset_job(
     SHARD_INPUTS_JOB,
-    selection=(dg.AssetSelection.groups(SHARD_GROUP).upstream() - dg.AssetSelection.groups(SHARD_GROUP)
+    # everything the decisions read that is not a shard step: what the shards read, and the contacts feedback
+    selection=(DECISIONS.upstream() - DECISIONS - dg.AssetSelection.groups(SHARD_GROUP)
                - dg.AssetSelection.assets(*REPLACED_BY_SHARDS)).required_multi_asset_neighbors(),
     executor_def=dg.in_process_executor,
-    description="What the shards read, in one process: ingest, validation, golden record and the models of the night.",
+    description="What the shards and the decisions read, in one process: ingest (the contacts feedback too), "
+                "validation, golden record and the models of the night.",
 )
 
 

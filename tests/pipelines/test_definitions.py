@@ -48,7 +48,17 @@ def test_lineage_runs_from_raw_extracts_to_exports():
             if parent not in ancestors:
                 ancestors.add(parent)
                 frontier.append(parent)
-    assert {dg.AssetKey(["raw", e]) for e in ("customers", "purchases", "interactions")} <= ancestors
+    assert {dg.AssetKey(["raw", e]) for e in ("customers", "purchases", "interactions", "contacts")} <= ancestors
+    assert dg.AssetKey(["decisions", "realised_lift"]) in ancestors  # the run summary tells what past contacts earned
+
+
+def test_the_sharded_jobs_together_run_every_asset_of_the_single_process_night():
+    def keys(name):
+        return set(defs.resolve_job_def(name).asset_layer.executable_asset_keys)
+    single = keys("nightly_nba")
+    sharded = keys("nightly_nba_shard_inputs") | keys("nightly_nba_sharded")
+    assert single - sharded == {dg.AssetKey(["features", "customer_features"]), dg.AssetKey(["scores", "customer_scores"])}
+    assert dg.AssetKey(["validated", "contacts"]) in keys("nightly_nba_shard_inputs")
 
 
 def test_job_schedule_and_sensor_are_defined():
