@@ -57,9 +57,10 @@ class LiftSettings:
 def lift_settings(config: Mapping) -> LiftSettings:
     """The settings from a loaded (already checked) run config."""
     section = config["feedback"]
-    return LiftSettings(str(section["lift_period"]), float(section["lift_confidence"]),
-                        int(section["lift_min_customers_per_arm"]), int(section["kpi_window_days"]),
-                        float(config["decisions"]["margin_rate"]), int(config["seed"]), int(section["lift_lookback_days"]))
+    return LiftSettings(period=str(section["lift_period"]), confidence=float(section["lift_confidence"]),
+                        min_customers_per_arm=int(section["lift_min_customers_per_arm"]),
+                        kpi_window_days=int(section["kpi_window_days"]), lookback_days=int(section["lift_lookback_days"]),
+                        margin_rate=float(config["decisions"]["margin_rate"]), seed=int(config["seed"]))
 
 
 def compare_means(treated: np.ndarray, control: np.ndarray, confidence: float) -> dict[str, float]:

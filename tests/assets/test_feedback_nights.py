@@ -5,7 +5,11 @@ import datetime as dt
 import shutil
 
 import pandas as pd
+import pytest
 
+from models.decisions.catalog import load_catalog
+from models.features.customer_features import FEATURE_COLUMNS
+from pipelines.settings import DEFAULT_CONFIG
 from tests.conftest import AS_OF, query
 
 FIRST = AS_OF - dt.timedelta(days=45)  # its 30-day outcome windows close before AS_OF
@@ -30,16 +34,26 @@ def test_feedback_is_kept_and_the_first_nights_lift_is_measured_the_next_night(t
 
     second = run_nightly(home, landing, AS_OF, fast_config)
     assert second.success, second.message
-    states = dict(query(home, f"SELECT status, count(*) FROM contact_feedback GROUP BY 1"))
+    states = dict(query(home, "SELECT status, count(*) FROM contact_feedback GROUP BY 1"))
     assert states == {"delivered": len(emails) - len(bounced), "bounced": len(bounced)}
     nights = {r[0] for r in query(home, "SELECT DISTINCT period FROM realised_lift")}
     assert nights == {FIRST.isoformat()}
-    contacted, held = query(home, "SELECT customers_contacted, customers_holdout FROM realised_lift "
-                                  "WHERE action_id = '(all)'")[0]
-    logged = query(home, f"SELECT count(*) FILTER (NOT is_holdout AND action_id <> 'no_action' AND NOT is_exploration), "
-                         f"count(*) FILTER (is_holdout AND withheld_action_id IS NOT NULL) FROM decision_log "
-                         f"WHERE as_of = DATE '{FIRST}'")[0]
-    assert (contacted, held) <= logged and contacted > 0 and held > 0  # cells of unexecuted lists may drop out
+    measured = {r[0]: r[1:] for r in query(home, "SELECT action_id, customers_contacted, customers_holdout, delivered_share "
+                                                 "FROM realised_lift WHERE action_id <> '(all)'")}
+    logged = {r[0]: r[1:] for r in query(
+        home, "SELECT coalesce(withheld_action_id, action_id), count(*) FILTER (NOT is_holdout), count(*) FILTER (is_holdout) "
+              f"FROM decision_log WHERE as_of = DATE '{FIRST}' AND NOT is_exploration GROUP BY 1")}
+    catalog = load_catalog(DEFAULT_CONFIG.parent / "action_catalog.yaml", set(FEATURE_COLUMNS))
+    horizons = {a.id: a.outcome_horizon_days for a in catalog.actions}
+    settled = {a for a in logged if a != "no_action" and FIRST + dt.timedelta(days=horizons[a]) <= AS_OF}
+    assert set(measured) == settled and settled  # 90-day actions of the first night are not measured yet
+    for action in settled:
+        assert measured[action][:2] == logged[action], action
+    listed = emails.groupby("action_id").size()
+    bounced_share = bounced.groupby("action_id").size().reindex(listed.index, fill_value=0) / listed
+    for action, share in bounced_share.items():
+        if action in settled and logged[action][0] == emails["action_id"].eq(action).sum():  # only e-mailed
+            assert measured[action][2] == pytest.approx(1 - share), action
     summary = (home / "exports" / f"run_summary_{AS_OF.isoformat()}.md").read_text(encoding="utf-8")
     assert f"Customers contacted in {FIRST.isoformat()} earned" in summary
     assert "KPI scorecard of" in summary

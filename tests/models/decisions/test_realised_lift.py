@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 from models.decisions.realised_lift import (
-    ALL_ACTIONS, LiftSettings, period_of, plan_value_estimates, realised_lift, settle_plan_arms,
+    ALL_ACTIONS, LiftSettings, lift_settings, period_of, plan_value_estimates, realised_lift, settle_plan_arms,
 )
+from pipelines.settings import load_config
 from models.decisions.scorecard import customer_kpis, kpi_scorecard
 
 MARGIN = 0.3
@@ -148,3 +149,11 @@ def test_the_scorecard_kpis_per_month_for_contacted_and_holdout():
     assert (card.at["arpu", "n_contacted"], card.at["churn_rate", "n_holdout"]) == (2, 1)  # A once; D never bought
     assert card.at["arpu", "difference"] == pytest.approx(30.0)
     assert card.at["arpu", "difference_low"] < 30.0 < card.at["arpu", "difference_high"]
+
+
+def test_the_settings_come_from_the_config_keys_of_their_names(tmp_path):
+    path = tmp_path / "night.yaml"
+    path.write_text("seed: 7\ndecisions: {margin_rate: 0.4}\nfeedback: {lift_period: week, lift_confidence: 0.9, "
+                    "lift_min_customers_per_arm: 12, kpi_window_days: 45, lift_lookback_days: 90}\n", encoding="utf-8")
+    assert lift_settings(load_config(path)) == LiftSettings(period="week", confidence=0.9, min_customers_per_arm=12,
+                                                            kpi_window_days=45, lookback_days=90, margin_rate=0.4, seed=7)
