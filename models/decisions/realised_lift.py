@@ -182,7 +182,7 @@ def plan_value_estimates(rows: pd.DataFrame, costs: Mapping[tuple[str, str], flo
         n = len(night_rows)
         ipw = dr_pseudo_outcome(y, t, e, np.zeros(n)) - cost
         dr = dr_pseudo_outcome(y, t, e, _cross_fitted_baseline(night_rows, settings.seed)) - cost
-        out.append({"night": night, "customers_targeted": n, "customers_contacted": int(t.sum()),
+        out.append({"night": pd.Timestamp(night).date(), "customers_targeted": n, "customers_contacted": int(t.sum()),
                     "expected_value": float(night_rows["expected_value"].sum()),
                     **_total_with_interval("ipw", ipw, z), **_total_with_interval("dr", dr, z)})
     return pd.DataFrame(out)[PLAN_VALUE_COLUMNS]

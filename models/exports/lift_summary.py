@@ -85,6 +85,6 @@ def realised_lift_section(lift: pd.DataFrame, plan_value: pd.DataFrame, scorecar
 
 
 def _with_interval(card: pd.DataFrame, column: str) -> pd.Series:
-    """'value (low .. high)', '-' where there is no value."""
-    return pd.Series([("-" if pd.isna(v) else f"{v:,.3g} ({lo:,.3g} .. {hi:,.3g})") for v, lo, hi in
+    """'value (low .. high)'; the value alone when one answer has no interval; '-' where there is no value."""
+    return pd.Series([("-" if pd.isna(v) else f"{v:,.3g}" if pd.isna(lo) else f"{v:,.3g} ({lo:,.3g} .. {hi:,.3g})") for v, lo, hi in
                       zip(card[column], card[f"{column}_low"], card[f"{column}_high"])], index=card.index)

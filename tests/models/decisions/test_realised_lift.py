@@ -96,7 +96,7 @@ def test_plan_value_ipw_and_doubly_robust_cover_the_true_value_and_dr_is_tighter
     cost = np.array([COSTS[(a, c)] for a, c in zip(arms["action_id"], arms["channel"])])
     truth = (arms["true_effect"] - cost).groupby(arms["night"]).sum()
     for night, true in truth.items():
-        row = values.loc[night]
+        row = values.loc[night]  # nights are dates, as the summary prints them
         assert row["customers_targeted"] == (arms["night"] == night).sum()
         assert row["dr_low"] <= true <= row["dr_high"], (night, row.to_dict(), true)
         assert row["ipw_low"] <= true <= row["ipw_high"], (night, row.to_dict(), true)

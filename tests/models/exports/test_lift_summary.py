@@ -32,6 +32,8 @@ def test_plan_value_and_scorecard_in_spanish_and_portuguese():
     assert "tasa de abandono" in es and "Los contactos fueron rentables." in es
     pt = realised_lift_section(_lift(1.0, 3.0), plan, card, "pt")
     assert "Quadro de KPI de 2026-10" in pt and "0.1 (0.08 .. 0.12)" in pt
+    one_answer = card.assign(holdout_low=float("nan"), holdout_high=float("nan"))
+    assert "nan" not in realised_lift_section(_lift(1.0, 3.0), plan, one_answer, "en")  # the value alone
 
 
 def test_nothing_settled_says_so():
