@@ -151,6 +151,15 @@ def read_listed_delivery(con: duckdb.DuckDBPyConnection, as_of: dt.date, setting
                        "ORDER BY as_of, customer_id, action_id").df()
 
 
+def decline_events(con: duckdb.DuckDBPyConnection) -> str:
+    """The interactions, plus the declines the tools fed back (contacts status `declined`) as declined campaign
+    contacts: the cool-down after a decline honours both."""
+    if not table_exists(con, CONTACT_FEEDBACK):
+        return "interactions"
+    return ("(SELECT customer_id, interaction_ts, type, outcome FROM interactions UNION ALL "
+            f"SELECT customer_id, status_at, 'campaign', 'declined' FROM {CONTACT_FEEDBACK} WHERE status = 'declined')")
+
+
 def read_decision_inputs(con: duckdb.DuckDBPyConnection, as_of: dt.date,
                          feedback: FeedbackSettings = FeedbackSettings()) -> tuple:
     """(customers, features, scores, responses, model versions) the decisions read, ordered by customer.
@@ -167,7 +176,7 @@ def read_decision_inputs(con: duckdb.DuckDBPyConnection, as_of: dt.date,
         logged_columns = "".join(f", l.logged_{ch}_{w}" for ch in CHANNELS for w in ("7d", "30d"))
     customers = con.execute("SELECT g.customer_id, g.do_not_contact, g.consent_email, g.consent_sms, g.consent_phone, "
                             f"g.consent_app, d.days_since_any_decline{logged_columns} FROM golden_customers g "
-                            f"LEFT JOIN ({latest_declines_sql(as_of)}) d USING (customer_id) {logged} "
+                            f"LEFT JOIN ({latest_declines_sql(as_of, decline_events(con))}) d USING (customer_id) {logged} "
                             "ORDER BY customer_id").df()
     features = con.execute("SELECT * FROM customer_features ORDER BY customer_id").df()
     scores = con.execute(f"SELECT customer_id, clv, upsell_probability FROM {CUSTOMER_SCORES} ORDER BY customer_id").df()

@@ -97,3 +97,13 @@ def _decision_customers(con, as_of):
     from models.decisions.feedback import counted_contacts_sql
     counted = f"({counted_contacts_sql(as_of, SETTINGS, 'decision_log', 'contact_feedback')})"
     return (con.execute(decision_log_counts_sql(as_of, ["email", "phone"], counted)).df(),)
+
+
+def test_a_decline_the_tools_report_starts_the_cooldown(con):
+    con.execute("CREATE TABLE interactions (customer_id VARCHAR, interaction_ts TIMESTAMP, type VARCHAR, outcome VARCHAR)")
+    con.execute("INSERT INTO interactions VALUES ('B', '2026-10-20', 'campaign', 'declined')")
+    _stage_contacts(con, [("c1", "P", "retention_call", "call", "declined", "2026-11-01 10:00"),
+                          ("c1", "A", "discount_email", "email", "opened", "2026-11-01 10:00")])
+    from models.decisions.policies import latest_declines_sql
+    days = dict(con.execute(latest_declines_sql(dt.date(2026, 11, 4), warehouse.decline_events(con))).fetchall())
+    assert days == {"B": 15, "P": 3}
