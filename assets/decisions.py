@@ -10,8 +10,8 @@ from models import warehouse
 from models.charts import plot_actions_by_segment, plot_realised_lift
 from models.decisions.catalog import load_catalog
 from models.decisions.explain import call_list_reasons
-from models.decisions.night_glance import add_night_at_a_glance, decision_sanity, horizon_text, previous_night
 from models.decisions.feedback import feedback_settings
+from models.decisions.night_glance import add_night_at_a_glance, decision_sanity, horizon_text, previous_night
 from models.decisions.plan import decide
 from models.decisions.realised_lift import lift_settings, plan_value_estimates, settle_plan_arms
 from models.decisions.realised_lift import realised_lift as measure_lift
