@@ -6,6 +6,8 @@ from pathlib import Path
 
 import yaml
 
+from models.golden.contactability import ContactSettings
+
 CONFIG_DIR = Path(__file__).parent / "config"
 DEFAULT_CONFIG = CONFIG_DIR / "default.yaml"
 DEFAULT_CATALOG = CONFIG_DIR / "action_catalog.yaml"
@@ -85,6 +87,10 @@ def check_values(config: dict) -> None:
     for key, allowed in CHOICES.items():
         if config.get(key) not in allowed:
             raise ConfigError(f"'{key}' must be one of {', '.join(allowed)}, got {config.get(key)!r}")
+    try:
+        ContactSettings.from_config(config)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _free_form(path: str) -> bool:
