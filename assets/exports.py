@@ -10,7 +10,9 @@ from models.exports.campaign import campaign_info, export_actions
 from data_contracts import load_contract
 from models.exports.compliance import ComplianceInputs
 from models.exports.opt_outs import drop_erased, raw_opt_out_keys
-from models.exports.lists import build_export_lists
+from models.exports.contract import load_export_contract
+from models.exports.lists import build_contact_rows, lists_from_contacts
+from models.exports.profiles import load_profiles
 from models.exports.publishing import write_export_set
 from models.exports.run_summary import actions_by_channel, render_run_summary
 from models.features.customer_features import FEATURE_COLUMNS
@@ -23,8 +25,9 @@ from pipelines.resources import NbaHome
     key=["exports", "campaign_lists"], group_name="exports", kinds={"csv", "parquet"},
     partitions_def=as_of_partitions, owners=["team:marketing-ops"],
     deps=[["decisions", "next_best_actions"]],
-    description="HOME/exports/<as-of>/: email, sms, app and call_center lists (CSV + Parquet), customer_scores.parquet, "
-                "next_best_actions.parquet and manifest.json, written to a hidden folder, checked independently for "
+    description="HOME/exports/<as-of>/: per exports.profiles, the standard profile's email, sms, app and call_center "
+                "lists (CSV + Parquet), customer_scores.parquet, next_best_actions.parquet, each tool profile's audiences "
+                "and suppression files in <profile>/, and manifest.json, written to a hidden folder, checked independently for "
                 "consent / do-not-contact / erasure, then published in one rename. run_summary_<as-of>.md beside it.",
 )
 def campaign_lists(context: dg.AssetExecutionContext, home: NbaHome) -> dg.MaterializeResult:
@@ -38,12 +41,15 @@ def campaign_lists(context: dg.AssetExecutionContext, home: NbaHome) -> dg.Mater
     baselines = sorted(t for t, rule in zip(inputs["models"]["target"], inputs["models"]["baseline_rule"]) if rule)
     run_info = campaign_info(as_of, inputs["input_sha256"], config, catalog.version, versions, baselines)
     reasons = {cid: list(r) for cid, r in zip(inputs["reasons"]["customer_id"], inputs["reasons"]["reasons"])}
-    lists = build_export_lists(inputs["next_best_actions"], inputs["customers"], export_actions(catalog), reasons, run_info,
-                               config["language"])
+    profiles = load_profiles(config["exports"]["profiles"])
+    contacts = build_contact_rows(inputs["next_best_actions"], inputs["customers"], export_actions(catalog), reasons,
+                                  run_info, config["contactability"]["default_language"])
+    lists = lists_from_contacts(contacts, load_export_contract())
     extras = {"customer_scores": drop_erased(inputs["scores"], suppressed),
               "next_best_actions": drop_erased(inputs["next_best_actions"], suppressed)}  # erased: in no file
     folder = write_export_set(lists, extras, home.exports_root, as_of, run_info, config,
-                              ComplianceInputs(inputs["customers"], frozenset(suppressed), raw_opt_outs))
+                              ComplianceInputs(inputs["customers"], frozenset(suppressed), raw_opt_outs),
+                              profiles=profiles, contacts=contacts)
     markdown = render_run_summary(as_of.isoformat(), f"{context.run_id} (campaign id {run_info['campaign_id']})",
                                   inputs["intake"], inputs["models"], actions_by_channel(inputs["next_best_actions"]),
                                   inputs["decision_summary"])
@@ -51,6 +57,7 @@ def campaign_lists(context: dg.AssetExecutionContext, home: NbaHome) -> dg.Mater
     return dg.MaterializeResult(metadata={
         "export_folder": dg.MetadataValue.path(str(folder)),
         **{f"rows_{name}": len(frame) for name, frame in lists.items()},
+        "profiles": dg.MetadataValue.json(sorted(profiles)),
         "baseline_models": dg.MetadataValue.json(baselines),
         "run_summary": dg.MetadataValue.md(markdown),
     })

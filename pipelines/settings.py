@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml
 
+from models.exports.profiles import STANDARD, load_profiles
 from models.golden.contactability import ContactSettings
 
 CONFIG_DIR = Path(__file__).parent / "config"
@@ -89,6 +90,7 @@ def check_values(config: dict) -> None:
             raise ConfigError(f"'{key}' must be one of {', '.join(allowed)}, got {config.get(key)!r}")
     try:
         ContactSettings.from_config(config)
+        load_profiles(config.get("exports", {}).get("profiles", [STANDARD]))
     except ValueError as error:
         raise ConfigError(str(error)) from None
 
