@@ -11,6 +11,7 @@ from data_contracts import load_contract
 from models.exports.compliance import ComplianceInputs
 from models.exports.opt_outs import drop_erased, raw_opt_out_keys
 from models.exports.contract import load_export_contract
+from models.exports.delivery import deliver_export_set
 from models.exports.lists import build_contact_rows, lists_from_contacts
 from models.exports.profiles import load_profiles
 from models.exports.publishing import write_export_set
@@ -50,6 +51,7 @@ def campaign_lists(context: dg.AssetExecutionContext, home: NbaHome) -> dg.Mater
     folder = write_export_set(lists, extras, home.exports_root, as_of, run_info, config,
                               ComplianceInputs(inputs["customers"], frozenset(suppressed), raw_opt_outs),
                               profiles=profiles, contacts=contacts)
+    delivered = deliver_export_set(folder, config)
     markdown = render_run_summary(as_of.isoformat(), f"{context.run_id} (campaign id {run_info['campaign_id']})",
                                   inputs["intake"], inputs["models"], actions_by_channel(inputs["next_best_actions"]),
                                   inputs["decision_summary"])
@@ -58,6 +60,7 @@ def campaign_lists(context: dg.AssetExecutionContext, home: NbaHome) -> dg.Mater
         "export_folder": dg.MetadataValue.path(str(folder)),
         **{f"rows_{name}": len(frame) for name, frame in lists.items()},
         "profiles": dg.MetadataValue.json(sorted(profiles)),
+        "delivered": dg.MetadataValue.json({name: len(paths) for name, paths in delivered.items()}),
         "baseline_models": dg.MetadataValue.json(baselines),
         "run_summary": dg.MetadataValue.md(markdown),
     })

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml
 
+from models.exports.delivery import delivery_targets
 from models.exports.profiles import STANDARD, load_profiles
 from models.golden.contactability import ContactSettings
 
@@ -34,7 +35,7 @@ def merge_config(base: dict, override: dict, _path: str = "") -> dict:
     return merged
 
 
-FREE_FORM_SECTIONS = ("decisions.levers.", "decisions.action_volume_caps.", "training.xgboost_params.", "paths.")
+FREE_FORM_SECTIONS = ("exports.delivery.", "decisions.levers.", "decisions.action_volume_caps.", "training.xgboost_params.", "paths.")
 
 
 # keys checked with their own wording: the schedule (pipelines/schedule_settings.py) and the landing deadline
@@ -90,7 +91,9 @@ def check_values(config: dict) -> None:
             raise ConfigError(f"'{key}' must be one of {', '.join(allowed)}, got {config.get(key)!r}")
     try:
         ContactSettings.from_config(config)
-        load_profiles(config.get("exports", {}).get("profiles", [STANDARD]))
+        chosen = config.get("exports", {}).get("profiles", [STANDARD])
+        load_profiles(chosen)
+        delivery_targets(config, chosen)
     except ValueError as error:
         raise ConfigError(str(error)) from None
 
