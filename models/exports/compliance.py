@@ -34,7 +34,7 @@ class ComplianceInputs:
 def assert_export_compliance(folder: Path, customers: pd.DataFrame, suppressed_ids: set[str],
                              *, contract: dict | None = None, raw_opt_outs: pd.DataFrame | None = None,
                              profiles: dict[str, dict] | None = None, profile_files: dict[str, dict] | None = None,
-                             standard: bool = True) -> None:
+                             standard: bool = True, neutralised: bool = True) -> None:
     """Re-read every written file and raise ComplianceError on any contact rule broken.
 
     Rules per list row: the customer exists, has consent for the list's channel, is not do-not-contact
@@ -44,7 +44,8 @@ def assert_export_compliance(folder: Path, customers: pd.DataFrame, suppressed_i
     an erased one. Files must have exactly the contract columns; extras must hold no personal column;
     unexpected files are refused. Export profiles' list files (`profile_files`, manifest entries keyed
     '<profile>/<file>') are read back in their profile's dialect and held to the same rules; without the
-    `standard` profile the contract's lists are not expected.
+    `standard` profile the contract's lists are not expected. `neutralised`: the standard CSVs were written
+    with formula neutralisation (exports.excel_friendly), undone before comparing.
     """
     contract = contract or load_export_contract()
     folder = Path(folder)
@@ -65,7 +66,8 @@ def assert_export_compliance(folder: Path, customers: pd.DataFrame, suppressed_i
                 if not path.exists():
                     problems += [f"{file_name}: missing"] if kind == "lists" and standard else []
                     continue
-                header, frame = (read_csv_text if file_fmt == "csv" else read_parquet_text)(path, needed)
+                header, frame = read_csv_text(path, needed, neutralised) if file_fmt == "csv" else \
+                    read_parquet_text(path, needed)
                 problems += check_export_file(header, frame, spec, kind, contract, golden, suppressed, file_name,
                                               raw_opt_outs)
     for relative, entry in sorted((profile_files or {}).items()):
@@ -117,8 +119,8 @@ def check_export_file(header: list[str], frame: pd.DataFrame, spec: dict, kind: 
             for rule, bad in rules.items() if bad.any()]
 
 
-def read_csv_text(path: Path, columns: list[str]) -> tuple[list[str], pd.DataFrame]:
-    """A written CSV's header and its `columns` as text with neutralisation undone.
+def read_csv_text(path: Path, columns: list[str], neutralised: bool = True) -> tuple[list[str], pd.DataFrame]:
+    """A written CSV's header and its `columns` as text (with neutralisation undone when `neutralised`).
 
     The delimiter is the character after the first header name, customer_id; a BOM is skipped.
     """
@@ -130,6 +132,8 @@ def read_csv_text(path: Path, columns: list[str]) -> tuple[list[str], pd.DataFra
     options = {"sep": delimiter if delimiter not in ("", "\r", "\n") else ",", "encoding": "utf-8-sig", "dtype": str}
     header = list(pd.read_csv(path, nrows=0, **options).columns)
     frame = pd.read_csv(path, usecols=[c for c in columns if c in header], keep_default_na=False, **options)
+    if not neutralised:
+        return header, frame
     return header, pd.DataFrame({c: frame[c].map(restore_cell) for c in frame.columns}, columns=frame.columns)
 
 

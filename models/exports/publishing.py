@@ -74,7 +74,7 @@ def write_export_set(lists: dict[str, pd.DataFrame], extra: dict[str, pd.DataFra
             profile_files |= write_profile_set(staging, tools[name], contacts, suppression, day)
         assert_export_compliance(staging, compliance.customers, compliance.suppressed_ids, contract=contract,
                                  raw_opt_outs=compliance.raw_opt_outs, profiles=tools, profile_files=profile_files,
-                                 standard=STANDARD in profiles)
+                                 standard=STANDARD in profiles, neutralised=fmt["formula_neutralisation"])
         files |= profile_files
         head["profiles"] = sorted(profiles)
         manifest = {**head, "files": files, "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
