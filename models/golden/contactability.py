@@ -146,11 +146,15 @@ def _inferred_zone(country: str, place: dict | None, postal_code: str | None, ph
         for prefix in sorted(prefixes, key=len, reverse=True):
             if code.startswith(prefix):
                 return prefixes[prefix]
-    if phone:
-        zones = phone_timezones.time_zones_for_number(phonenumbers.parse(phone))
-        if len(zones) == 1 and zones[0] in _time_zones():
-            return zones[0]
-    return places["countries"].get(country, {}).get("time_zone")
+    zone = _phone_zone(phone) if phone else None
+    return zone or places["countries"].get(country, {}).get("time_zone")
+
+
+@lru_cache(maxsize=1_000_000)
+def _phone_zone(e164: str) -> str | None:
+    """The one IANA zone the number's prefix names, else None (mobiles usually name several)."""
+    zones = phone_timezones.time_zones_for_number(phonenumbers.parse(e164))
+    return zones[0] if len(zones) == 1 and zones[0] in _time_zones() else None
 
 
 @lru_cache(maxsize=1)
