@@ -28,7 +28,6 @@ SOURCE_TYPES = {"customer_id": "text", "email": "text", "phone": "phone", "first
 PHONE_FORMATS = ("e164", "e164_digits")
 CSV_DEFAULTS = {"encoding": "utf-8", "bom": False, "delimiter": ",", "decimal": ".", "date_format": "%Y-%m-%d",
                 "line_terminator": "\n", "newlines": "space", "formula_neutralisation": False}
-FILE_FIELDS = ("{channel}", "{as_of}", "{part}")
 
 
 class ProfileError(ValueError):
