@@ -43,11 +43,10 @@ def build_contact_rows(nba: pd.DataFrame, customers: pd.DataFrame, actions: dict
     if lang not in LANGUAGES:
         raise ValueError(f"Export language {lang!r} is not supported; use one of {', '.join(LANGUAGES)}.")
     rows = select_contact_rows(nba, {spec["channel"] for spec in contract["lists"].values()})
-    place = [c for c in PLACE_COLUMNS if c in customers.columns]
-    people = unique_customers(customers, [*contract["personal_columns"], *place], "customers")
+    customers = customers.assign(**{c: None for c in PLACE_COLUMNS if c not in customers.columns})
+    people = unique_customers(customers, [*contract["personal_columns"], *PLACE_COLUMNS], "customers")
     wide = rows.merge(people, on="customer_id", how="left")
-    known = wide["language"].isin(LANGUAGES) if "language" in wide else pd.Series(False, index=wide.index)
-    wide["language"] = wide["language"].where(known, lang) if "language" in wide else lang
+    wide["language"] = wide["language"].where(wide["language"].isin(LANGUAGES), lang)
     texts = pd.concat([localise_actions(actions, rows["action_id"].unique(), code).assign(language=code)
                        for code in LANGUAGES], ignore_index=True)
     wide = wide.merge(texts, on=["action_id", "language"], how="left")

@@ -145,7 +145,7 @@ def test_csvs_load_cleanly_with_pandas_duckdb_and_csv_module(tmp_path):
     call_csv = folder / "call_center.csv"
     raw = call_csv.read_bytes()
     assert not raw.startswith(b"\xef\xbb\xbf") and b"\r" not in raw  # no BOM, '\n' line endings
-    assert raw.splitlines()[0] == b"customer_id,phone,first_name,last_name,action_id,action_name,offer,script_hint,reasons,rank,priority,expected_value,campaign_id,valid_until"
+    assert raw.splitlines()[0] == b"customer_id,phone,first_name,last_name,action_id,action_name,offer,script_hint,reasons,rank,priority,expected_value,campaign_id,valid_until,country,time_zone,language"
 
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8"), newline="")))
     assert [r["customer_id"] for r in rows] == ["g02", "g03"]
@@ -174,7 +174,8 @@ def test_csvs_load_cleanly_with_pandas_duckdb_and_csv_module(tmp_path):
     assert types == {"customer_id": "VARCHAR", "phone": "VARCHAR", "first_name": "VARCHAR", "last_name": "VARCHAR",
                      "action_id": "VARCHAR", "action_name": "VARCHAR", "offer": "VARCHAR", "script_hint": "VARCHAR",
                      "reasons": "VARCHAR", "rank": "BIGINT", "priority": "BIGINT", "expected_value": "DOUBLE",
-                     "campaign_id": "VARCHAR", "valid_until": "DATE"}
+                     "campaign_id": "VARCHAR", "valid_until": "DATE", "country": "VARCHAR", "time_zone": "VARCHAR",
+                     "language": "VARCHAR"}
     got = con.execute(f"SELECT first_name, last_name, phone FROM read_csv('{call_csv}') ORDER BY priority").fetchall()
     assert got == [("João\nPedro", "=HYPERLINK(\"http://x\")", "+351910000002"),
                    ("-Li", "@Chen, \"Li\" Núñez", "+34600000003")]
