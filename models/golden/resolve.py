@@ -15,6 +15,8 @@ Phone rule (canonical form = national significant number, NSN, digits only):
   3. keep it only if 7-15 digits long and not one repeated digit or a run like 123456789.
 Limits: a national number written with its country code but without "+"/"00" ("34612...") keeps
 the code; the same NSN in two countries links (rare); trunk prefixes other than 0 are kept.
+The NSN only links records: golden_customers keeps the phone in E.164 with its country, plus country, time
+zone and language (models/golden/contactability.py); what cannot be read goes to contact_quarantine.
 """
 from __future__ import annotations
 
