@@ -35,7 +35,8 @@ def merge_config(base: dict, override: dict, _path: str = "") -> dict:
     return merged
 
 
-FREE_FORM_SECTIONS = ("exports.delivery.", "decisions.levers.", "decisions.action_volume_caps.", "training.xgboost_params.", "paths.")
+FREE_FORM_SECTIONS = ("exports.delivery.", "decisions.levers.", "decisions.action_volume_caps.",
+                      "training.xgboost_params.", "paths.")
 
 
 # keys checked with their own wording: the schedule (pipelines/schedule_settings.py) and the landing deadline
