@@ -7,6 +7,10 @@ from pathlib import Path
 
 import yaml
 
+from models.exports.delivery import delivery_targets
+from models.exports.profiles import STANDARD, load_profiles
+from models.golden.contactability import ContactSettings
+
 CONFIG_DIR = Path(__file__).parent / "config"
 DEFAULT_CONFIG = CONFIG_DIR / "default.yaml"
 DEFAULT_CATALOG = CONFIG_DIR / "action_catalog.yaml"
@@ -32,7 +36,8 @@ def merge_config(base: dict, override: dict, _path: str = "") -> dict:
     return merged
 
 
-FREE_FORM_SECTIONS = ("decisions.levers.", "decisions.action_volume_caps.", "training.xgboost_params.", "paths.")
+FREE_FORM_SECTIONS = ("exports.delivery.", "decisions.levers.", "decisions.action_volume_caps.",
+                      "training.xgboost_params.", "paths.")
 
 
 # keys checked with their own wording: the schedule (pipelines/schedule_settings.py) and the landing deadline
@@ -96,6 +101,13 @@ def check_values(config: dict) -> None:
     for key, allowed in CHOICES.items():
         if (value := _value_at(config, key)) not in allowed:
             raise ConfigError(f"'{key}' must be one of {', '.join(allowed)}, got {value!r}")
+    try:
+        ContactSettings.from_config(config)
+        chosen = config.get("exports", {}).get("profiles", [STANDARD])
+        load_profiles(chosen)
+        delivery_targets(config, chosen)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _value_at(config: dict, key: str):

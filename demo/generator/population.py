@@ -31,9 +31,16 @@ SEGMENTS = ("consumer", "family", "professional", "student", "senior", "vip")
 PREFERRED_CHANNELS = ("email", "sms", "phone", "app")
 SOURCE_SYSTEMS = ("crm_a", "shop_b")
 PHONE_FORMATS = 5     # "+34 612 345 678", "612345678", "0034612345678", "+34612345678", "612 34 56 78"
-_PHONE_RANGE = 200_000_000          # mobile numbers 600000000 .. 799999999
+# Phone country per language: es speakers have Spanish mobiles, pt speakers Portuguese ones (+351 9x), half of the
+# en speakers British ones (+44 7400 ...). A foreign number is written with its country code only (formats 0, 2, 3):
+# a CRM in Spain cannot tell a national number of another country. Chosen from the person index, with no random
+# draw, so the rest of the world is unchanged.
+PHONE_COUNTRY_CODES = ("34", "351", "44")
+_NATIONAL_ONLY_FORMATS = (1, 4)
+LANGUAGE_KNOWN_SHARE_TENTHS = 7   # the CRM records the customer's language for 7 in 10 persons
+_PHONE_RANGE = 140_000_000          # valid Spanish mobiles: 600000000 .. 699999999 and 710000000 .. 749999999
 _PHONE_STRIDE = 104_729 * 3         # coprime with _PHONE_RANGE: an affine bijection keeps numbers unique
-# 9-digit runs a phone normaliser rejects as fake ("678901234"); remapped to unused 9xx numbers.
+# 9-digit runs a phone normaliser rejects as fake ("678901234"); remapped to unused (valid landline) 98x numbers.
 _RUN_NUMBERS = [int(run[i:i + 9]) for run in ("0123456789" * 2, "9876543210" * 2) for i in range(10)]
 
 
@@ -125,6 +132,8 @@ def draw_records(rng: np.random.Generator, people: People, start: dt.date, n_day
         "do_not_contact": format_bools(dnc),
         "preferred_channel": categorical(rng.integers(0, 4, n_records), PREFERRED_CHANNELS,
                                          rng.random(n_records) < 0.15),
+        "language": categorical(people.lang[person].astype(np.int64), LANGUAGES,
+                                (person * 7919) % 10 >= LANGUAGE_KNOWN_SHARE_TENTHS),
         "updated_at": format_timestamps((epoch_day(start) + signup) * 86400
                                         + (rng.random(n_records) * (n_days - signup) * 86400).astype(np.int64)),
     }
@@ -154,7 +163,10 @@ def _draw_contacts(rng, people: People, person: np.ndarray, is_b: np.ndarray, ki
     phone_format = rng.choice(PHONE_FORMATS, n, p=[0.3, 0.35, 0.1, 0.15, 0.1])[person]
     phone_format = np.where(is_b, (phone_format + rng.integers(1, PHONE_FORMATS, n_records)) % PHONE_FORMATS,
                             phone_format)
-    phone = _format_phones(_phone_numbers(rng, n)[person], phone_format)
+    country = _phone_country(people.lang)
+    foreign = country[person] != 0
+    phone_format = np.where(foreign & (phone_format == 1), 3, np.where(foreign & (phone_format == 4), 0, phone_format))
+    phone = _format_phones(_national_numbers(_phone_numbers(rng, n), country)[person], country[person], phone_format)
     chance = rng.random(n_records)
     no_phone = np.where(is_b, (kind == 0) & (chance < 0.5), ((kind == -1) | (kind == 0)) & (chance < 0.08))
     shout = pa.array(is_b & (rng.random(n_records) < 0.3))     # the other system stores names in capitals
@@ -191,19 +203,43 @@ def _email_variant(rng, email: pa.Array, variant: np.ndarray) -> pa.Array:
 
 
 def _phone_numbers(rng, n: int) -> np.ndarray:
-    """n distinct 9-digit Spanish mobile numbers (affine bijection of the person index)."""
+    """n distinct, valid 9-digit Spanish mobile numbers (affine bijection of the person index)."""
     offset = int(rng.integers(0, _PHONE_RANGE))
-    numbers = 600_000_000 + (np.arange(n, dtype=np.int64) * _PHONE_STRIDE + offset) % _PHONE_RANGE
+    value = (np.arange(n, dtype=np.int64) * _PHONE_STRIDE + offset) % _PHONE_RANGE
+    numbers = np.where(value < 100_000_000, 600_000_000 + value, 610_000_000 + value)
     runs = np.isin(numbers, _RUN_NUMBERS)
-    return np.where(runs, 900_000_000 + numbers % 100_000_000, numbers)
+    return np.where(runs, 980_000_000 + numbers % 10_000_000, numbers)
 
 
-def _format_phones(numbers: np.ndarray, style: np.ndarray) -> pa.Array:
-    """Write each number in one of PHONE_FORMATS."""
+def _phone_country(lang: np.ndarray) -> np.ndarray:
+    """Index into PHONE_COUNTRY_CODES per person: by language, half of the en speakers (odd index) British."""
+    code = np.zeros(len(lang), dtype=np.int8)
+    code[lang == LANGUAGES.index("pt")] = 1
+    code[(lang == LANGUAGES.index("en")) & (np.arange(len(lang)) % 2 == 1)] = 2
+    return code
+
+
+def _national_numbers(spanish: np.ndarray, country: np.ndarray) -> np.ndarray:
+    """Each person's national number: the Spanish mobile, or a distinct Portuguese (9 digits, 91/92/93) or
+    British (10 digits, 7400...) mobile numbered by person index."""
+    index = np.arange(len(spanish), dtype=np.int64)
+    portuguese = 910_000_000 + index % 30_000_000
+    portuguese = np.where(np.isin(portuguese, _RUN_NUMBERS), portuguese + 20_000_000, portuguese)
+    return np.select([country == 1, country == 2], [portuguese, 7_400_000_000 + index % 10_000_000], spanish)
+
+
+def _format_phones(numbers: np.ndarray, country: np.ndarray, style: np.ndarray) -> pa.Array:
+    """Write each number in one of PHONE_FORMATS with its country code (PHONE_COUNTRY_CODES[country])."""
     digits = pc.cast(pa.array(numbers), pa.string())
-    part = [pc.utf8_slice_codeunits(digits, a, b) for a, b in ((0, 3), (3, 6), (6, 9), (3, 5), (5, 7), (7, 9))]
-    written = [join("+34 ", part[0], " ", part[1], " ", part[2]), digits, join("0034", digits), join("+34", digits),
-               join(part[0], " ", part[3], " ", part[4], " ", part[5])]
+    code = take_strings(list(PHONE_COUNTRY_CODES), country)
+    cut = np.where(country == 2, 4, 3)    # British mobiles are grouped 4 + 6
+    head = pc.utf8_slice_codeunits(digits, 0, 3)
+    head = pc.if_else(pa.array(cut == 4), pc.utf8_slice_codeunits(digits, 0, 4), head)
+    middle = pc.if_else(pa.array(cut == 4), pc.utf8_slice_codeunits(digits, 4, 7), pc.utf8_slice_codeunits(digits, 3, 6))
+    tail = pc.if_else(pa.array(cut == 4), pc.utf8_slice_codeunits(digits, 7, 10), pc.utf8_slice_codeunits(digits, 6, 9))
+    part = [pc.utf8_slice_codeunits(digits, a, b) for a, b in ((3, 5), (5, 7), (7, 9))]
+    written = [join("+", code, " ", head, " ", middle, " ", tail), digits, join("00", code, digits),
+               join("+", code, digits), join(head, " ", part[0], " ", part[1], " ", part[2])]
     out = written[0]
     for code in range(1, PHONE_FORMATS):
         out = pc.if_else(pa.array(style == code), written[code], out)

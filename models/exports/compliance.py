@@ -2,6 +2,8 @@
 suppression and the golden contact fields before an export set may be published."""
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from models.exports.contract import load_export_contract, resolve_inside
 from models.exports.files import restore_cell
 from models.exports.lists import unique_customers
 from models.exports.opt_outs import blocked_rows
+from models.exports.profiles import CHANNEL_IDENTIFIER, profile_columns
 
 
 class ComplianceError(Exception):
@@ -29,7 +32,9 @@ class ComplianceInputs:
 
 
 def assert_export_compliance(folder: Path, customers: pd.DataFrame, suppressed_ids: set[str],
-                             *, contract: dict | None = None, raw_opt_outs: pd.DataFrame | None = None) -> None:
+                             *, contract: dict | None = None, raw_opt_outs: pd.DataFrame | None = None,
+                             profiles: dict[str, dict] | None = None, profile_files: dict[str, dict] | None = None,
+                             standard: bool = True, neutralised: bool = True) -> None:
     """Re-read every written file and raise ComplianceError on any contact rule broken.
 
     Rules per list row: the customer exists, has consent for the list's channel, is not do-not-contact
@@ -37,7 +42,10 @@ def assert_export_compliance(folder: Path, customers: pd.DataFrame, suppressed_i
     customer's golden value (the contact cell must not be empty). Independently of the golden record, no row
     of any file may match a `raw_opt_outs` key blocked for its channel, and no row of any file (extras too)
     an erased one. Files must have exactly the contract columns; extras must hold no personal column;
-    unexpected files are refused.
+    unexpected files are refused. Export profiles' list files (`profile_files`, manifest entries keyed
+    '<profile>/<file>') are read back in their profile's dialect and held to the same rules; without the
+    `standard` profile the contract's lists are not expected. `neutralised`: the standard CSVs were written
+    with formula neutralisation (exports.excel_friendly), undone before comparing.
     """
     contract = contract or load_export_contract()
     folder = Path(folder)
@@ -56,11 +64,23 @@ def assert_export_compliance(folder: Path, customers: pd.DataFrame, suppressed_i
                 expected.add(file_name)
                 path = resolve_inside(folder, file_name)
                 if not path.exists():
-                    problems += [f"{file_name}: missing"] if kind == "lists" else []
+                    problems += [f"{file_name}: missing"] if kind == "lists" and standard else []
                     continue
-                header, frame = (read_csv_text if file_fmt == "csv" else read_parquet_text)(path, needed)
+                header, frame = read_csv_text(path, needed, neutralised) if file_fmt == "csv" else \
+                    read_parquet_text(path, needed)
                 problems += check_export_file(header, frame, spec, kind, contract, golden, suppressed, file_name,
                                               raw_opt_outs)
+    for relative, entry in sorted((profile_files or {}).items()):
+        expected.add(relative.split("/")[0])
+        if entry["kind"] == "list":
+            header, frame = read_profile_text(folder / relative, profiles[entry["profile"]], entry["channel"])
+            spec = {"columns": [{"name": h} for h in header], "channel": entry["channel"],
+                    "contact_column": CHANNEL_IDENTIFIER[entry["channel"]] if entry["channel"] != "app" else None}
+            problems += check_export_file(header, frame, spec, "lists", contract, _one_line(golden), suppressed,
+                                          relative, raw_opt_outs)
+    listed = {r for r in (profile_files or {})}
+    problems += [f"{p.relative_to(folder)}: not in the export contract or a profile" for p in sorted(folder.rglob("*"))
+                 if p.is_file() and p.parent != folder and str(p.relative_to(folder)) not in listed]
     problems += [f"{p.name}: not in the export contract" for p in sorted(folder.iterdir()) if p.name not in expected]
     if problems:
         more = f" (+{len(problems) - 10} more)" if len(problems) > 10 else ""
@@ -99,8 +119,8 @@ def check_export_file(header: list[str], frame: pd.DataFrame, spec: dict, kind: 
             for rule, bad in rules.items() if bad.any()]
 
 
-def read_csv_text(path: Path, columns: list[str]) -> tuple[list[str], pd.DataFrame]:
-    """A written CSV's header and its `columns` as text with neutralisation undone.
+def read_csv_text(path: Path, columns: list[str], neutralised: bool = True) -> tuple[list[str], pd.DataFrame]:
+    """A written CSV's header and its `columns` as text (with neutralisation undone when `neutralised`).
 
     The delimiter is the character after the first header name, customer_id; a BOM is skipped.
     """
@@ -112,7 +132,32 @@ def read_csv_text(path: Path, columns: list[str]) -> tuple[list[str], pd.DataFra
     options = {"sep": delimiter if delimiter not in ("", "\r", "\n") else ",", "encoding": "utf-8-sig", "dtype": str}
     header = list(pd.read_csv(path, nrows=0, **options).columns)
     frame = pd.read_csv(path, usecols=[c for c in columns if c in header], keep_default_na=False, **options)
+    if not neutralised:
+        return header, frame
     return header, pd.DataFrame({c: frame[c].map(restore_cell) for c in frame.columns}, columns=frame.columns)
+
+
+def read_profile_text(path: Path, profile: dict, channel: str) -> tuple[list[str], pd.DataFrame]:
+    """A profile list file read with its own dialect: header as source field names, cells as golden text
+    (neutralisation undone, phones back to E.164)."""
+    fmt = profile["csv"]
+    text = path.read_bytes().decode(fmt["encoding"]).removeprefix("\ufeff")
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=fmt["delimiter"]))
+    source = {c["name"]: c["source"] for c in profile_columns(profile, channel)}
+    header = [source.get(name, name) for name in rows[0]]
+    frame = pd.DataFrame(rows[1:], columns=header, dtype=object) if len(rows) > 1 else pd.DataFrame(columns=header)
+    if fmt["formula_neutralisation"]:
+        frame = frame.map(restore_cell)
+    if "phone" in frame and profile["phone_format"] == "e164_digits":
+        frame["phone"] = ["+" + p if p else p for p in frame["phone"]]
+    return header, frame
+
+
+def _one_line(golden: pd.DataFrame) -> pd.DataFrame:
+    """Golden text columns with line breaks as spaces, as the profiles write them."""
+    text = golden.select_dtypes(include="object").columns
+    return golden.assign(**{c: golden[c].map(lambda v: " ".join(str(v).replace("\r\n", "\n").replace("\r", "\n")
+                                                                 .split("\n")) if isinstance(v, str) else v) for c in text})
 
 
 def read_parquet_text(path: Path, columns: list[str]) -> tuple[list[str], pd.DataFrame]:

@@ -31,19 +31,22 @@ def restore_cell(text: str) -> str:
 
 
 def csv_format(config: dict) -> dict:
-    """Encoding and delimiter from the `exports:` config section (the full config is accepted too)."""
+    """Encoding, delimiter and formula neutralisation from the `exports:` config section (the full config is accepted
+    too). Only the spreadsheet mode (excel_friendly) neutralises: a tool or pandas must read the true value, and
+    CSV and Parquet then agree cell for cell."""
     section = config.get("exports", config) or {}
     delimiter = section.get("excel_delimiter", ";") if section.get("excel_friendly", False) else ","
     if not isinstance(delimiter, str) or len(delimiter) != 1 or not delimiter.isascii() or delimiter in "\"'\r\n" \
             or delimiter.isalnum():
         raise ValueError(f"exports.excel_delimiter {delimiter!r} must be one ASCII character that is not a letter, digit, quote or newline.")
-    return {"encoding": "utf-8-sig" if section.get("excel_friendly", False) else "utf-8",
-            "delimiter": delimiter, "line_terminator": "\n"}
+    excel = bool(section.get("excel_friendly", False))
+    return {"encoding": "utf-8-sig" if excel else "utf-8", "delimiter": delimiter, "line_terminator": "\n",
+            "formula_neutralisation": excel}
 
 
 def write_csv(frame: pd.DataFrame, columns: list[dict], path: Path, fmt: dict) -> None:
-    """Write the header and rows with fixed number formats and formula-neutralised text."""
-    cells = [_csv_cells(frame[c["name"]], c) for c in columns]
+    """Write the header and rows with fixed number formats (text formula-neutralised when `fmt` says so)."""
+    cells = [_csv_cells(frame[c["name"]], c, fmt.get("formula_neutralisation", True)) for c in columns]
     with open(path, "w", encoding=fmt["encoding"], newline="") as handle:
         writer = csv.writer(handle, delimiter=fmt["delimiter"], quotechar='"', quoting=csv.QUOTE_MINIMAL,
                             lineterminator=fmt["line_terminator"])
@@ -61,11 +64,13 @@ def write_parquet(frame: pd.DataFrame, columns: list[dict], path: Path) -> None:
         os.fsync(handle.fileno())
 
 
-def _csv_cells(values: pd.Series, column: dict) -> list[str]:
-    """The CSV text of one typed column: fixed number formats, ISO dates, neutralised text, '' for missing."""
+def _csv_cells(values: pd.Series, column: dict, neutralise: bool = True) -> list[str]:
+    """The CSV text of one typed column: fixed number formats, ISO dates, (neutralised) text, '' for missing."""
     kind, present = column["type"], values.notna().to_numpy()
     if kind in TEXT_TYPES:
         text = values.where(present, "").astype(str)
+        if not neutralise:
+            return text.tolist()
         risky = text.str.startswith(FORMULA_TRIGGERS).to_numpy()  # only these can change: keeps it fast
         text[risky] = [neutralise_cell(t, phone=kind == "phone") for t in text[risky]]
         return text.tolist()

@@ -9,30 +9,55 @@ import pandas as pd
 
 from models.exports.columns import coerce_columns, is_missing, required_info, to_date
 from models.exports.contract import load_export_contract
+from models.golden.contactability import LANGUAGES
 
-LANGUAGES = ("en", "es", "pt")
+PLACE_COLUMNS = ("phone_country", "country", "time_zone", "language")  # golden contact fields, not personal
 
 
 def build_export_lists(nba: pd.DataFrame, customers: pd.DataFrame, actions: dict, reasons: dict,
                        run_info: dict, lang: str = "en", *, contract: dict | None = None) -> dict[str, pd.DataFrame]:
     """One frame per contract list (email, sms, app, call_center) from tonight's chosen, contacted actions.
 
-    Holdout rows, 'no_action' and rows without a channel are never contacted, so never exported. Only
-    the columns the contract declares for a list are kept: a list carries no other personal field.
+    Only the columns the contract declares for a list are kept: a list carries no other personal field.
+    """
+    contract = contract or load_export_contract()
+    return lists_from_contacts(build_contact_rows(nba, customers, actions, reasons, run_info, lang, contract=contract),
+                               contract)
+
+
+def lists_from_contacts(contacts: pd.DataFrame, contract: dict) -> dict[str, pd.DataFrame]:
+    """The contract's lists (their columns only, typed) from build_contact_rows' frame."""
+    return {name: coerce_columns(contacts[contacts["list"] == name], spec["columns"], name)
+            for name, spec in contract["lists"].items()}
+
+
+def build_contact_rows(nba: pd.DataFrame, customers: pd.DataFrame, actions: dict, reasons: dict,
+                       run_info: dict, lang: str = "en", *, contract: dict | None = None) -> pd.DataFrame:
+    """Every contact of tonight with every field a list or an export profile may carry, one row per contact.
+
+    Holdout rows, 'no_action' and rows without a channel are never contacted, so never exported. Texts
+    (action name, offer, script hint) are in each customer's `language` (golden record), `lang` when unknown.
+    Rows are ordered per list by expected value desc then customer_id and numbered as `priority`.
     """
     contract = contract or load_export_contract()
     if lang not in LANGUAGES:
         raise ValueError(f"Export language {lang!r} is not supported; use one of {', '.join(LANGUAGES)}.")
     rows = select_contact_rows(nba, {spec["channel"] for spec in contract["lists"].values()})
-    people = unique_customers(customers, contract["personal_columns"], "customers")
-    wide = rows.merge(localise_actions(actions, rows["action_id"].unique(), lang), on="action_id", how="left")
-    wide = wide.merge(people, on="customer_id", how="left")
+    customers = customers.assign(**{c: None for c in PLACE_COLUMNS if c not in customers.columns})
+    people = unique_customers(customers, [*contract["personal_columns"], *PLACE_COLUMNS], "customers")
+    wide = rows.merge(people, on="customer_id", how="left")
+    wide["language"] = wide["language"].where(wide["language"].isin(LANGUAGES), lang)
+    texts = pd.concat([localise_actions(actions, rows["action_id"].unique(), code).assign(language=code)
+                       for code in LANGUAGES], ignore_index=True)
+    wide = wide.merge(texts, on=["action_id", "language"], how="left")
     separator = contract.get("reasons_separator", "; ")
     wide["reasons"] = [separator.join(str(p) for p in _phrases(reasons.get(cid))) for cid in wide["customer_id"]]
     wide["campaign_id"] = str(required_info(run_info, "campaign_id"))
     wide["valid_until"] = to_date(required_info(run_info, "valid_until"), "run_info.valid_until")
-    return {name: order_list(wide[wide["channel"] == spec["channel"]], spec["columns"], name)
-            for name, spec in contract["lists"].items()}
+    list_of = {spec["channel"]: name for name, spec in contract["lists"].items()}
+    wide["list"] = wide["channel"].map(list_of)
+    ordered = [order_rows(wide[wide["list"] == name]) for name in contract["lists"]]
+    return pd.concat(ordered, ignore_index=True) if ordered else wide
 
 
 def select_contact_rows(nba: pd.DataFrame, channels: set[str]) -> pd.DataFrame:
@@ -79,11 +104,15 @@ def localise_actions(actions: Mapping[str, Mapping], action_ids: Iterable[str], 
 
 def order_list(rows: pd.DataFrame, columns: list[dict], name: str) -> pd.DataFrame:
     """Sort by expected value desc then customer_id, number the rows as `priority`, keep contract columns."""
+    return coerce_columns(order_rows(rows), columns, name)
+
+
+def order_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """Sort by expected value (2 decimals) desc then customer_id, rank, action_id; number the rows as `priority`."""
     rows = rows.assign(expected_value=pd.to_numeric(rows["expected_value"]).round(2) + 0.0)
     rows = rows.sort_values(["expected_value", "customer_id", "rank", "action_id"],
                             ascending=[False, True, True, True], kind="mergesort")
-    rows = rows.assign(priority=range(1, len(rows) + 1))
-    return coerce_columns(rows, columns, name)
+    return rows.assign(priority=range(1, len(rows) + 1))
 
 
 def _localise(value: Any, lang: str) -> str:

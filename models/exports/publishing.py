@@ -16,14 +16,21 @@ from models.exports.columns import coerce_columns, required_info, to_date
 from models.exports.compliance import ComplianceInputs, assert_export_compliance
 from models.exports.contract import CONTRACT_PATH, check_file_name, load_export_contract, resolve_inside
 from models.exports.files import csv_format, write_csv, write_parquet
+from models.exports.profile_files import suppression_identifiers, write_profile_set
+from models.exports.profiles import CHANNELS, STANDARD
 
 RUN_INFO_KEYS = ("campaign_id", "policy_version", "model_versions", "control_group_share", "valid_until")
 
 
 def write_export_set(lists: dict[str, pd.DataFrame], extra: dict[str, pd.DataFrame], exports_root: Path,
                      as_of: dt.date, run_info: dict, config: dict, compliance: ComplianceInputs,
-                     *, contract: dict | None = None) -> Path:
+                     *, contract: dict | None = None, profiles: dict[str, dict] | None = None,
+                     contacts: pd.DataFrame | None = None) -> Path:
     """Write, check and publish one night's export set; returns `exports_root/<as_of>` (a symlink).
+
+    `profiles` (load_profiles; default: standard only) chooses what is written: `standard` writes the contract's
+    lists and extras at the top of the set, every other profile its audiences and suppression files from
+    `contacts` (build_contact_rows) into `<profile>/`. The manifest lists every file with its profile.
 
     Files go into a new hidden `.<as_of>.v*` folder; the compliance check re-reads them; then the
     `<as_of>` symlink is replaced in one os.replace. On any failure the hidden folder is removed and
@@ -35,7 +42,13 @@ def write_export_set(lists: dict[str, pd.DataFrame], extra: dict[str, pd.DataFra
         raise ValueError(f"as_of {as_of!r} must be a date.")
     fmt = csv_format(config)
     head = manifest_head(run_info, day, contract, fmt)
-    plan = plan_files(lists, extra, contract)
+    profiles = profiles if profiles is not None else {STANDARD: {"profile": STANDARD}}
+    tools = {name: p for name, p in profiles.items() if name != STANDARD}
+    if tools and contacts is None:
+        raise ValueError(f"Export profiles {sorted(tools)} need tonight's contact rows.")
+    plan = plan_files(lists, extra, contract) if STANDARD in profiles else []
+    suppression = {c: suppression_identifiers(compliance.customers, compliance.suppressed_ids, c) for c in CHANNELS} \
+        if tools else {}
     root = Path(exports_root)
     root.mkdir(parents=True, exist_ok=True)
     root = root.resolve()
@@ -54,13 +67,21 @@ def write_export_set(lists: dict[str, pd.DataFrame], extra: dict[str, pd.DataFra
                 write_parquet(frame, columns, path)
             with open(path, "rb") as handle:
                 digest = hashlib.file_digest(handle, "sha256").hexdigest()
-            files[file_name] = {**owner, "format": file_fmt, "rows": len(frame), "bytes": path.stat().st_size,
-                                "sha256": digest}
+            files[file_name] = {**owner, "profile": STANDARD, "format": file_fmt, "rows": len(frame),
+                                "bytes": path.stat().st_size, "sha256": digest}
+        profile_files = {}
+        for name in sorted(tools):
+            profile_files |= write_profile_set(staging, tools[name], contacts, suppression, day)
         assert_export_compliance(staging, compliance.customers, compliance.suppressed_ids, contract=contract,
-                                 raw_opt_outs=compliance.raw_opt_outs)
+                                 raw_opt_outs=compliance.raw_opt_outs, profiles=tools, profile_files=profile_files,
+                                 standard=STANDARD in profiles, neutralised=fmt["formula_neutralisation"])
+        files |= profile_files
+        head["profiles"] = sorted(profiles)
         manifest = {**head, "files": files, "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
         resolve_inside(staging, contract["manifest"]["file"]).write_text(
             json.dumps(manifest, sort_keys=True, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        for sub in sorted(tools):
+            _fsync_dir(staging / sub)
         _fsync_dir(staging)
         publish_version(root, link, staging)
     except BaseException:
@@ -70,6 +91,21 @@ def write_export_set(lists: dict[str, pd.DataFrame], extra: dict[str, pd.DataFra
     remove_old_versions(root, day.isoformat(), keep=staging.name)
     return link
 
+
+def recheck_published_set(folder: Path, compliance: ComplianceInputs, profiles: dict[str, dict], config: dict,
+                          *, contract: dict | None = None) -> int:
+    """Re-read a published set as a consumer sees it (every file its manifest lists, each profile's in its own
+    dialect) and raise ComplianceError on any contact rule broken; returns the number of files checked."""
+    contract = contract or load_export_contract()
+    manifest = json.loads(resolve_inside(Path(folder), contract["manifest"]["file"]).read_text(encoding="utf-8"))
+    profile_files = {name: entry for name, entry in manifest["files"].items()
+                     if entry.get("profile", STANDARD) != STANDARD}
+    assert_export_compliance(Path(folder), compliance.customers, compliance.suppressed_ids, contract=contract,
+                             raw_opt_outs=compliance.raw_opt_outs,
+                             profiles={name: p for name, p in profiles.items() if name != STANDARD},
+                             profile_files=profile_files, standard=STANDARD in profiles,
+                             neutralised=csv_format(config)["formula_neutralisation"])
+    return len(manifest["files"])
 
 def manifest_head(run_info: dict, day: dt.date, contract: dict, fmt: dict) -> dict:
     """The run facts the manifest records; the run's as_of, when given, must be the export date."""

@@ -15,12 +15,16 @@ Phone rule (canonical form = national significant number, NSN, digits only):
   3. keep it only if 7-15 digits long and not one repeated digit or a run like 123456789.
 Limits: a national number written with its country code but without "+"/"00" ("34612...") keeps
 the code; the same NSN in two countries links (rare); trunk prefixes other than 0 are kept.
+The NSN only links records: golden_customers keeps the phone in E.164 with its country, plus country, time
+zone and language (models/golden/contactability.py); what cannot be read goes to contact_quarantine.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import duckdb
+
+from models.golden.contactability import CONTACT_COLUMNS, QUARANTINE_TABLE, ContactSettings, contact_fields
 
 # Local parts / domains that mean "no email" in CRMs (es / pt / en); such emails never link people.
 PLACEHOLDER_EMAIL_LOCAL_PARTS = (
@@ -32,6 +36,7 @@ PLACEHOLDER_EMAIL_DOMAINS = ("noemail.com", "nomail.com", "sinemail.com", "semma
 _COUNTRY_CODE = r"^(?:1|7|2[07]|3[0-469]|4[013-9]|5[1-8]|6[0-6]|8[1246]|9[0-58]|\d{3})"
 CONSENTS = ("consent_email", "consent_sms", "consent_phone", "consent_app")
 _LATEST_FIELDS = ("email", "phone", "first_name", "last_name", "birth_year", "region", "segment", "preferred_channel")
+CRM_PLACE_FIELDS = ("country", "postal_code", "time_zone", "language")  # optional CRM columns (contactability.py)
 _MAX_ROUNDS = 1000
 MAX_CUSTOMERS_PER_KEY = 10  # an email / phone on more customer ids is a placeholder nobody owns
 
@@ -45,6 +50,7 @@ class GoldenResult:
     merged_groups: int  # golden customers built from more than one source record
     shared_keys_ignored: int  # emails/phones on too many customers to be a person's own
     label_rounds: int
+    contact_values_quarantined: int = 0  # phones / CRM places that could not be used (contact_quarantine)
 
 
 def _sql_list(values: tuple[str, ...]) -> str:
@@ -81,6 +87,7 @@ def _blank_to_null(col: str) -> str:
 
 def _stage_records(con: duckdb.DuckDBPyConnection) -> int:
     """Number every source record so that a smaller node_id is a better golden-id candidate."""
+    present = {r[0] for r in con.execute("DESCRIBE stg_customers").fetchall()}
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _gr_records AS
         SELECT row_number() OVER (ORDER BY signup_date NULLS LAST, customer_id, source_system NULLS FIRST,
@@ -90,7 +97,8 @@ def _stage_records(con: duckdb.DuckDBPyConnection) -> int:
                {_blank_to_null('first_name')} AS first_name, {_blank_to_null('last_name')} AS last_name,
                birth_year, {_blank_to_null('region')} AS region, {_blank_to_null('segment')} AS segment,
                {', '.join(CONSENTS)}, do_not_contact,
-               {_blank_to_null('preferred_channel')} AS preferred_channel
+               {_blank_to_null('preferred_channel')} AS preferred_channel, {_blank_to_null('phone')} AS phone_raw,
+               {', '.join(f"{_blank_to_null(c) if c in present else 'CAST(NULL AS VARCHAR)'} AS {c}" for c in CRM_PLACE_FIELDS)}
         FROM stg_customers WHERE customer_id IS NOT NULL""")
     return con.execute("SELECT count(*) FROM _gr_records").fetchone()[0]
 
@@ -153,8 +161,32 @@ def _write_golden_tables(con: duckdb.DuckDBPyConnection) -> None:
         SELECT golden_id AS customer_id, min(signup_date) AS signup_date, {latest['email']}, {latest['phone']},
                {latest['first_name']}, {latest['last_name']}, {latest['birth_year']}, {latest['region']},
                {latest['segment']}, {consents}, bool_or(coalesce(do_not_contact, false)) AS do_not_contact,
-               {latest['preferred_channel']}, CAST(count(*) AS INTEGER) AS n_source_records
+               {latest['preferred_channel']}, CAST(count(*) AS INTEGER) AS n_source_records,
+               coalesce(first(phone_raw ORDER BY updated_at DESC NULLS LAST, node_id) FILTER (WHERE phone IS NOT NULL),
+                        first(phone_raw ORDER BY updated_at DESC NULLS LAST, node_id) FILTER (WHERE phone_raw IS NOT NULL))
+                   AS phone_raw,  -- the latest linkable phone as written, else the latest written: E.164 or quarantine
+               {', '.join(_latest(f) for f in CRM_PLACE_FIELDS)}
         FROM _gr_resolved GROUP BY golden_id ORDER BY customer_id;""")
+
+
+def _add_contact_fields(con: duckdb.DuckDBPyConnection, settings: ContactSettings) -> int:
+    """Replace the linking phone (NSN) of golden_customers with E.164 and add phone_country, country, time_zone
+    and language (models/golden/contactability.py); unusable values go to contact_quarantine. Returns how many."""
+    crm = con.execute(f"SELECT customer_id, phone_raw, region, {', '.join(CRM_PLACE_FIELDS)} FROM golden_customers").df()
+    fields, quarantined = contact_fields(crm, settings)
+    con.register("_gr_contact", fields)
+    con.register("_gr_contact_quarantine", quarantined.astype(str))
+    con.execute(f"""
+        CREATE OR REPLACE TABLE golden_customers AS
+        SELECT g.* EXCLUDE (phone_raw, {', '.join(CRM_PLACE_FIELDS)}) REPLACE (CAST(c.phone AS VARCHAR) AS phone),
+               {', '.join(f"CAST(c.{f} AS VARCHAR) AS {f}" for f in CONTACT_COLUMNS[1:])}
+        FROM golden_customers g JOIN _gr_contact c USING (customer_id) ORDER BY customer_id;
+        CREATE OR REPLACE TABLE {QUARANTINE_TABLE} AS
+        SELECT {', '.join(f"CAST({f} AS VARCHAR) AS {f}" for f in ("customer_id", "field", "value", "rule"))}
+        FROM _gr_contact_quarantine ORDER BY customer_id, field;""")
+    con.unregister("_gr_contact")
+    con.unregister("_gr_contact_quarantine")
+    return len(quarantined)
 
 
 def _rekey_events(con: duckdb.DuckDBPyConnection, source: str, target: str) -> None:
@@ -173,16 +205,19 @@ def _rekey_events(con: duckdb.DuckDBPyConnection, source: str, target: str) -> N
             WHERE source_customer_id <> golden_id) m USING (customer_id)""")
 
 
-def resolve_golden_records(con: duckdb.DuckDBPyConnection, *, max_customers_per_key: int = MAX_CUSTOMERS_PER_KEY) -> GoldenResult:
+def resolve_golden_records(con: duckdb.DuckDBPyConnection, *, max_customers_per_key: int = MAX_CUSTOMERS_PER_KEY,
+                           contact: ContactSettings = ContactSettings()) -> GoldenResult:
     """Build customer_crosswalk, golden_customers, purchases and interactions from the stg tables.
 
     An email or phone found on more than `max_customers_per_key` distinct customer ids is treated
-    as a placeholder nobody owns (e.g. the shop's own number) and links nobody.
+    as a placeholder nobody owns (e.g. the shop's own number) and links nobody. Linking uses the phone's national
+    significant number; golden_customers keeps the E.164 form with the contact fields of `contact`.
     """
     source_records = _stage_records(con)
     shared = _stage_keys(con, max_customers_per_key)
     rounds = _propagate_labels(con)
     _write_golden_tables(con)
+    contact_quarantined = _add_contact_fields(con, contact)
     _rekey_events(con, "stg_purchases", "purchases")
     _rekey_events(con, "stg_interactions", "interactions")
     golden, merged = con.execute(
@@ -190,7 +225,7 @@ def resolve_golden_records(con: duckdb.DuckDBPyConnection, *, max_customers_per_
     ).fetchone()
     for table in ("_gr_records", "_gr_contact_keys", "_gr_shared", "_gr_keys", "_gr_labels", "_gr_resolved"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
-    return GoldenResult(source_records, golden, merged, shared, rounds)
+    return GoldenResult(source_records, golden, merged, shared, rounds, contact_quarantined)
 
 
 def resolution_gaps(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

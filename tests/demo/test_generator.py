@@ -5,6 +5,7 @@ import datetime as dt
 import re
 
 import numpy as np
+import phonenumbers
 import pandas as pd
 import pytest
 import yaml
@@ -20,7 +21,7 @@ START, END = dt.date(2023, 11, 1), dt.date(2026, 10, 31)
 N = 20_000
 CUSTOMER_COLUMNS = ["customer_id", "signup_date", "source_system", "email", "phone", "first_name", "last_name",
                     "birth_year", "region", "segment", "consent_email", "consent_sms", "consent_phone", "consent_app",
-                    "do_not_contact", "preferred_channel", "updated_at"]
+                    "do_not_contact", "preferred_channel", "language", "updated_at"]
 PURCHASE_COLUMNS = ["order_id", "customer_id", "order_ts", "amount", "quantity", "product_id", "category", "channel",
                     "discount_amount", "status"]
 INTERACTION_COLUMNS = ["interaction_id", "customer_id", "interaction_ts", "channel", "type", "action_id", "outcome",
@@ -69,14 +70,9 @@ def _normalise_emails(emails):
 
 
 def _normalise_phones(phones):
-    out = []
-    for p in phones:
-        if p is None:
-            out.append(None)
-            continue
-        digits = re.sub(r"\D", "", p)
-        out.append(digits[2:] if p.strip().startswith("+") else digits[4:] if digits.startswith("0034") else digits)
-    return out
+    """E.164 by phonenumbers (national numbers in this world are Spanish), independently of the golden record."""
+    return [None if p is None else phonenumbers.format_number(phonenumbers.parse(p, "ES"), phonenumbers.PhoneNumberFormat.E164)
+            for p in phones]
 
 
 def _clean_ts(series: pd.Series) -> pd.Series:

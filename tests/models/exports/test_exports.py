@@ -145,16 +145,16 @@ def test_csvs_load_cleanly_with_pandas_duckdb_and_csv_module(tmp_path):
     call_csv = folder / "call_center.csv"
     raw = call_csv.read_bytes()
     assert not raw.startswith(b"\xef\xbb\xbf") and b"\r" not in raw  # no BOM, '\n' line endings
-    assert raw.splitlines()[0] == b"customer_id,phone,first_name,last_name,action_id,action_name,offer,script_hint,reasons,rank,priority,expected_value,campaign_id,valid_until"
+    assert raw.splitlines()[0] == b"customer_id,phone,first_name,last_name,action_id,action_name,offer,script_hint,reasons,rank,priority,expected_value,campaign_id,valid_until,country,time_zone,language"
 
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8"), newline="")))
     assert [r["customer_id"] for r in rows] == ["g02", "g03"]
     assert rows[0]["first_name"] == "João\nPedro"                                  # newline kept inside quotes
-    assert rows[0]["last_name"] == "'=HYPERLINK(\"http://x\")"                       # formula neutralised
+    assert rows[0]["last_name"] == "=HYPERLINK(\"http://x\")"                        # the true value (no spreadsheet)
     assert rows[0]["reasons"] == "Complaint in the last 30 days; =1+1 formula-like note; -20% spend vs last quarter"
-    assert rows[0]["script_hint"] == "'=Apologise, then confirm it is solved."
-    assert rows[1]["first_name"] == "'-Li" and rows[1]["last_name"] == "'@Chen, \"Li\" Núñez"
-    assert rows[1]["reasons"] == "'=High churn risk; Long-time customer, loyal"
+    assert rows[0]["script_hint"] == "=Apologise, then confirm it is solved."
+    assert rows[1]["first_name"] == "-Li" and rows[1]["last_name"] == "@Chen, \"Li\" Núñez"
+    assert rows[1]["reasons"] == "=High churn risk; Long-time customer, loyal"
     assert rows[0]["phone"] == "+351910000002"                                     # plain phone number kept as is
     assert rows[0]["expected_value"] == "40.00" and rows[0]["valid_until"] == "2026-11-30"
 
@@ -162,7 +162,7 @@ def test_csvs_load_cleanly_with_pandas_duckdb_and_csv_module(tmp_path):
     email = pd.read_csv(folder / "email.csv", dtype=text_columns, keep_default_na=False, parse_dates=["valid_until"])
     assert list(email.columns) == [c["name"] for c in CONTRACT["lists"]["email"]["columns"]]
     assert email["first_name"].tolist() == ["Ána María", "Zoë"]
-    assert email["email"].tolist() == ["ana@example.es", "'=cmd|' /C calc'!A0"]
+    assert email["email"].tolist() == ["ana@example.es", "=cmd|' /C calc'!A0"]
     assert email["expected_value"].tolist() == [12.35, -1.5]                      # numeric: never neutralised
     assert str(email["rank"].dtype) == "int64" and str(email["valid_until"].dtype).startswith("datetime64")
 
@@ -174,12 +174,13 @@ def test_csvs_load_cleanly_with_pandas_duckdb_and_csv_module(tmp_path):
     assert types == {"customer_id": "VARCHAR", "phone": "VARCHAR", "first_name": "VARCHAR", "last_name": "VARCHAR",
                      "action_id": "VARCHAR", "action_name": "VARCHAR", "offer": "VARCHAR", "script_hint": "VARCHAR",
                      "reasons": "VARCHAR", "rank": "BIGINT", "priority": "BIGINT", "expected_value": "DOUBLE",
-                     "campaign_id": "VARCHAR", "valid_until": "DATE"}
+                     "campaign_id": "VARCHAR", "valid_until": "DATE", "country": "VARCHAR", "time_zone": "VARCHAR",
+                     "language": "VARCHAR"}
     got = con.execute(f"SELECT first_name, last_name, phone FROM read_csv('{call_csv}') ORDER BY priority").fetchall()
-    assert got == [("João\nPedro", "'=HYPERLINK(\"http://x\")", "+351910000002"),
-                   ("'-Li", "'@Chen, \"Li\" Núñez", "+34600000003")]
+    assert got == [("João\nPedro", "=HYPERLINK(\"http://x\")", "+351910000002"),
+                   ("-Li", "@Chen, \"Li\" Núñez", "+34600000003")]
     call = pd.read_csv(call_csv, dtype={"phone": str}, keep_default_na=False)
-    assert call["last_name"].tolist() == ["'=HYPERLINK(\"http://x\")", "'@Chen, \"Li\" Núñez"]
+    assert call["last_name"].tolist() == ["=HYPERLINK(\"http://x\")", "@Chen, \"Li\" Núñez"]
     assert con.execute(f"SELECT first_name FROM read_csv('{folder / 'email.csv'}') ORDER BY priority").fetchall() == [("Ána María",), ("Zoë",)]
 
 
@@ -191,6 +192,20 @@ def test_parquet_matches_csv_rows_and_has_contract_types(tmp_path):
     assert str(table.schema.field("priority").type) == "int64"
     assert table.column("last_name").to_pylist()[0] == '=HYPERLINK("http://x")'  # Parquet keeps the true value
     assert table.num_rows == 2
+
+
+def test_csv_and_parquet_agree_cell_for_cell(tmp_path):
+    folder = export(tmp_path)
+    for name, spec in CONTRACT["lists"].items():
+        texts = {c["name"]: str for c in spec["columns"] if c["type"] in TEXT_TYPES}
+        from_csv = pd.read_csv(folder / f"{name}.csv", dtype=texts, keep_default_na=False)
+        from_parquet = pq.read_table(folder / f"{name}.parquet").to_pandas()
+        for column in spec["columns"]:
+            got, want = from_csv[column["name"]].tolist(), from_parquet[column["name"]].tolist()
+            if column["type"] == "date":
+                got = [dt.date.fromisoformat(v) for v in got]
+            want = ["" if v is None else v for v in want] if column["type"] in TEXT_TYPES else want
+            assert got == want, (name, column["name"])
 
 
 def test_neutralise_cell_rules():
@@ -211,7 +226,12 @@ def test_excel_friendly_mode_writes_bom_and_delimiter(tmp_path):
     rows = duckdb.connect().execute(f"SELECT customer_id FROM read_csv('{folder / 'email.csv'}')").fetchall()
     assert rows == [("g01",), ("g04",)]
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["csv"] == {"encoding": "utf-8-sig", "delimiter": ";", "line_terminator": "\n"}
+    assert manifest["csv"] == {"encoding": "utf-8-sig", "delimiter": ";", "line_terminator": "\n",
+                               "formula_neutralisation": True}
+    assert frame["email"].tolist() == ["ana@example.es", "'=cmd|' /C calc'!A0"]  # spreadsheet mode: neutralised
+    call = pd.read_csv(folder / "call_center.csv", sep=";", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert call["last_name"].tolist() == ["'=HYPERLINK(\"http://x\")", "'@Chen, \"Li\" Núñez"]
+    assert call["first_name"].tolist() == ["João\nPedro", "'-Li"] and call["phone"].tolist()[0] == "+351910000002"
     with pytest.raises(ValueError, match="excel_delimiter"):
         export(tmp_path / "bad", config={"excel_friendly": True, "excel_delimiter": '"'})
 

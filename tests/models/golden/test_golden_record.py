@@ -117,7 +117,7 @@ def test_golden_customer_merges_consent_conservatively_and_takes_latest_contact(
     row = con.execute("SELECT * FROM golden_customers WHERE customer_id = 'C1'").df().iloc[0]
     assert row["signup_date"].isoformat()[:10] == "2024-01-01"
     assert row["email"] == "ana.garcia@mail.com"
-    assert row["phone"] == "699111222"  # C2 (updated 2024-06-01) is the latest record with a phone
+    assert row["phone"] == "+34699111222"  # C2 (updated 2024-06-01) is the latest record with a phone, in E.164
     assert row["first_name"] == "Ana María" and row["last_name"] == "García López"
     assert not row["consent_sms"]  # C2 said no
     assert not row["consent_phone"]  # C3 left it missing
@@ -134,7 +134,7 @@ def test_golden_tables_follow_the_architecture_columns(resolved):
     assert cols == [
         "customer_id", "signup_date", "email", "phone", "first_name", "last_name", "birth_year", "region", "segment",
         "consent_email", "consent_sms", "consent_phone", "consent_app", "do_not_contact", "preferred_channel",
-        "n_source_records",
+        "n_source_records", "phone_country", "country", "time_zone", "language",
     ]
     assert [r[0] for r in con.execute("DESCRIBE customer_crosswalk").fetchall()] == [
         "source_system", "source_customer_id", "golden_id"]
