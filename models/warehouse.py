@@ -195,13 +195,32 @@ def write_decisions(con: duckdb.DuckDBPyConnection, as_of: dt.date, next_best_ac
     con.execute(f"INSERT INTO {DECISION_SUMMARY} VALUES (?, ?)", [as_of, json.dumps(summary, default=str)])
 
 
+# decision_log's columns and types, fixed: a table created from a first night's frame typed a column that was empty
+# that night (no holdout customer had a withheld option) as DuckDB's "NULL", and the next night could not insert.
+DECISION_LOG_SCHEMA = {
+    "as_of": "DATE", "customer_id": "VARCHAR", "action_id": "VARCHAR", "channel": "VARCHAR",
+    "expected_value": "DOUBLE", "selection_probability": "DOUBLE", "is_holdout": "BOOLEAN", "is_exploration": "BOOLEAN",
+    "withheld_action_id": "VARCHAR", "withheld_channel": "VARCHAR", "withheld_expected_value": "DOUBLE",
+    "campaign_id": "VARCHAR", "policy": "VARCHAR", "policy_version": "VARCHAR", "model_versions": "VARCHAR",
+}
+
+
 def append_decision_log(con: duckdb.DuckDBPyConnection, as_of: dt.date, log: pd.DataFrame, **facts: str) -> None:
     """Keep `as_of`'s decisions in decision_log (never replaced as a whole: a rerun of a date replaces that
-    date's rows only). `facts` (campaign_id, policy, policy_version, model_versions) are the same for every row."""
+    date's rows only). `facts` (campaign_id, policy, policy_version, model_versions) are the same for every row.
+    The table has the fixed DECISION_LOG_SCHEMA; a log of an older version with a column typed "NULL" is repaired."""
     frame = log.assign(as_of=as_of, **facts)[["as_of", *log.columns, *facts]]
+    unknown = sorted(set(frame.columns) - set(DECISION_LOG_SCHEMA))
+    if unknown:
+        raise ValueError(f"decision_log has no column {unknown}: add it to DECISION_LOG_SCHEMA")
     con.register("_log", frame)
     try:
-        con.execute(f"CREATE TABLE IF NOT EXISTS {DECISION_LOG} AS SELECT * FROM _log LIMIT 0")
+        columns = ", ".join(f"{name} {kind}" for name, kind in DECISION_LOG_SCHEMA.items())
+        con.execute(f"CREATE TABLE IF NOT EXISTS {DECISION_LOG} ({columns})")
+        for name, kind in con.execute(f"SELECT column_name, data_type FROM information_schema.columns "
+                                      f"WHERE table_name = '{DECISION_LOG}'").fetchall():
+            if kind.strip('"') == "NULL" and name in DECISION_LOG_SCHEMA:
+                con.execute(f"ALTER TABLE {DECISION_LOG} ALTER {name} TYPE {DECISION_LOG_SCHEMA[name]}")
         con.execute(f"DELETE FROM {DECISION_LOG} WHERE as_of = ?", [as_of])
         con.execute(f"INSERT INTO {DECISION_LOG} BY NAME SELECT * FROM _log ORDER BY customer_id, action_id")
     finally:

@@ -27,6 +27,25 @@ def test_the_log_keeps_every_night_and_a_rerun_replaces_only_its_own_night():
     assert rows == [(first, "C", "survey", "c1b"), (second, "A", "retain", "c2")]
 
 
+
+def test_a_first_night_without_any_withheld_option_does_not_block_the_next_nights_log():
+    """The first night's holdout had no withheld option (every column empty): the next night's must still go in,
+    and a log an older version created with "NULL"-typed columns is repaired."""
+    con = duckdb.connect()
+    warehouse.append_decision_log(con, dt.date(2026, 11, 1), _log(["A"]), campaign_id="c1", policy="no_action")
+    held = _log(["B"]).assign(is_holdout=True, action_id="no_action", withheld_action_id="retain",
+                              withheld_channel="email", withheld_expected_value=2.5)
+    warehouse.append_decision_log(con, dt.date(2026, 11, 2), held, campaign_id="c2", policy="learned")
+    assert con.execute("SELECT withheld_action_id, withheld_channel, withheld_expected_value FROM decision_log "
+                       "WHERE customer_id = 'B'").fetchall() == [("retain", "email", 2.5)]
+    old = duckdb.connect()
+    old.register("_first", _log(["A"]).assign(as_of=dt.date(2026, 11, 1), campaign_id="c1", policy="no_action"))
+    old.execute("CREATE TABLE decision_log AS SELECT * FROM _first")  # what the older version did
+    assert dict(old.execute("SELECT column_name, data_type FROM information_schema.columns "
+                            "WHERE table_name = 'decision_log'").fetchall())["withheld_action_id"].strip('"') == "NULL"
+    warehouse.append_decision_log(old, dt.date(2026, 11, 2), held, campaign_id="c2", policy="learned")
+    assert old.execute("SELECT withheld_action_id FROM decision_log WHERE customer_id = 'B'").fetchall() == [("retain",)]
+
 def test_holdout_customers_record_the_option_they_were_denied(catalog):  # noqa: F811
     result = run(catalog, holdout_share=1.0)  # everybody is held out tonight
     log = result.log.set_index("customer_id")
