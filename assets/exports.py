@@ -28,10 +28,14 @@ from pipelines.resources import NbaHome
     partitions_def=as_of_partitions, owners=["team:marketing-ops"],
     deps=[["decisions", "next_best_actions"], ["decisions", "realised_lift"]],
     check_specs=[night_check("export_compliance", asset=["exports", "campaign_lists"],
-                             description="`HOME/exports/<as-of>/`: per exports.profiles, the standard profile's email, sms, app and call_center "
+                             description="The published files re-read and checked for consent, do-not-contact, "
+                                         "erasure and the golden contact fields.")],
+    # paths in backticks: the UI renders descriptions as markdown, where a bare <as-of> is swallowed as an HTML tag
+    description="`HOME/exports/<as-of>/`: per exports.profiles, the standard profile's email, sms, app and call_center "
                 "lists (CSV + Parquet), customer_scores.parquet, next_best_actions.parquet, each tool profile's audiences "
-                "and suppression files in `<profile>/`, and manifest.json, written to a hidden folder, checked independently for "
-                "consent / do-not-contact / erasure, then published in one rename. `run_summary_<as-of>.md` beside it.",
+                "and suppression files in `<profile>/`, and manifest.json, written to a hidden folder, checked "
+                "independently for consent / do-not-contact / erasure, then published in one rename. "
+                "`run_summary_<as-of>.md` beside it.",
 )
 def campaign_lists(context: dg.AssetExecutionContext, home: NbaHome):
     as_of, config = as_of_date(context), home.config()

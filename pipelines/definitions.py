@@ -13,7 +13,7 @@ from assets import decisions, exports, features, golden_record, ingest, scoring,
 from pipelines import settings
 from pipelines.alerts import alert_settings
 from pipelines.jobs import nightly_job
-from pipelines.partitions import FIRST_AS_OF, build_partitions
+from pipelines.partitions import FIRST_AS_OF, build_partitions, with_partitions
 from pipelines.resources import NbaHome
 from pipelines.runner import progress_logger
 from pipelines.schedule_settings import schedule_settings, sensor_settings
@@ -38,7 +38,7 @@ def build_definitions(config: dict, switch_on: bool = False, ui_url: str = "",
               decisions.next_best_actions, decisions.realised_lift, exports.campaign_lists, *sharded.sharded_assets]
     if first_as_of != FIRST_AS_OF:
         partitions = build_partitions(first_as_of)
-        assets = [a.map_asset_specs(lambda spec: spec.replace_attributes(partitions_def=partitions)) for a in assets]
+        assets = [with_partitions(a, partitions) for a in assets]
     return dg.Definitions(
         assets=assets,
         jobs=[nightly_job, shard_inputs_job, sharded_job],

@@ -13,6 +13,7 @@ sharded step processes load). Whether the data supports a date after the first o
 (models/ingest/staging.require_history).
 """
 import datetime as dt
+import warnings
 from pathlib import Path
 
 import dagster as dg
@@ -57,3 +58,22 @@ def check_as_of(as_of: dt.date, first: dt.date = FIRST_AS_OF, why: str = "") -> 
     raise ConfigError(f"as-of date {as_of} is outside the nightly partitions {first} .. "
                       f"{partitions.get_last_partition_key()} (a night decides on events before its as-of date, "
                       "which cannot be after today)")
+
+
+def with_partitions(assets_def: dg.AssetsDefinition, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    """`assets_def` with `partitions` on every asset spec AND every partitioned check spec (`map_asset_specs` alone
+    leaves the checks on the old partitions, and Dagster then refuses the step: "different PartitionsDefinitions").
+    Check specs have no public replace: their named-tuple `_replace` and the AssetsDefinition constructor that
+    `map_asset_specs` itself uses."""
+    mapped = assets_def.map_asset_specs(lambda spec: spec.replace_attributes(partitions_def=partitions))
+    attributes = mapped.get_attributes_dict()
+    checks = attributes["check_specs_by_output_name"]
+    if not any(check.partitions_def is not None for check in checks.values()):
+        return mapped
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)  # partitioned checks (assets/_common.night_check)
+        attributes["check_specs_by_output_name"] = {
+            name: check._replace(partitions_def=partitions) if check.partitions_def is not None else check
+            for name, check in checks.items()}
+    return mapped.__class__.dagster_internal_init(**attributes)
+

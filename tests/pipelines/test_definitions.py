@@ -97,3 +97,23 @@ def test_the_ui_and_serve_locations_start_their_partitions_where_the_landing_dat
     monkeypatch.setenv("NBA_LANDING", "")
     job = definitions_from_environment(switch_on=False).resolve_job_def("nightly_nba")
     assert job.partitions_def.get_first_partition_key() == "1970-01-01"
+
+
+def test_partitions_that_follow_the_data_move_the_partitioned_checks_with_their_assets():
+    """A night's checks are partitioned like their asset (assets/_common.night_check): moving the assets' first
+    partition must move the checks' too, or Dagster refuses every step of such an asset."""
+    import datetime as dt
+
+    from pipelines.definitions import build_definitions
+    from pipelines.settings import load_config
+
+    moved = build_definitions(load_config(), first_as_of=dt.date(1997, 1, 2))
+    checked = 0
+    for assets_def in moved.assets:
+        start = assets_def.partitions_def.start.date()  # raises when a check kept other partitions
+        assert start == dt.date(1997, 1, 2), assets_def.keys
+        for spec in assets_def.check_specs:
+            if spec.partitions_def is not None:
+                assert spec.partitions_def.start.date() == dt.date(1997, 1, 2)
+                checked += 1
+    assert checked >= 3  # learning_health, decision_sanity, export_compliance, ...
