@@ -30,3 +30,16 @@ def plot_actions_by_segment(counts: pd.DataFrame) -> bytes:
     ax.set_ylabel("customers")
     ax.tick_params(axis="x", rotation=30)
     return _png(fig, ax)
+
+
+def plot_series(series: pd.DataFrame, xlabel: str, ylabel: str) -> bytes:
+    """One line with markers per column over the index (e.g. a value per night), a zero line for reference."""
+    fig, ax = _figure()
+    x = np.arange(len(series))
+    for column in series.columns:
+        ax.plot(x, series[column].to_numpy(dtype=float), marker="o", label=str(column))
+    ax.axhline(0.0, color="grey", linewidth=0.8)
+    ax.set_xticks(x, [str(v) for v in series.index], rotation=45, ha="right")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    return _png(fig, ax)
