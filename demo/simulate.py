@@ -25,7 +25,7 @@ import pandas as pd
 
 from demo.generator.world import (
     CATALOG_FILE, CONFIG_FILE, DEFAULT_END, DEFAULT_START, LIFECYCLE_CATALOG_PATH, READY_MARKER, WORLDS,
-    _lifecycle_config, simulate_world, world_truth, write_tables,
+    lifecycle_config, simulate_world, world_truth, write_tables,
 )
 from demo.learning_curve import (
     cap_violations, check_targets, curve_chart, format_report, night_row, read_exported_lists, realised_lift_cells,
@@ -101,7 +101,7 @@ def _world_config(out: Path, world: str) -> Path | None:
     if world != "lifecycle":
         return None
     (out / CATALOG_FILE).write_bytes(LIFECYCLE_CATALOG_PATH.read_bytes())
-    (out / CONFIG_FILE).write_text(_lifecycle_config(), encoding="utf-8")
+    (out / CONFIG_FILE).write_text(lifecycle_config(), encoding="utf-8")
     return out / CONFIG_FILE
 
 

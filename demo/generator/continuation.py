@@ -22,7 +22,7 @@ from demo.generator.dynamics import STEP_DAYS, season_table
 from demo.generator.execution import CONTACT_COLUMNS, Execution, execute_contacts, person_consent
 from demo.generator.lifecycle import lifecycle_week
 from demo.generator.simulation import Collector, campaign_days, simulate_week
-from demo.generator.world import WorldState, _rng, _with_duplicate_rows, build_extracts
+from demo.generator.world import WorldState, _rng, build_extracts, first_extracts
 
 RETURN_WINDOW_DAYS = 31        # build_purchases books a return up to 30 days after its order
 
@@ -45,11 +45,7 @@ class RunningWorld:
 
 def start_running(state: WorldState, company_campaigns: bool = False) -> RunningWorld:
     """The world as `nba generate` delivers it (same rows), ready to run on."""
-    purchases, interactions = build_extracts(state, state.history, _rng(state.seed, "purchases"),
-                                             _rng(state.seed, "interactions"), state.n_days)
-    state.history = None
-    customers = state.records.customers
-    customers = customers.take(_with_duplicate_rows(_rng(state.seed, "customers"), customers.num_rows))
+    customers, purchases, interactions = first_extracts(state)
     ids = state.records.customer_ids(state.records.number_a).to_pylist()
     return RunningWorld(state=state, company_campaigns=company_campaigns, day=state.n_days,
                         customers=_plain(customers), purchases=[_plain(purchases)],
@@ -66,6 +62,7 @@ def run_night(world: RunningWorld, listed: pd.DataFrame, days: int) -> Execution
     rng = np.random.default_rng([state.seed, zlib.crc32(b"execute"), s0])
     execution = execute_contacts(state, listed, s0, rng, out, world.person_of, world.consent)
     seasons = season_table(state.start, s1)
+    # the company's schedule (every 4, 4, 5 weeks from day 14) continued: campaign_days leaves out the last week
     campaigns = set(campaign_days(s1 + 2 * STEP_DAYS)) if world.company_campaigns else set()
     actions = list(state.catalog.actions)
     bounds = list(range(s0, s1, STEP_DAYS)) + [s1]

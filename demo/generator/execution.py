@@ -28,6 +28,7 @@ from demo.generator.simulation import (
     DECLINED, INTERACTION_CHANNELS, Collector, apply_conversions, draw_outcomes,
 )
 from demo.generator.dynamics import STEP_DAYS
+from demo.generator.world import WorldState
 
 FAILED_DELIVERY_SHARE = {"email": 0.03, "sms": 0.02, "app": 0.08}   # bounced / not delivered
 CALL_DISPOSITIONS = {"answered": 0.55, "no_answer": 0.28, "busy": 0.08, "wrong_number": 0.04,
@@ -47,7 +48,7 @@ class Execution:
     converted_day: np.ndarray       # per person: day of a conversion the execution applied (-1: none)
 
 
-def person_consent(state) -> dict[str, np.ndarray]:
+def person_consent(state: WorldState) -> dict[str, np.ndarray]:
     """Per channel, per person: may the person be contacted on it (every record says yes, none do_not_contact)."""
     customers, records = state.records.customers, state.records
     yes = {}
@@ -64,10 +65,10 @@ def _is_true(column) -> np.ndarray:
     return np.asarray(pc.fill_null(pc.equal(column.cast("string"), "true"), False).to_numpy(zero_copy_only=False))
 
 
-def execute_contacts(state, listed: pd.DataFrame, day: int, rng: np.random.Generator, out: Collector,
+def execute_contacts(state: WorldState, listed: pd.DataFrame, day: int, rng: np.random.Generator, out: Collector,
                      person_of: dict[str, int], consent: dict[str, np.ndarray]) -> Execution:
-    """Carry out `listed` (customer_id, action_id, channel, campaign_id) on `day` in the world `state`
-    (a demo.generator.world.WorldState, changed in place); events go to `out`."""
+    """Carry out `listed` (customer_id, action_id, channel, campaign_id) on `day` in the world `state` (changed
+    in place); events go to `out`. `person_of` maps golden customer ids to persons, `consent` is person_consent."""
     actions = list(state.catalog.actions)
     action_index = {a.id: j for j, a in enumerate(actions)}
     contacts = listed[["campaign_id", "customer_id", "action_id", "channel"]].astype(str).reset_index(drop=True)

@@ -81,7 +81,7 @@ class WorldState:
     people: People
     records: Records
     prices: PriceModel
-    history: History
+    history: History | None                    # dropped once turned into extracts (first_extracts)
     receptiveness: np.ndarray | None = None     # lifecycle only
     modifiers: Modifiers | None = None          # lifecycle only
 
@@ -134,18 +134,25 @@ def generate_world(n_customers: int, seed: int, start: dt.date = DEFAULT_START, 
     """Simulate `n_customers` persons from `start` to `end` (inclusive) with the catalog's actions in `world`
     (simulate_world) and return the extracts and the truth as of the day after `end`."""
     state = simulate_world(n_customers, seed, start, end, catalog=catalog, world=world)
-    purchases, interactions = build_extracts(state, state.history, _rng(seed, "purchases"),
-                                             _rng(seed, "interactions"), state.n_days)
-    state.history = None
-    customers = state.records.customers
-    customers = customers.take(_with_duplicate_rows(_rng(seed, "customers"), customers.num_rows))
+    customers, purchases, interactions = first_extracts(state)
     customers_truth, action_truth = world_truth(state, state.n_days)
     files = {}
     shipped = LIFECYCLE_CATALOG_PATH.read_bytes()
     if state.lifecycle and state.catalog.sha256 == hashlib.sha256(shipped).hexdigest():  # a test's catalog: no
-        files = {CATALOG_FILE: shipped.decode("utf-8"), CONFIG_FILE: _lifecycle_config()}
+        files = {CATALOG_FILE: shipped.decode("utf-8"), CONFIG_FILE: lifecycle_config()}
     return World(customers=to_frame(customers), purchases=to_frame(purchases), interactions=to_frame(interactions),
                  customers_truth=to_frame(customers_truth), action_truth=to_frame(action_truth), files=files)
+
+
+def first_extracts(state: WorldState) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """customers, purchases and interactions of the simulated period as of its next day (what `nba generate`
+    writes); the history is dropped from `state` once turned into rows."""
+    purchases, interactions = build_extracts(state, state.history, _rng(state.seed, "purchases"),
+                                             _rng(state.seed, "interactions"), state.n_days)
+    state.history = None
+    customers = state.records.customers
+    customers = customers.take(_with_duplicate_rows(_rng(state.seed, "customers"), customers.num_rows))
+    return customers, purchases, interactions
 
 
 def build_extracts(state: WorldState, history: History, purchases_rng: np.random.Generator,
@@ -159,7 +166,7 @@ def build_extracts(state: WorldState, history: History, purchases_rng: np.random
     return purchases, interactions
 
 
-def _lifecycle_config() -> str:
+def lifecycle_config() -> str:
     """nba_config.yaml of the lifecycle world: its own catalog and call-centre capacity."""
     return ("# Run this world's night with: nba run --landing LANDING --as-of DATE --home HOME --config LANDING/"
             f"{CONFIG_FILE}\n# (paths are relative to this file)\npaths:\n  action_catalog: {CATALOG_FILE}\n"
