@@ -10,7 +10,8 @@ written beside the landing and read only here, by demo.policy_evaluation), then 
 lists (demo.generator.execution) and lives on until the next night (demo.generator.continuation). The
 company's own random campaigns stop once the product runs (`--company-campaigns continue` keeps them).
 
-Writes OUT/learning_curve.json, OUT/learning_curve.txt (the table and the targets) and OUT/learning_curve.png.
+Writes OUT/learning_curve.json, OUT/learning_curve.txt (the table and the targets) and OUT/learning_curve.png,
+rewritten after every night (a long simulation shows its curve so far; a failed night leaves the curve before it).
 """
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ def cmd_simulate(args) -> int:
         print(f"night {night} {as_of}: plan {r['plan_true_value']:,.1f} | best single ({r['best_single_action']}) "
               f"{r['best_single_true_value']:,.1f} | best possible {r['best_possible_true_value']:,.1f} | "
               f"contacts {r['contacts_by_channel']} | {seconds:.0f} s", flush=True)
-    targets = _write_outputs(out, curve, all_lists, policy, out / "home")
+        targets = _write_outputs(out, curve, all_lists, policy, out / "home")   # the curve so far, every night
     print(format_report(curve, targets))
     print(f"written: {out / 'learning_curve.json'}, {out / 'learning_curve.txt'}, {out / 'learning_curve.png'}")
     return 0
