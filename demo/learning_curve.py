@@ -18,11 +18,15 @@ CAP_WINDOWS = {"7d": ("max_contacts_per_channel_7d", 7), "30d": ("max_contacts_p
 GROWTH_TARGET = 1.2           # last-4-nights mean >= 1.2 x the first night's
 BEST_SINGLE_AFTER_NIGHT = 4   # no night below the best single action after the fourth
 COVERAGE_TARGET = 0.9         # realised lift's 95 % interval covers the truth in >= 90 % of cells
-# Column names a realised_lift table may use (it is built in parallel; matched by name, else reported raw).
-_LIFT_DATE = ("as_of", "night", "decision_as_of", "period_start", "contact_date")
-_LIFT_ESTIMATE = ("lift_per_contact", "estimate", "difference", "lift", "value_per_contact")
-_LIFT_LOW = ("ci_low", "lower", "ci_lower", "lift_ci_low", "low")
-_LIFT_HIGH = ("ci_high", "upper", "ci_upper", "lift_ci_high", "high")
+# Column names of the realised_lift table (models/decisions/realised_lift.py LIFT_COLUMNS, built in parallel:
+# matched by name, else the rows are reported as they are). Its lift is before the contact cost; the truth after.
+_LIFT_DATE = ("period", "as_of", "night")
+_LIFT_ESTIMATE = ("lift_per_contact", "estimate")
+_LIFT_LOW = ("lift_low", "ci_low")
+_LIFT_HIGH = ("lift_high", "ci_high")
+_LIFT_COST = "contact_cost_per_contact"
+_LIFT_ENOUGH = "enough_customers"
+_ALL_ACTIONS = "(all)"
 
 
 def read_exported_lists(folder: Path) -> pd.DataFrame:
@@ -92,9 +96,10 @@ def night_row(night: int, as_of: dt.date, evaluation: dict, listed: pd.DataFrame
 
 
 def realised_lift_cells(lift: pd.DataFrame | None, curve: list[dict]) -> dict:
-    """The realised-lift estimates next to the truth: per (night, action) the estimate, its interval and the
-    true mean value per contact of that night's plan contacts of the action (over the truth's 365 days, the
-    closest truth the world states). Coverage is the share of cells whose interval holds the truth."""
+    """The realised-lift estimates next to the truth: per (night, action) cell with enough customers the
+    estimate and its interval net of the contact cost, and the true mean value per contact of that night's plan
+    contacts of the action (365-day net margin after contact cost, the truth the world states; the estimate
+    covers the action's own outcome horizon). Coverage is the share of cells whose interval holds the truth."""
     if lift is None:
         return {"available": False, "reason": "the warehouse has no realised_lift table"}
     columns = {name: next((c for c in options if c in lift.columns), None) for name, options in
@@ -103,18 +108,28 @@ def realised_lift_cells(lift: pd.DataFrame | None, curve: list[dict]) -> dict:
         return {"available": True, "reason": "columns not recognised: coverage not computed",
                 "columns": list(lift.columns), "rows": lift.head(50).to_dict(orient="records")}
     truth = {(r["as_of"], a["action_id"]): a["plan_true_value_per_contact"] for r in curve for a in r["per_action"]}
-    cells = []
+    cells, skipped = [], 0
     for row in lift.to_dict(orient="records"):
-        key = (str(pd.Timestamp(row[columns["date"]]).date()), str(row["action_id"]))
+        if str(row["action_id"]) == _ALL_ACTIONS:
+            continue
+        if _LIFT_ENOUGH in row and not bool(row[_LIFT_ENOUGH]):
+            skipped += 1
+            continue
+        try:
+            key = (str(pd.Timestamp(str(row[columns["date"]])).date()), str(row["action_id"]))
+        except ValueError:          # a week period ("2026-W45") has no single night's truth
+            skipped += 1
+            continue
         true = truth.get(key)
         if true is None or (isinstance(true, float) and math.isnan(true)):
             continue
-        low, high = float(row[columns["low"]]), float(row[columns["high"]])
-        cells.append({"as_of": key[0], "action_id": key[1], "estimate": float(row[columns["estimate"]]),
+        cost = float(row.get(_LIFT_COST, 0.0) or 0.0)
+        low, high = float(row[columns["low"]]) - cost, float(row[columns["high"]]) - cost
+        cells.append({"as_of": key[0], "action_id": key[1], "estimate": float(row[columns["estimate"]]) - cost,
                       "ci_low": low, "ci_high": high, "true_value_per_contact": true,
                       "covered": bool(low <= true <= high)})
     coverage = float(np.mean([c["covered"] for c in cells])) if cells else math.nan
-    return {"available": True, "columns": columns, "cells": cells, "coverage": coverage}
+    return {"available": True, "columns": columns, "cells": cells, "cells_skipped": skipped, "coverage": coverage}
 
 
 def check_targets(curve: list[dict], caps: dict, lift: dict) -> dict:

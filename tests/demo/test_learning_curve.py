@@ -61,14 +61,19 @@ def test_a_negative_first_night_must_grow_by_a_fifth_of_its_size():
 
 
 def test_realised_lift_next_to_the_truth_and_its_coverage():
+    """Cells are compared net of the contact cost; small cells, weeks and the overall row are left out."""
     curve = [{"as_of": "2026-11-01", "per_action": [{"action_id": "a", "plan_true_value_per_contact": 2.0},
                                                     {"action_id": "b", "plan_true_value_per_contact": -1.0}]}]
-    lift = pd.DataFrame({"as_of": ["2026-11-01", "2026-11-01", "2026-11-08"], "action_id": ["a", "b", "a"],
-                         "estimate": [1.5, 0.5, 3.0], "ci_low": [0.5, 0.0, 1.0], "ci_high": [2.5, 1.0, 5.0]})
+    lift = pd.DataFrame({"period": ["2026-11-01", "2026-11-01", "2026-11-08", "2026-11-01", "2026-11-01", "2026-W45"],
+                         "action_id": ["a", "b", "a", "(all)", "c", "a"],
+                         "lift_per_contact": [2.5, 0.5, 3.0, 1.0, 1.0, 1.0], "lift_low": [1.0, 0.1, 1.0, 0, 0, 0],
+                         "lift_high": [3.5, 1.0, 5.0, 2, 2, 2], "contact_cost_per_contact": [0.5, 0.05, 0, 0, 0, 0],
+                         "enough_customers": [True, True, True, True, False, True]})
     cells = realised_lift_cells(lift, curve)
-    assert [c["covered"] for c in cells["cells"]] == [True, False]     # the 11-08 row has no night: skipped
-    assert math.isclose(cells["coverage"], 0.5)
-    odd = realised_lift_cells(pd.DataFrame({"period": ["x"], "action_id": ["a"]}), curve)
+    assert [(c["action_id"], c["covered"]) for c in cells["cells"]] == [("a", True), ("b", False)]
+    assert cells["cells"][0]["ci_low"] == 0.5 and cells["cells"][0]["estimate"] == 2.0
+    assert math.isclose(cells["coverage"], 0.5) and cells["cells_skipped"] == 2
+    odd = realised_lift_cells(pd.DataFrame({"when": ["x"], "action_id": ["a"]}), curve)
     assert odd["reason"].startswith("columns not recognised") and "coverage" not in odd
     assert realised_lift_cells(None, curve) == {"available": False,
                                                 "reason": "the warehouse has no realised_lift table"}
