@@ -216,8 +216,8 @@ def simulate_lifecycle(people: People, actions: list[Action], start: dt.date, n_
 
 
 def lifecycle_week(people: People, modifiers: Modifiers, s0: int, s1: int, seasons: np.ndarray,
-                    actions: list[Action] | None, kinds: list[str], receptiveness: np.ndarray,
-                    rng: np.random.Generator, out: Collector) -> None:
+                   actions: list[Action] | None, kinds: list[str], receptiveness: np.ndarray,
+                   rng: np.random.Generator, out: Collector) -> None:
     """One week: campaign effects (reactivations first), then death times and events of everybody alive."""
     if actions:
         candidates = np.flatnonzero((people.signup_day < s0) & ~people.do_not_contact)

@@ -100,7 +100,7 @@ def simulate_history(people: People, actions: list[Action], start: dt.date, n_da
 
 
 def simulate_week(people: People, s0: int, s1: int, seasons: np.ndarray, actions: list[Action] | None,
-                   rng: np.random.Generator, out: Collector, converted_day: np.ndarray | None = None) -> None:
+                  rng: np.random.Generator, out: Collector, converted_day: np.ndarray | None = None) -> None:
     """One week for everybody alive and signed up: campaign (if any), death time, events, state update.
 
     `converted_day` (optional, per person, -1: none) holds conversions already applied this week (the
