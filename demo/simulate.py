@@ -63,8 +63,11 @@ def cmd_simulate(args) -> int:
     config = Path(args.config).resolve() if args.config else _world_config(out, args.world)
     print(f"simulating the {args.world} world: {args.customers:,} customers, {args.nights} nights every "
           f"{args.every_days} days, seed {args.seed}", flush=True)
-    world = start_running(simulate_world(args.customers, args.seed, DEFAULT_START, DEFAULT_END, world=args.world),
-                          company_campaigns=args.company_campaigns == "continue")
+    try:
+        state = simulate_world(args.customers, args.seed, DEFAULT_START, DEFAULT_END, world=args.world)
+    except ValueError as exc:     # a bad --seed
+        raise SystemExit(f"nba simulate: {exc}") from None
+    world = start_running(state, company_campaigns=args.company_campaigns == "continue")
     policy = _contact_policy(config)
     curve, all_lists = [], []
     for night in range(1, args.nights + 1):

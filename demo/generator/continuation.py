@@ -63,12 +63,13 @@ def run_night(world: RunningWorld, listed: pd.DataFrame, days: int) -> Execution
     execution = execute_contacts(state, listed, s0, rng, out, world.person_of, world.consent)
     seasons = season_table(state.start, s1)
     # the company's schedule (every 4, 4, 5 weeks from day 14) continued: campaign_days leaves out the last week
-    campaigns = set(campaign_days(s1 + 2 * STEP_DAYS)) if world.company_campaigns else set()
+    campaigns = campaign_days(s1 + 2 * STEP_DAYS) if world.company_campaigns else []
     actions = list(state.catalog.actions)
     bounds = list(range(s0, s1, STEP_DAYS)) + [s1]
     for w0, w1 in zip(bounds[:-1], bounds[1:]):
         week_rng = np.random.default_rng([state.seed, zlib.crc32(b"continuation-week"), w0])
-        campaign = actions if w0 in campaigns else None
+        # nights need not fall on the generator's week grid: a campaign day inside the week goes out on its first day
+        campaign = actions if any(w0 <= d < w1 for d in campaigns) else None
         if state.lifecycle:
             lifecycle_week(state.people, state.modifiers, w0, w1, seasons, campaign, [a.type for a in actions],
                            state.receptiveness, week_rng, out)

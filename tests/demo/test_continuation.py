@@ -128,3 +128,18 @@ def test_days_between_nights_must_be_positive():
     with pytest.raises(ValueError, match="at least 1"):
         run_night(world, _listed(world, "winback", "email", []), 0)
     assert DEFAULT_START + dt.timedelta(days=world.day) == dt.date(2026, 11, 1)
+
+
+@pytest.mark.parametrize("company_campaigns", [False, True])
+def test_company_campaigns_stop_once_the_product_runs_unless_kept(company_campaigns):
+    """Five weeks from the first night hold a day of the company's schedule (day 1106)."""
+    world = start_running(simulate_world(800, SEED, world="lifecycle"), company_campaigns=company_campaigns)
+    run_night(world, _listed(world, "survey_email", "email", []), 35)
+    new = landing_tables(world)["interactions.csv"].to_pandas()
+    new = new[new["interaction_id"].str.startswith("D")]
+    campaign_rows = new[new["type"].isin(["campaign", "campaign_control"])]
+    if company_campaigns:
+        assert len(campaign_rows) > 20 and (campaign_rows["type"] == "campaign_control").any()
+        assert pd.to_datetime(campaign_rows["interaction_ts"]).dt.date.nunique() == 1
+    else:
+        assert campaign_rows.empty
