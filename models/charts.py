@@ -50,3 +50,16 @@ def plot_realised_lift(lift: pd.DataFrame) -> bytes:
     ax.set_xticks(range(len(periods)), periods, rotation=30)
     ax.set_ylabel("net value per contact vs holdout (95 % interval)")
     return _png(fig, ax)
+
+
+def plot_series(series: pd.DataFrame, xlabel: str, ylabel: str) -> bytes:
+    """One line with markers per column over the index (e.g. a value per night), a zero line for reference."""
+    fig, ax = _figure()
+    x = np.arange(len(series))
+    for column in series.columns:
+        ax.plot(x, series[column].to_numpy(dtype=float), marker="o", label=str(column))
+    ax.axhline(0.0, color="grey", linewidth=0.8)
+    ax.set_xticks(x, [str(v) for v in series.index], rotation=45, ha="right")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    return _png(fig, ax)

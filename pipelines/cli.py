@@ -162,13 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=cmd_ui)
 
-    from demo import bench, evaluate_worlds
+    from demo import bench, evaluate_worlds, simulate
     from pipelines import cli_tools, housekeeping, serve
     serve.add_command(sub)
     housekeeping.add_command(sub)
     cli_tools.add_commands(sub, _date)
     bench.add_commands(sub)
     evaluate_worlds.add_commands(sub)
+    simulate.add_commands(sub)
     return parser
 
 

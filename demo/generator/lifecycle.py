@@ -31,7 +31,7 @@ import numpy as np
 from models.decisions.catalog import Action
 from demo.generator.dynamics import STEP_DAYS, People, hazard_daily, purchase_rate, satisfaction, season_table
 from demo.generator.simulation import (
-    NONE_CHANNEL, History, _Collector, assign_campaign, campaign_days, draw_outcomes, draw_week_events,
+    NONE_CHANNEL, History, Collector, assign_campaign, campaign_days, draw_outcomes, draw_week_events,
 )
 
 EFFECT_TYPES = ("discount_offer", "retention_call", "upsell", "win_back", "survey")
@@ -205,36 +205,27 @@ def simulate_lifecycle(people: People, actions: list[Action], start: dt.date, n_
     seasons = season_table(start, n_days)
     modifiers = Modifiers.none(people.n)
     campaigns = set(campaign_days(n_days)) if actions else set()
-    collector = _Collector()
+    collector = Collector()
     tag = zlib.crc32(b"lifecycle-week")
     bounds = list(range(0, n_days, STEP_DAYS)) + [n_days]
     for s0, s1 in zip(bounds[:-1], bounds[1:]):
         rng = np.random.default_rng([seed, tag, s0])
-        _lifecycle_week(people, modifiers, s0, s1, seasons, actions if s0 in campaigns else None, kinds,
+        lifecycle_week(people, modifiers, s0, s1, seasons, actions if s0 in campaigns else None, kinds,
                         receptiveness, rng, collector)
     return collector.history(), modifiers
 
 
-def _lifecycle_week(people: People, modifiers: Modifiers, s0: int, s1: int, seasons: np.ndarray,
-                    actions: list[Action] | None, kinds: list[str], receptiveness: np.ndarray,
-                    rng: np.random.Generator, out: _Collector) -> None:
+def lifecycle_week(people: People, modifiers: Modifiers, s0: int, s1: int, seasons: np.ndarray,
+                   actions: list[Action] | None, kinds: list[str], receptiveness: np.ndarray,
+                   rng: np.random.Generator, out: Collector) -> None:
     """One week: campaign effects (reactivations first), then death times and events of everybody alive."""
     if actions:
         candidates = np.flatnonzero((people.signup_day < s0) & ~people.do_not_contact)
         persons, action, channel, control = assign_campaign(rng, candidates, actions)
         harmed = np.zeros(len(persons), dtype=bool)
         treated = np.flatnonzero(~control)
-        state = lifecycle_state(people, persons[treated], s0, receptiveness)
-        back = rng.random(len(treated))
-        for j, kind in enumerate(kinds):
-            rows = np.flatnonzero(action[treated] == j)
-            effect = action_effects(kind, _subset(state, rows))
-            who = persons[treated[rows]]
-            returns = back[rows] < effect.p_reactivate
-            people.death_day[who[returns]] = np.inf
-            people.complaint_load[who[returns]] = 0.0
-            modifiers.apply(who, effect, s0, people, who)
-            harmed[treated[rows]] = effect.harms & state.alive[rows]
+        harmed[treated] = apply_contacts(people, modifiers, receptiveness, persons[treated], action[treated], kinds,
+                                         s0, rng)
     idx = np.flatnonzero((people.signup_day < s1) & np.isinf(people.death_day))
     if len(idx):
         begin = np.maximum(s0, people.signup_day[idx]).astype(float)
@@ -249,6 +240,27 @@ def _lifecycle_week(people: People, modifiers: Modifiers, s0: int, s1: int, seas
         out.add("campaign", person=persons, day=s0, action=action,
                 channel=np.where(control, NONE_CHANNEL, channel),
                 outcome=draw_outcomes(rng, converted, control, harmed))
+
+
+def apply_contacts(people: People, modifiers: Modifiers, receptiveness: np.ndarray, persons: np.ndarray,
+                   action: np.ndarray, kinds: list[str], day: int, rng: np.random.Generator) -> np.ndarray:
+    """Put the effects of contacting `persons` (action index per row, types `kinds`) on `day` in force:
+    reactivation of the churned, then the modifiers and complaint relief. Returns who was harmed (alive, and the
+    contact raises their hazard or lowers their purchase rate). Shared by the company's campaigns and the
+    simulator's execution of the plan (demo.generator.execution)."""
+    harmed = np.zeros(len(persons), dtype=bool)
+    state = lifecycle_state(people, persons, day, receptiveness)
+    back = rng.random(len(persons))
+    for j, kind in enumerate(kinds):
+        rows = np.flatnonzero(action == j)
+        effect = action_effects(kind, _subset(state, rows))
+        who = persons[rows]
+        returns = back[rows] < effect.p_reactivate
+        people.death_day[who[returns]] = np.inf
+        people.complaint_load[who[returns]] = 0.0
+        modifiers.apply(who, effect, day, people, who)
+        harmed[rows] = effect.harms & state.alive[rows]
+    return harmed
 
 
 def _subset(state: LifecycleState, rows: np.ndarray) -> LifecycleState:

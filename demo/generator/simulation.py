@@ -53,7 +53,7 @@ class History:
     campaign_outcome: np.ndarray
 
 
-class _Collector:
+class Collector:
     """Accumulates per-week arrays and concatenates them once at the end."""
 
     def __init__(self) -> None:
@@ -91,22 +91,25 @@ def simulate_history(people: People, actions: list[Action], start: dt.date, n_da
     seasons = season_table(start, n_days)
     bounds = list(range(first_day, n_days, STEP_DAYS)) + [n_days]
     campaigns = set(campaign_days(n_days)) if actions else set()
-    collector = _Collector()
+    collector = Collector()
     tag = zlib.crc32(b"simulation-week")
     for s0, s1 in zip(bounds[:-1], bounds[1:]):
         rng = np.random.default_rng([seed, tag, s0])
-        _simulate_week(people, s0, s1, seasons, actions if s0 in campaigns else None, rng, collector)
+        simulate_week(people, s0, s1, seasons, actions if s0 in campaigns else None, rng, collector)
     return collector.history()
 
 
-def _simulate_week(people: People, s0: int, s1: int, seasons: np.ndarray, actions: list[Action] | None,
-                   rng: np.random.Generator, out: _Collector) -> None:
-    """One week for everybody alive and signed up: campaign (if any), death time, events, state update."""
+def simulate_week(people: People, s0: int, s1: int, seasons: np.ndarray, actions: list[Action] | None,
+                  rng: np.random.Generator, out: Collector, converted_day: np.ndarray | None = None) -> None:
+    """One week for everybody alive and signed up: campaign (if any), death time, events, state update.
+
+    `converted_day` (optional, per person, -1: none) holds conversions already applied this week (the
+    simulator's executed contacts): such a person does not die before converting, as for a campaign's."""
     idx = np.flatnonzero((people.signup_day < s1) & np.isinf(people.death_day))
     if not len(idx):
         return
     begin = np.maximum(s0, people.signup_day[idx]).astype(float)
-    converted_at = np.full(len(idx), -1.0)
+    converted_at = np.full(len(idx), -1.0) if converted_day is None else converted_day[idx].astype(float)
     if actions:
         _run_campaign(people, idx, begin == s0, s0, actions, rng, out, converted_at)
     draw_week_events(people, idx, s0, s1, begin, seasons, active_boost(people, idx, s0), converted_at - s0 + 0.5,
@@ -114,7 +117,7 @@ def _simulate_week(people: People, s0: int, s1: int, seasons: np.ndarray, action
 
 
 def draw_week_events(people: People, idx: np.ndarray, s0: int, s1: int, begin: np.ndarray, seasons: np.ndarray,
-                     hazard_mult: np.ndarray, min_death: np.ndarray, rng: np.random.Generator, out: _Collector, *,
+                     hazard_mult: np.ndarray, min_death: np.ndarray, rng: np.random.Generator, out: Collector, *,
                      rate_mult: np.ndarray | None = None, purchase_terms=None) -> np.ndarray:
     """Death times and Poisson events of persons `idx` over [begin, s1), then the state update.
 
@@ -154,7 +157,7 @@ def draw_week_events(people: People, idx: np.ndarray, s0: int, s1: int, begin: n
 
 
 def _run_campaign(people: People, idx: np.ndarray, present: np.ndarray, day: int, actions: list[Action],
-                  rng: np.random.Generator, out: _Collector, converted_at: np.ndarray) -> None:
+                  rng: np.random.Generator, out: Collector, converted_at: np.ndarray) -> None:
     """Randomly assign action, channel and arm; draw outcomes; apply conversions (sets converted_at)."""
     chosen, action, channel, control = assign_campaign(rng, np.flatnonzero(present & ~people.do_not_contact[idx]),
                                                        actions)
@@ -166,8 +169,20 @@ def _run_campaign(people: People, idx: np.ndarray, present: np.ndarray, day: int
     outcome = draw_outcomes(rng, converted, control, p_treated < p_control)
     out.add("campaign", person=persons, day=day, action=action, channel=np.where(control, NONE_CHANNEL, channel),
             outcome=outcome)
-    offset = rng.integers(1, STEP_DAYS, len(chosen))
+    when = apply_conversions(people, persons, action, np.where(control, -1, channel), converted, day, actions,
+                             rng.integers(1, STEP_DAYS, len(chosen)), out)
+    converted_at[chosen[converted]] = when[converted]
+
+
+def apply_conversions(people: People, persons: np.ndarray, action: np.ndarray, channel: np.ndarray,
+                      converted: np.ndarray, day: int, actions: list[Action], offset: np.ndarray,
+                      out: Collector) -> np.ndarray:
+    """Apply the conversions of contacts made on `day` (persons x action index, `converted` flags): a lower
+    hazard for BOOST_DAYS, the action's complaint relief and the converted order (or survey answer, on
+    `channel`; -1: drawn later) `offset` days later. Returns each row's conversion day (-1 where not converted).
+    Shared by the company's campaigns and the simulator's execution of the plan (demo.generator.execution)."""
     sat = satisfaction(people.sat_base[persons], people.complaint_load[persons])
+    converted_at = np.full(len(persons), -1.0)
     for j, spec in enumerate(actions):
         hit = np.flatnonzero(converted & (action == j))
         who = persons[hit]
@@ -180,9 +195,9 @@ def _run_campaign(people: People, idx: np.ndarray, present: np.ndarray, day: int
             out.add("purchase", person=who, day=when, action=j, value_mult=1.0, discount=-1.0)
             people.last_purchase_day[who] = np.maximum(people.last_purchase_day[who], when)
         else:
-            out.add("event", person=who, day=when, type=SURVEY, sat=sat[hit],
-                    channel=np.where(control[hit], -1, channel[hit]))
-        converted_at[chosen[hit]] = when
+            out.add("event", person=who, day=when, type=SURVEY, sat=sat[hit], channel=channel[hit])
+        converted_at[hit] = when
+    return converted_at
 
 
 def assign_campaign(rng: np.random.Generator, candidates: np.ndarray,

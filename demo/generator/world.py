@@ -28,17 +28,18 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from models.decisions.catalog import Catalog, load_catalog
 from models.features.customer_features import FEATURE_COLUMNS
-from demo.generator.dynamics import PriceModel
+from demo.generator.dynamics import People, PriceModel
 from demo.generator.format import to_frame, to_table
-from demo.generator.lifecycle import draw_receptiveness, simulate_lifecycle
+from demo.generator.lifecycle import Modifiers, draw_receptiveness, simulate_lifecycle
 from demo.generator.lifecycle_truth import build_lifecycle_truth
-from demo.generator.population import draw_people, draw_records
+from demo.generator.population import Records, draw_people, draw_records
 from demo.generator.response import build_truth
-from demo.generator.simulation import simulate_history
+from demo.generator.simulation import History, simulate_history
 from demo.generator.tables import build_interactions, build_purchases
 
 DEFAULT_START = dt.date(2023, 11, 1)
@@ -68,12 +69,34 @@ class World:
     files: dict[str, str] = field(default_factory=dict)   # further text files to write: {name: content}
 
 
-def generate_world(n_customers: int, seed: int, start: dt.date = DEFAULT_START, end: dt.date = DEFAULT_END,
-                   *, catalog: Catalog | None = None, world: str = "conversion") -> World:
+@dataclass
+class WorldState:
+    """The simulated world at the end of its period, kept to run it on (demo.generator.continuation):
+    persons' latent state, CRM records, prices, the effects in force (lifecycle) and the history so far."""
+
+    world: str
+    seed: int
+    start: dt.date
+    n_days: int                                 # days simulated: day n_days is the first as-of date
+    catalog: Catalog
+    people: People
+    records: Records
+    prices: PriceModel
+    history: History | None                    # dropped once turned into extracts (first_extracts)
+    receptiveness: np.ndarray | None = None     # lifecycle only
+    modifiers: Modifiers | None = None          # lifecycle only
+
+    @property
+    def lifecycle(self) -> bool:
+        return self.world == "lifecycle"
+
+
+def simulate_world(n_customers: int, seed: int, start: dt.date = DEFAULT_START, end: dt.date = DEFAULT_END,
+                   *, catalog: Catalog | None = None, world: str = "conversion") -> WorldState:
     """Simulate `n_customers` persons from `start` to `end` (inclusive) with the catalog's actions in `world`.
 
     `catalog` defaults to the world's own: pipelines/config/action_catalog.yaml for `conversion`,
-    lifecycle_catalog.yaml (written next to the extracts with a config that points at it) for `lifecycle`.
+    lifecycle_catalog.yaml for `lifecycle`.
     """
     _check_arguments(n_customers, seed, start, end)
     if world not in WORLDS:
@@ -86,32 +109,65 @@ def generate_world(n_customers: int, seed: int, start: dt.date = DEFAULT_START, 
     prices = PriceModel.draw(_rng(seed, "prices"))
     people = draw_people(_rng(seed, "people"), n_customers, n_days)
     records = draw_records(_rng(seed, "records"), people, start, n_days)
+    receptiveness = modifiers = None
     if lifecycle:
         receptiveness = draw_receptiveness(_rng(seed, "receptiveness"), n_customers)
         history, modifiers = simulate_lifecycle(people, actions, start, n_days, seed, receptiveness)
     else:
         history = simulate_history(people, actions, start, n_days, seed)
-    purchases = build_purchases(_rng(seed, "purchases"), history, people, records, actions, prices, start, n_days)
-    interactions = build_interactions(_rng(seed, "interactions"), history, people, records, actions, start)
-    del history
-    customers = records.customers
-    customers = customers.take(_with_duplicate_rows(_rng(seed, "customers"), customers.num_rows))
-    golden = records.number_a
+    return WorldState(world=world, seed=seed, start=start, n_days=n_days, catalog=catalog, people=people,
+                      records=records, prices=prices, history=history, receptiveness=receptiveness,
+                      modifiers=modifiers)
+
+
+def world_truth(state: WorldState, day: int) -> tuple[pa.Table, pa.Table]:
+    """customers_truth and action_truth of the world's persons as of `day` (their state now)."""
+    actions, golden = list(state.catalog.actions), state.records.number_a
+    ids = state.records.customer_ids(golden)
+    if state.lifecycle:
+        return build_lifecycle_truth(state.people, state.modifiers, state.receptiveness, actions, state.prices,
+                                     state.start, day, ids, golden)
+    return build_truth(state.people, actions, state.prices, state.start, day, ids, golden)
+
+
+def generate_world(n_customers: int, seed: int, start: dt.date = DEFAULT_START, end: dt.date = DEFAULT_END,
+                   *, catalog: Catalog | None = None, world: str = "conversion") -> World:
+    """Simulate `n_customers` persons from `start` to `end` (inclusive) with the catalog's actions in `world`
+    (simulate_world) and return the extracts and the truth as of the day after `end`."""
+    state = simulate_world(n_customers, seed, start, end, catalog=catalog, world=world)
+    customers, purchases, interactions = first_extracts(state)
+    customers_truth, action_truth = world_truth(state, state.n_days)
     files = {}
-    if lifecycle:
-        customers_truth, action_truth = build_lifecycle_truth(people, modifiers, receptiveness, actions, prices, start,
-                                                              n_days, records.customer_ids(golden), golden)
-        shipped = LIFECYCLE_CATALOG_PATH.read_bytes()
-        if catalog.sha256 == hashlib.sha256(shipped).hexdigest():     # a test's own catalog is not written
-            files = {CATALOG_FILE: shipped.decode("utf-8"), CONFIG_FILE: _lifecycle_config()}
-    else:
-        customers_truth, action_truth = build_truth(people, actions, prices, start, n_days,
-                                                    records.customer_ids(golden), golden)
+    shipped = LIFECYCLE_CATALOG_PATH.read_bytes()
+    if state.lifecycle and state.catalog.sha256 == hashlib.sha256(shipped).hexdigest():  # a test's catalog: no
+        files = {CATALOG_FILE: shipped.decode("utf-8"), CONFIG_FILE: lifecycle_config()}
     return World(customers=to_frame(customers), purchases=to_frame(purchases), interactions=to_frame(interactions),
                  customers_truth=to_frame(customers_truth), action_truth=to_frame(action_truth), files=files)
 
 
-def _lifecycle_config() -> str:
+def first_extracts(state: WorldState) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """customers, purchases and interactions of the simulated period as of its next day (what `nba generate`
+    writes); the history is dropped from `state` once turned into rows."""
+    purchases, interactions = build_extracts(state, state.history, _rng(state.seed, "purchases"),
+                                             _rng(state.seed, "interactions"), state.n_days)
+    state.history = None
+    customers = state.records.customers
+    customers = customers.take(_with_duplicate_rows(_rng(state.seed, "customers"), customers.num_rows))
+    return customers, purchases, interactions
+
+
+def build_extracts(state: WorldState, history: History, purchases_rng: np.random.Generator,
+                   interactions_rng: np.random.Generator, n_days: int) -> tuple[pa.Table, pa.Table]:
+    """The purchases and interactions extracts (dirty rows included) of `history`; returns booked up to day
+    `n_days` (excluded)."""
+    actions = list(state.catalog.actions)
+    purchases = build_purchases(purchases_rng, history, state.people, state.records, actions, state.prices,
+                                state.start, n_days)
+    interactions = build_interactions(interactions_rng, history, state.people, state.records, actions, state.start)
+    return purchases, interactions
+
+
+def lifecycle_config() -> str:
     """nba_config.yaml of the lifecycle world: its own catalog and call-centre capacity."""
     return ("# Run this world's night with: nba run --landing LANDING --as-of DATE --home HOME --config LANDING/"
             f"{CONFIG_FILE}\n# (paths are relative to this file)\npaths:\n  action_catalog: {CATALOG_FILE}\n"
@@ -132,12 +188,24 @@ def write_world(world: World, out_dir: Path, fmt: str = "csv") -> dict[str, int]
     frames = {f"{name}.{fmt}": getattr(world, name) for name in WORLD_EXTRACTS}
     frames |= {f"{TRUTH_DIR}/{name}.csv": getattr(world, name) for name in ("customers_truth", "action_truth")}
     written = {}
+    for name, frame in frames.items():     # one at a time: a table's Arrow copy lives only while written
+        written |= write_tables({name: to_table(frame)}, out_dir)
+    for name, text in world.files.items():
+        (out_dir / name).write_text(text, encoding="utf-8")
+        written[name] = text.count("\n")
+    (out_dir / READY_MARKER).touch()
+    return written
+
+
+def write_tables(tables: dict[str, pa.Table], out_dir: Path) -> dict[str, int]:
+    """Write each table to out_dir/<name> as CSV (DuckDB, header) or Parquet (zstd) by the name's suffix;
+    returns {name: rows}."""
+    written = {}
     with duckdb.connect() as con:
         con.execute("SET threads = 2")
         con.execute("SET preserve_insertion_order = true")
-        for name, frame in frames.items():
-            table = to_table(frame)
-            path = out_dir / name
+        for name, table in tables.items():
+            path = Path(out_dir) / name
             if name.endswith(".parquet"):
                 pq.write_table(table, path, compression="zstd", store_schema=False)
             else:
@@ -145,10 +213,6 @@ def write_world(world: World, out_dir: Path, fmt: str = "csv") -> dict[str, int]
                 con.execute(f"COPY _world_table TO '{_sql_path(path)}' (FORMAT csv, HEADER true)")
                 con.unregister("_world_table")
             written[name] = table.num_rows
-    for name, text in world.files.items():
-        (out_dir / name).write_text(text, encoding="utf-8")
-        written[name] = text.count("\n")
-    (out_dir / READY_MARKER).touch()
     return written
 
 
