@@ -15,7 +15,7 @@ from models.exports.delivery import deliver_export_set
 from models.exports.lift_summary import realised_lift_section
 from models.exports.lists import build_contact_rows, lists_from_contacts
 from models.exports.profiles import load_profiles
-from models.exports.publishing import write_export_set
+from models.exports.publishing import recheck_published_set, write_export_set
 from models.exports.run_summary import render_run_summary
 from models.features.customer_features import FEATURE_COLUMNS
 from models.golden.suppression import load_suppressed_ids
