@@ -52,6 +52,13 @@ def add_commands(sub) -> None:
     cmd.set_defaults(func=cmd_simulate)
 
 
+def simulation_window(nights: int, every_days: int, today: dt.date) -> tuple[dt.date, dt.date]:
+    """(start, end) of the generated history: the shipped demo window, moved back as far as needed for the last
+    night to fall on or before `today` (a night's as-of date cannot be in the future: its partition does not exist)."""
+    last_night = DEFAULT_END + dt.timedelta(days=1 + (nights - 1) * every_days)
+    shift = max((last_night - today).days, 0)
+    return DEFAULT_START - dt.timedelta(days=shift), DEFAULT_END - dt.timedelta(days=shift)
+
 def cmd_simulate(args) -> int:
     from demo.bench import child_env, nba_command, run_child
     from demo.generator.continuation import landing_tables, run_night, start_running
@@ -64,14 +71,15 @@ def cmd_simulate(args) -> int:
     print(f"simulating the {args.world} world: {args.customers:,} customers, {args.nights} nights every "
           f"{args.every_days} days, seed {args.seed}", flush=True)
     try:
-        state = simulate_world(args.customers, args.seed, DEFAULT_START, DEFAULT_END, world=args.world)
+        start, end = simulation_window(args.nights, args.every_days, dt.date.today())
+        state = simulate_world(args.customers, args.seed, start, end, world=args.world)
     except ValueError as exc:     # a bad --seed
         raise SystemExit(f"nba simulate: {exc}") from None
     world = start_running(state, company_campaigns=args.company_campaigns == "continue")
     policy = _contact_policy(config)
     curve, all_lists = [], []
     for night in range(1, args.nights + 1):
-        as_of = DEFAULT_START + dt.timedelta(days=world.day)
+        as_of = start + dt.timedelta(days=world.day)
         folder, truth = out / "landing" / as_of.isoformat(), out / "truth" / as_of.isoformat()
         _deliver(landing_tables(world), folder)
         _write_truth(world.state, world.day, truth)

@@ -77,3 +77,17 @@ def test_curve_files_exist_with_sane_numbers(simulated):
     assert "targets:" in text and "caps_hold: met" in text and "night 2 2026-11-08" in stdout
     assert (out / "truth" / NIGHTS[1] / "action_truth.csv").exists()
     assert not (out / "landing" / NIGHTS[1] / "truth").exists()      # the night never sees the truth
+
+
+def test_the_simulated_nights_never_pass_today():
+    """Twelve weekly nights from the demo window's end would reach past today, whose partitions do not exist yet:
+    the generated window moves back so the last night is today at the latest (and stays put when it fits)."""
+    import datetime as dt
+
+    from demo.generator.world import DEFAULT_END, DEFAULT_START
+    from demo.simulate import simulation_window
+
+    today = dt.date(2026, 12, 6)
+    start, end = simulation_window(12, 7, today)
+    assert end + dt.timedelta(days=1 + 11 * 7) == today and (end - start) == (DEFAULT_END - DEFAULT_START)
+    assert simulation_window(2, 7, today) == (DEFAULT_START, DEFAULT_END)
