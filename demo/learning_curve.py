@@ -46,8 +46,9 @@ def read_exported_lists(folder: Path) -> pd.DataFrame:
 
 
 def cap_violations(listed: pd.DataFrame, contact_policy: dict) -> dict:
-    """Customers listed on a channel more often than the caps allow, counting only the pipeline's own lists
-    (`listed`: as_of, customer_id, channel). A window of W days on night D holds the lists of nights in
+    """Customers contacted on a channel more often than the caps allow, counting only the pipeline's own lists'
+    contacts that reached the person (`listed`: as_of, customer_id, channel; a bounce or an unanswered call the
+    tools report is no contact, as the contact policy counts it). A window of W days on night D holds those of nights in
     [D - W, D], as the contact policy counts them (models.decisions.policies.decision_log_counts_sql).
     Returns per window the cap, the largest count seen and the (night, customer, channel) cells above the cap."""
     result = {}

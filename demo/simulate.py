@@ -96,7 +96,10 @@ def cmd_simulate(args) -> int:
         evaluation = _evaluate(out / "home", truth, config)
         listed = read_exported_lists(out / "home" / "exports" / as_of.isoformat())
         execution = run_night(world, listed, args.every_days)
-        all_lists.append(listed.assign(as_of=as_of.isoformat()))
+        # the caps count what reached the person: a bounced e-mail or an unanswered call the tools report back
+        # is no contact, and the pipeline may list that person again (models/decisions/feedback.py)
+        reached = execution.contacts[execution.contacts["reached"].astype(bool)]
+        all_lists.append(reached[["customer_id", "channel"]].assign(as_of=as_of.isoformat()))
         curve.append(night_row(night, as_of, evaluation, listed, execution.contacts, seconds))
         r = curve[-1]
         print(f"night {night} {as_of}: plan {r['plan_true_value']:,.1f} | best single ({r['best_single_action']}) "

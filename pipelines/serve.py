@@ -56,8 +56,10 @@ def serve_environment(home: Path, landing: Path, config: Path | None, ui_url: st
 
 def _restore_default_sigint() -> None:
     """In the child: a shell that started us in the background left SIGINT ignored, and Dagster mirrors that onto
-    SIGTERM (docs: STACK_NOTES); with the default back, SIGTERM stops the component."""
+    SIGTERM (docs: STACK_NOTES), in the child or already in this process (an in-process Dagster run does it, and an
+    ignored signal survives exec); with both defaults back, SIGTERM stops the component."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def start_components(commands: dict[str, list[str]], env: dict, logs: Path, cwd: Path,
