@@ -91,6 +91,21 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
+def _launch(playwright):
+    """Debian's Chromium, headless, with nothing that reaches the network."""
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True,
+        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+              "--no-first-run"])
+
+
+def _new_page(browser):
+    """A page the size of the screenshots, waiting up to 60 s (a loaded machine renders slowly)."""
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page.set_default_timeout(60_000)
+    return page
+
+
 def test_the_ui_shows_the_asset_graph_and_a_nights_metadata(nightly_home, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
@@ -98,13 +113,9 @@ def test_the_ui_shows_the_asset_graph_and_a_nights_metadata(nightly_home, tmp_pa
     rows_in = query(nightly_home, "SELECT rows_in FROM staging_log WHERE extract = 'purchases'")[0][0]
     quarantined = query(nightly_home, "SELECT count(*) FROM quarantine WHERE extract = 'purchases'")[0][0]
     with running_ui(nightly_home, tmp_path / "nba_ui.log") as url, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--no-first-run"])
+        browser = _launch(playwright)
         try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.set_default_timeout(60_000)
+            page = _new_page(browser)
             # A first visit to an instance shows "Join the Dagster community"; dismiss it whenever it covers the page.
             page.add_locator_handler(page.get_by_role("button", name="Skip"), lambda skip: skip.click())
 
@@ -180,13 +191,9 @@ def test_the_analysts_morning_the_run_the_plans_value_and_the_learning_health_wi
     assert not evaluation.passed and unmatched_rows > 0 and f"| {UNMATCHED_ID} | {unmatched_rows:,} |" in \
         evaluation.metadata["unmatched_campaign_actions"].value
     with running_ui(unmatched_night, tmp_path / "nba_ui.log") as url, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--no-first-run"])
+        browser = _launch(playwright)
         try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.set_default_timeout(60_000)
+            page = _new_page(browser)
 
             page.goto(f"{url}/overview/activity/timeline")
             expect(page.get_by_text("nightly_nba", exact=True).first).to_be_visible(timeout=PAGE_MS)
