@@ -167,7 +167,8 @@ def response_model(context: dg.AssetExecutionContext, home: NbaHome):
     frame[AUDIENCE] = audience_mask(frame, catalog.actions)
     models = fit_response_models(frame, priors, int(training["response_min_contacts"]),
                                  params=training["xgboost_params"] or None, seed=seed, n_threads=threads,
-                                 prior_sd=float(training["response_prior_sd"]), actions=catalog.ordered_actions())
+                                 prior_sd=float(training["response_prior_sd"]), actions=catalog.ordered_actions(),
+                                 surrogacy_alpha=float(training["surrogacy_alpha"]))
     choice = choose_response_model(models, as_of.isoformat(), training, input_fingerprint(home), held_out_rows(frame))
     models, logged, decision, chosen, fallback = (choice.models, choice.logged, choice.decision, choice.selection,
                                                   choice.rejected_ranking)

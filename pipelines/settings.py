@@ -56,7 +56,7 @@ RANGES = {
     "training.retrain_every_days": (1, None), "training.promotion_tolerance": (0, 1),
     "training.response_min_contacts": (1, None), "training.response_max_campaign_dates": (1, None),
     "training.response_max_plan_nights": (1, None),
-    "training.response_prior_sd": (0, None),
+    "training.response_prior_sd": (0, None), "training.surrogacy_alpha": (0, 1),
     "decisions.top_k": (1, None), "decisions.holdout_share": (0, 1), "decisions.exploration_share": (0, 1),
     "decisions.capacity_calls_per_night": (0, None), "decisions.offer_budget_per_night": (0, None),
     "decisions.margin_rate": (0, 1), "decisions.valid_for_days": (1, None),

@@ -50,14 +50,16 @@ from models.decisions.catalog import DEFAULT_OUTCOME_HORIZON_DAYS
 from models.decisions.policy_selection import HeldOut, recency_segment
 from models.features.customer_features import OUTCOME_SETTLE_DAYS
 from models.training.evaluation import qini_curve, uplift_metrics
-from models.training.outcomes import contact_values
+from models.training.outcomes import contact_outcomes
+from models.training.surrogate import DEFAULT_ALPHA, apply_surrogate
 from models.training.train import BoostedModel, SharedMatrices, fit_calibrated_classifier
 from models.training.training_sets import build_population_features, read_lexicon_once
 from models.training.value_uplift import (ValueModel, dr_pseudo_outcome, fit_baseline_outcome, fit_value_model,
                                           fold_of, with_propensity)
 from models.warehouse import table_exists
 
-RESPONSE_META = ("customer_id", "campaign_date", "action_id", "treated", "label", "source", "value")
+RESPONSE_META = ("customer_id", "campaign_date", "action_id", "treated", "label", "source", "value", "discount")
+OUTCOME_COLUMNS = ("value", "discount")  # read from purchases after the row's date: never features
 AUDIENCE = "in_audience"  # optional frame column: the row's customer met the action's rules on that date
 # Effects are a few points on base rates of 2-15 %: shallow trees with large leaves, few rounds.
 RESPONSE_PARAMS = {"max_depth": 2, "eta": 0.1, "min_child_weight": 50, "num_boost_round": 60}
@@ -173,8 +175,8 @@ def build_response_frame(con: duckdb.DuckDBPyConnection, as_of: date, max_campai
     """Rows (customer_id, campaign_date, action_id, treated, label, value, <features at that date>).
 
     `value`: net margin over the action's outcome horizon (`horizons`, default
-    DEFAULT_OUTCOME_HORIZON_DAYS) after the contact (models/training/outcomes.py); NaN while the window
-    is still open at `as_of`.
+    DEFAULT_OUTCOME_HORIZON_DAYS) after the contact (models/training/outcomes.py), `discount`: the discounts
+    given in that window; NaN while the window is still open at `as_of`.
     """
     tables = dict(customers=customers, purchases=purchases, interactions=interactions)
     lexicon = read_lexicon_once(lexicon)
@@ -186,8 +188,8 @@ def build_response_frame(con: duckdb.DuckDBPyConnection, as_of: date, max_campai
         return pd.DataFrame(columns=list(RESPONSE_META))
     frame = pd.concat(frames, ignore_index=True)
     horizon = frame["action_id"].map(dict(horizons or {})).fillna(DEFAULT_OUTCOME_HORIZON_DAYS).astype(int)
-    frame["value"] = contact_values(con, frame.assign(horizon_days=horizon), as_of, margin_rate, purchases)
-    return frame
+    outcomes = contact_outcomes(con, frame.assign(horizon_days=horizon), as_of, margin_rate, purchases)
+    return frame.assign(**{column: outcomes[column] for column in OUTCOME_COLUMNS})
 
 
 def _response_rows_at(con, day: date, tables: dict, lexicon, arms_sql: str) -> pd.DataFrame:
@@ -196,12 +198,13 @@ def _response_rows_at(con, day: date, tables: dict, lexicon, arms_sql: str) -> p
     values, columns = build_population_features(con, day, arms["customer_id"], tables, lexicon, tag="response")
     rows = arms.merge(values, on="customer_id", how="inner", validate="many_to_one")
     rows.insert(1, "campaign_date", day)
-    return rows[[*RESPONSE_META[:-1], *columns]]
+    return rows[[*(c for c in RESPONSE_META if c not in OUTCOME_COLUMNS), *columns]]
 
 
 def fit_response_models(frame: pd.DataFrame, prior_uplift: Mapping[str, float], min_contacts: int, *,
                         params: Mapping | None = None, seed: int = 0, n_threads: int = 2,
-                        prior_sd: float = PRIOR_SD, actions: Sequence = ()) -> ResponseModels:
+                        prior_sd: float = PRIOR_SD, actions: Sequence = (),
+                        surrogacy_alpha: float | None = DEFAULT_ALPHA) -> ResponseModels:
     """Fit a T-learner for every catalog action with enough history in both arms, a prior for the rest.
 
     `prior_sd`: how far (in conversion probability) a catalog `prior_uplift` may be from the true
@@ -248,7 +251,7 @@ def fit_response_models(frame: pd.DataFrame, prior_uplift: Mapping[str, float], 
         models.effects = _without_slopes(models.effects)
     if actions and "value" in value_frame.columns:
         fit_value_models(models, value_frame, actions, features, min_contacts, params=params, seed=seed,
-                         n_threads=n_threads)
+                         n_threads=n_threads, surrogacy_alpha=surrogacy_alpha)
     return models
 
 
@@ -265,9 +268,14 @@ def split_value_rows(rows: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.Da
 
 
 def fit_value_models(models: ResponseModels, frame: pd.DataFrame, actions: Sequence, features: list[str],
-                     min_contacts: int, *, params: Mapping | None, seed: int, n_threads: int) -> None:
+                     min_contacts: int, *, params: Mapping | None, seed: int, n_threads: int,
+                     surrogacy_alpha: float | None = DEFAULT_ALPHA) -> None:
     """Per catalog action the value learner on its training contacts, the best action per recency
-    segment, and the held-out rows (with every action's predicted value) for policy selection."""
+    segment, and the held-out rows (with every action's predicted value) for policy selection.
+
+    Each row's Gamma is the direct DR score of its value, or, for the actions whose surrogacy holds up, the
+    score of the surrogate index of its conversion flag (models/training/surrogate.py; `surrogacy_alpha`
+    None: direct only)."""
     from models.decisions.policies import evaluate_eligibility
 
     rows = with_propensity(frame[frame["value"].notna() & frame["action_id"].isin([a.id for a in actions])])
@@ -280,11 +288,17 @@ def fit_value_models(models: ResponseModels, frame: pd.DataFrame, actions: Seque
     baseline, model_m = fit_baseline_outcome(train, features, seed=seed, n_threads=n_threads, params=params)
     train = train.assign(baseline=baseline, gamma=dr_pseudo_outcome(
         train["value"].to_numpy(float), train["treated"].to_numpy(float), train["propensity"].to_numpy(float), baseline))
-    if len(held):
-        held = held.assign(gamma=dr_pseudo_outcome(held["value"].to_numpy(float), held["treated"].to_numpy(float),
-                                                   held["propensity"].to_numpy(float), model_m.predict(held)))
-    else:
-        held = held.assign(gamma=np.zeros(0))
+    held_baseline = model_m.predict(held) if len(held) else np.zeros(0)
+    held = held.assign(gamma=dr_pseudo_outcome(held["value"].to_numpy(float), held["treated"].to_numpy(float),
+                                               held["propensity"].to_numpy(float), held_baseline))
+    if surrogacy_alpha is not None and "label" in train.columns:
+        train_gamma, held_gamma, check = apply_surrogate(train, held, held_baseline, [a.id for a in actions],
+                                                         alpha=surrogacy_alpha)
+        train = train.assign(gamma_direct=train["gamma"], gamma=train_gamma)
+        held = held.assign(gamma_direct=held["gamma"], gamma=held_gamma)
+        models.notes.extend(check.notes)
+        for action_id in check.per_action:
+            models.metrics[f"value_via_conversions_{action_id}"] = float(action_id in check.used)
     for action in actions:
         own = train[train["action_id"] == action.id]
         model = fit_value_model(own, features, action.id, action.outcome_horizon_days, seed=seed,
@@ -316,8 +330,10 @@ def fit_value_models(models: ResponseModels, frame: pd.DataFrame, actions: Seque
                 model = models.values[action.id]
                 uplift[:, a], se[:, a] = model.predict(held, matrices.of(model.tau))
         held = held.assign(segment=recency_segment(held["days_since_last_purchase"]))
-        models.held_out = HeldOut(held[["customer_id", "action_id", "gamma", "segment", "held_out"]],
-                                  uplift, se, eligible)
+        columns = ["customer_id", "action_id", "gamma", *(["gamma_direct"] if "gamma_direct" in held else []),
+                   "segment", "held_out"]
+        models.held_out = HeldOut(held[columns], uplift, se, eligible,
+                                  surrogacy_alpha=DEFAULT_ALPHA if surrogacy_alpha is None else surrogacy_alpha)
 
 
 def best_action_per_segment(values: Mapping[str, ValueModel], actions: Sequence) -> dict[int, str]:

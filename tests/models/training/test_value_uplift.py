@@ -145,3 +145,24 @@ def test_an_effect_in_proportion_to_what_a_customer_is_worth_is_ranked_by_the_va
     assert model.coef[1] == pytest.approx(0.3, abs=0.08)  # b: the share of the baseline the contact adds
     assert model.slope > 0.7
     assert model.effect == pytest.approx(0.3 * rows["baseline"].mean() - 2.0, abs=1.0)
+
+
+def test_many_worthless_actions_rarely_deploy_one_by_chance():
+    """Seven actions worth nothing, valued on noisy rows: the best lower bound among them is the best of seven
+    noisy draws, so the bound is shared among the candidates; over 60 draws few nights deploy anything."""
+    from models.decisions.policy_selection import HeldOut
+
+    effects = {f"a{i}": (lambda f: 0.0) for i in range(7)}
+    catalog = _catalog(effects, cost=0.0)
+    deployed = 0
+    for draw in range(60):
+        rng = np.random.default_rng(draw)
+        n = 7 * 2000
+        rows = pd.DataFrame({"customer_id": [f"c{i}" for i in range(n)], "action_id": np.repeat(list(effects), 2000),
+                             "gamma": rng.normal(0.0, 40.0, n), "segment": 0, "held_out": rng.uniform(size=n) < 0.25})
+        held = HeldOut(rows, np.full((n, 7), np.nan), np.full((n, 7), np.nan), np.ones((n, 7), dtype=bool))
+        choice = select_policy(held, catalog, np.ones((n, len(CHANNELS)), dtype=bool), {}, np.ones(7),
+                               n_customers=10_000, z_option=0.84, call_price=0.0, confidence=0.95)
+        deployed += choice.winner != "no_action"
+    # a single 95 % bound per action deploys one in about 1 - 0.95^7 = 30 % of the draws
+    assert deployed <= 6
