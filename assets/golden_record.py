@@ -26,7 +26,8 @@ GOLDEN_KEYS = {
 @dg.multi_asset(
     specs=[dg.AssetSpec(["golden", name], group_name="golden", kinds={"duckdb"}, description=text,
                         owners=["team:data-engineering"],
-                        deps=[["validated", "customers"], ["validated", "purchases"], ["validated", "interactions"]])
+                        deps=[["validated", "customers"], ["validated", "purchases"], ["validated", "interactions"],
+                              ["validated", "contacts"]])  # the tools' unsubscribes join the consent ledger
            for name, text in GOLDEN_KEYS.items()],
     partitions_def=as_of_partitions,
     check_specs=[night_check("record_resolution", asset=["golden", "golden_customers"],

@@ -1,6 +1,7 @@
 """The raw opt-outs the export compliance check reads itself, independently of the golden record.
 
-Blocked keys come straight from what was delivered: tonight's stg_customers and quarantined customer rows plus
+Blocked keys come straight from what was delivered: tonight's stg_customers and quarantined customer rows, the
+tools' unsubscribes in tonight's contacts extract (accepted or quarantined), plus
 the consent ledger of earlier nights (a standing "no" per models/golden/consent.py's rule), and the
 suppression / erasure list file. A key is 'c:<customer id>', 'e:<normalised e-mail>' or 'p:<phone NSN>'; its
 channel is email / sms / phone / app, 'all' (do-not-contact) or 'erased'. A blocked row blocks every key of
@@ -18,7 +19,7 @@ import pandas as pd
 
 from data_contracts import ExtractContract
 from models.golden.consent import (LEDGER, LEDGER_DDL, blocked_keys_sql, delivered_states_sql, keys_sql,
-                                   stage_opted_out_keys)
+                                   stage_opted_out_keys, tonight_states_sql)
 from models.golden.resolve import normalize_email_sql, normalize_phone_sql
 
 ERASED, EVERY_CHANNEL = "erased", "all"
@@ -35,7 +36,7 @@ def raw_opt_out_keys(con: duckdb.DuckDBPyConnection, as_of: date, contract: Extr
     con.execute(LEDGER_DDL)
     tonight = delivered_states_sql(contract)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _oo_records AS SELECT *, DATE '{as_of}' AS first_seen_as_of "
-                f"FROM ({tonight}) UNION ALL BY NAME SELECT * FROM {LEDGER}")
+                f"FROM ({tonight_states_sql(con, contract)}) UNION ALL BY NAME SELECT * FROM {LEDGER}")
     keys = stage_opted_out_keys(con, as_of, "_oo_records")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _oo_accepted AS SELECT row_number() OVER () AS row, * "
                 f"FROM ({tonight}) WHERE accepted")

@@ -13,6 +13,8 @@ The rule (README "Consent and erasure"; data_contracts/extracts/customers.yaml):
   (source_system, customer_id) saying yes, with an updated_at strictly newer than the "no"'s, dated on or
   before the as-of date and delivered on or before the as-of night. A "no" without updated_at cannot be
   ordered, so it is never overridden;
+- a tool's `unsubscribed` in the contacts feedback extract (accepted or quarantined) is a ledger row of its own
+  source `feedback` saying "no" on that channel; nothing re-consents it (feedback_opt_out_states_sql);
 - a "no" reaches its own keys (customer_id in any source system, as the golden record links; normalised
   e-mail / phone) and every key of any delivered row, of any night, sharing one of them (one hop), except a
   key found on more than MAX_CUSTOMERS_PER_KEY customer ids (a placeholder nobody owns, which the golden
@@ -53,10 +55,51 @@ def delivered_states_sql(contract: ExtractContract) -> str:
             f"UNION ALL SELECT {columns}, false, rule FROM ({typed})")
 
 
+# A tool's `unsubscribed` (contacts feedback extract, README "Feedback from the tools") is a "no" on that channel.
+FEEDBACK_SOURCE, FEEDBACK_RULE = "feedback", "tool_unsubscribed"
+_FEEDBACK_CONSENT = {"email": "consent_email", "sms": "consent_sms", "call": "consent_phone", "phone": "consent_phone",
+                     "app": "consent_app"}
+
+
+def feedback_opt_out_states_sql(con: duckdb.DuckDBPyConnection) -> str | None:
+    """SELECT of ledger states for every `unsubscribed` the tools reported in tonight's contacts extract, accepted
+    (stg_contacts) or quarantined, whatever its date (an opt-out is honoured, never point-in-time): a "no" on the
+    row's channel (on every channel when the channel cannot be read), under its own source `feedback`, never
+    accepted, so no customer row can re-consent it. None when no contacts extract was staged tonight."""
+    parts = []
+    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    if "stg_contacts" in tables:
+        parts.append("SELECT customer_id, channel, status_at, 'accepted' AS how FROM stg_contacts "
+                     "WHERE lower(trim(status)) = 'unsubscribed'")
+    if "quarantine" in tables:
+        field = "json_extract_string(record, '$.{}')"
+        parts.append(f"SELECT {field.format('customer_id')} AS customer_id, {field.format('channel')} AS channel, "
+                     f"TRY_CAST({field.format('status_at')} AS TIMESTAMP) AS status_at, 'quarantined' AS how FROM quarantine "
+                     f"WHERE extract = 'contacts' AND lower(trim({field.format('status')})) = 'unsubscribed'")
+    if not parts:
+        return None
+    flags = ", ".join(
+        f"CASE WHEN lower(trim(channel)) IN ({', '.join(sql_literal(ch) for ch, c in _FEEDBACK_CONSENT.items() if c == flag)}) "
+        f"THEN false WHEN lower(trim(channel)) IN ({', '.join(sql_literal(ch) for ch in _FEEDBACK_CONSENT)}) THEN true "
+        f"ELSE false END AS {flag}" for flag in CONSENTS)
+    return (f"SELECT '{FEEDBACK_SOURCE}' AS source_system, nullif(trim(customer_id), '') AS customer_id, "
+            f"CAST(NULL AS VARCHAR) AS email, CAST(NULL AS VARCHAR) AS phone, CAST(status_at AS TIMESTAMP) AS updated_at, "
+            f"{flags}, false AS do_not_contact, false AS accepted, '{FEEDBACK_RULE}' AS rule "
+            f"FROM ({' UNION ALL '.join(parts)}) WHERE nullif(trim(customer_id), '') IS NOT NULL")
+
+
+def tonight_states_sql(con: duckdb.DuckDBPyConnection, contract: ExtractContract) -> str:
+    """SELECT of every ledger state delivered tonight: the customer rows and the tools' unsubscribes."""
+    feedback = feedback_opt_out_states_sql(con)
+    customers = delivered_states_sql(contract)
+    return customers if feedback is None else f"{customers} UNION ALL {feedback}"
+
+
 def record_delivered_consent(con: duckdb.DuckDBPyConnection, contract: ExtractContract, as_of: date) -> int:
-    """Append tonight's delivered customer states not yet in the ledger (first seen tonight); returns how many."""
+    """Append tonight's delivered customer states and tool unsubscribes not yet in the ledger (first seen
+    tonight); returns how many."""
     con.execute(LEDGER_DDL)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _consent_new AS SELECT DISTINCT * FROM ({delivered_states_sql(contract)}) "
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _consent_new AS SELECT DISTINCT * FROM ({tonight_states_sql(con, contract)}) "
                 f"EXCEPT SELECT {', '.join(_STATE_COLUMNS)} FROM {LEDGER}")
     added = con.execute("SELECT count(*) FROM _consent_new").fetchone()[0]
     con.execute(f"INSERT INTO {LEDGER} SELECT *, ? FROM _consent_new ORDER BY ALL", [as_of])

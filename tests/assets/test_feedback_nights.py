@@ -30,12 +30,28 @@ def test_feedback_is_kept_and_the_first_nights_lift_is_measured_the_next_night(t
         emails.assign(status="delivered"), bounced.assign(status="bounced")]).drop_duplicates("customer_id", keep="last")
     feedback = feedback.assign(channel="email", status_at=at)[
         ["campaign_id", "customer_id", "action_id", "channel", "status", "status_at"]]
-    feedback.to_csv(landing / "contacts.csv", index=False)
+    # three reached customers unsubscribe in the tool, one of them on a row the contract quarantines (bad date)
+    delivered = feedback[feedback["status"] == "delivered"]
+    unsubscribed = delivered.iloc[:3].assign(status="unsubscribed", status_at=f"{FIRST.isoformat()} 09:00:00")
+    unsubscribed.iloc[2, unsubscribed.columns.get_loc("status_at")] = "not a date"
+    assert len(feedback) + len(unsubscribed) > 20  # one quarantined row stays under ingest.max_bad_row_share
+    pd.concat([feedback, unsubscribed]).to_csv(landing / "contacts.csv", index=False)
 
     second = run_nightly(home, landing, AS_OF, fast_config)
     assert second.success, second.message
     states = dict(query(home, "SELECT status, count(*) FROM contact_feedback GROUP BY 1"))
-    assert states == {"delivered": len(emails) - len(bounced), "bounced": len(bounced)}
+    assert states == {"delivered": len(emails) - len(bounced), "bounced": len(bounced), "unsubscribed": 2}
+    # an unsubscribe reported by a tool is an opt-out on that channel, quarantined or not: the ledger keeps it,
+    # the golden record and the e-mail list honour it
+    gone = set(unsubscribed["customer_id"])
+    ledger = {r[0] for r in query(home, "SELECT customer_id FROM consent_ledger WHERE rule = 'tool_unsubscribed' "
+                                        "AND NOT consent_email AND consent_sms")}
+    assert ledger == gone
+    consent = dict(query(home, "SELECT x.source_customer_id, g.consent_email FROM golden_customers g JOIN "
+                               "customer_crosswalk x ON x.golden_id = g.customer_id"))
+    assert not any(consent[c] for c in gone)
+    second_emails = pd.read_csv(home / "exports" / AS_OF.isoformat() / "email.csv", dtype=str)
+    assert not gone & set(second_emails["customer_id"])
     nights = {r[0] for r in query(home, "SELECT DISTINCT period FROM realised_lift")}
     assert nights == {FIRST.isoformat()}
     measured = {r[0]: r[1:] for r in query(home, "SELECT action_id, customers_contacted, customers_holdout, delivered_share "

@@ -169,3 +169,37 @@ def test_any_no_anywhere_is_never_allowed_on_that_channel(records):
             listed = golden[golden[consent] & ~golden["do_not_contact"]][["customer_id"]]
             opted_out, _ = blocked_rows(listed, consent.removeprefix("consent_"), blocked)
             assert not opted_out.any(), (consent, listed[opted_out])
+
+
+def _tool_reports(con, rows: list[tuple[str, str, str, str]], quarantined: list[dict] = ()) -> None:
+    """Tonight's contacts extract: (customer_id, channel, status, status_at) rows, and quarantined ones."""
+    con.execute("CREATE OR REPLACE TABLE stg_contacts (campaign_id VARCHAR, customer_id VARCHAR, action_id VARCHAR, "
+                "channel VARCHAR, status VARCHAR, status_at TIMESTAMP)")
+    for cid, channel, status, at in rows:
+        con.execute("INSERT INTO stg_contacts VALUES ('nba-1', ?, 'a', ?, ?, ?)", [cid, channel, status, at])
+    for i, r in enumerate(quarantined, 1):
+        con.execute("INSERT INTO quarantine VALUES ('contacts', 'contacts.csv', ?, 'invalid_timestamp', NULL, NULL, ?)",
+                    [i, json.dumps(r)])
+
+
+def test_a_tools_unsubscribe_is_an_opt_out_on_its_channel_that_no_customer_row_re_consents(con):
+    deliver(con, [record("C1"), record("C2"), record("C3"), record("C4")], [])
+    _tool_reports(con, [("C1", "sms", "unsubscribed", "2026-10-20 10:00:00"),
+                        ("C2", "call", "unsubscribed", "2026-12-20 10:00:00"),  # after the as-of date: still honoured
+                        ("C4", "email", "opened", "2026-10-20 10:00:00")],
+                  [{"customer_id": "C3", "channel": "???", "status": "Unsubscribed", "status_at": "not a date"}])
+    resolve_golden_records(con)
+    honour_delivered_consent(con, CONTRACT, AS_OF)
+    golden = con.execute(f"SELECT customer_id, {', '.join(CONSENTS)} FROM golden_customers").df().set_index(
+        "customer_id").to_dict("index")
+    assert golden["C1"] == {**{c: True for c in CONSENTS}, "consent_sms": False}
+    assert golden["C2"] == {**{c: True for c in CONSENTS}, "consent_phone": False}
+    assert not any(golden["C3"].values())  # a quarantined row whose channel cannot be read: every channel
+    assert all(golden["C4"].values())
+    blocked = raw_opt_out_keys(con, AS_OF, CONTRACT, None)
+    assert {("c:C1", "sms"), ("c:C2", "phone"), ("c:C3", "email")} <= set(map(tuple, blocked[["key", "channel"]].to_numpy()))
+    # a newer customers row saying yes is not a re-consent of the tool's "no", which the ledger keeps without the extract
+    con.execute("DROP TABLE stg_contacts")
+    later = night(con, [record("C1", updated="2026-11-05 00:00:00"), record("C2"), record("C3"), record("C4")],
+                  as_of=date(2026, 11, 6))
+    assert later["C1"]["consent_sms"] is False and later["C2"]["consent_phone"] is False
