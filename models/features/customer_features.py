@@ -263,19 +263,20 @@ ORDER BY customer_id"""
 def build_features(con: duckdb.DuckDBPyConnection, as_of: date, out_table: str, *,
                    customers: str = "golden_customers", purchases: str = "purchases",
                    interactions: str = "interactions", population: str | None = None,
-                   lexicon: Lexicon | str | Path | None = None) -> list[str]:
+                   lexicon: Lexicon | str | Path | None = None, btyd_fits: dict | None = None) -> list[str]:
     """Create out_table(customer_id, FEATURE_COLUMNS) as of `as_of`; return the feature names. The BTYD columns
     come from a BG/NBD + Gamma-Gamma fitted on every customer known at `as_of` (models/features/btyd.py).
 
     `population` optionally names a table with a customer_id column restricting the rows;
-    `lexicon` is a Lexicon, a lexicon file path, or None for the packaged one.
+    `lexicon` is a Lexicon, a lexicon file path, or None for the packaged one; `btyd_fits` a dict kept across
+    many past dates to fit the BTYD parameters once per quarter (models/features/btyd.py, add_btyd_features).
     """
     lexicon = lexicon if isinstance(lexicon, Lexicon) else load_lexicon(lexicon)
     as_of = _as_date(as_of)
     con.execute(build_features_sql(con, as_of, out_table, customers=customers, purchases=purchases,
                                    interactions=interactions, population=population, lexicon=lexicon))
     typed_purchases = f"(SELECT {_select_columns(con, purchases, _PURCHASE_COLUMNS)} FROM {purchases})"
-    add_btyd_features(con, out_table, as_of, customers=customers, purchases=typed_purchases)
+    add_btyd_features(con, out_table, as_of, customers=customers, purchases=typed_purchases, fits=btyd_fits)
     return list(FEATURE_COLUMNS)
 
 

@@ -208,7 +208,7 @@ def _with_features(con, cutoff, sample: pd.DataFrame, tables: dict, lexicon, tag
 
 
 def build_population_features(con: duckdb.DuckDBPyConnection, as_of: date, customer_ids: pd.Series, tables: dict,
-                              lexicon, tag: str) -> tuple[pd.DataFrame, list[str]]:
+                              lexicon, tag: str, btyd_fits: dict | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Model features as of `as_of` for just `customer_ids` (sorted by customer_id), and the feature names.
 
     Only MODEL_FEATURE_COLUMNS: consent / contact eligibility columns are tonight's state, unknown at a past
@@ -218,7 +218,8 @@ def build_population_features(con: duckdb.DuckDBPyConnection, as_of: date, custo
     con.register(f"{population}_df", pd.DataFrame({"customer_id": customer_ids.drop_duplicates()}))
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {population} AS SELECT customer_id FROM {population}_df")
-        columns = [c for c in build_features(con, as_of, features, population=population, lexicon=lexicon, **tables)
+        columns = [c for c in build_features(con, as_of, features, population=population, lexicon=lexicon,
+                                             btyd_fits=btyd_fits, **tables)
                    if c in MODEL_FEATURE_COLUMNS]
         frame = con.execute(f"SELECT customer_id, {', '.join(_quoted(columns))} FROM {features} "
                             "ORDER BY customer_id").df()

@@ -182,7 +182,8 @@ def build_response_frame(con: duckdb.DuckDBPyConnection, as_of: date, max_campai
     lexicon = read_lexicon_once(lexicon)
     log = decision_log if decision_log and table_exists(con, decision_log) else None
     arms = randomised_arms_sql(interactions, log)
-    frames = [_response_rows_at(con, d, tables, lexicon, arms)
+    fits: dict = {}  # BTYD parameters once per quarter across the campaign dates (models/features/btyd.py)
+    frames = [_response_rows_at(con, d, tables, lexicon, arms, fits)
               for d in find_campaign_dates(con, as_of, max_campaign_dates, interactions, log, max_plan_nights)]
     if not frames:
         return pd.DataFrame(columns=list(RESPONSE_META))
@@ -192,10 +193,11 @@ def build_response_frame(con: duckdb.DuckDBPyConnection, as_of: date, max_campai
     return frame.assign(**{column: outcomes[column] for column in OUTCOME_COLUMNS})
 
 
-def _response_rows_at(con, day: date, tables: dict, lexicon, arms_sql: str) -> pd.DataFrame:
+def _response_rows_at(con, day: date, tables: dict, lexicon, arms_sql: str, btyd_fits: dict) -> pd.DataFrame:
     arms = con.execute(f"SELECT customer_id, action_id, treated, label, source FROM ({arms_sql}) WHERE d = ? "
                        "ORDER BY customer_id, action_id, source, treated", [day]).df()
-    values, columns = build_population_features(con, day, arms["customer_id"], tables, lexicon, tag="response")
+    values, columns = build_population_features(con, day, arms["customer_id"], tables, lexicon, tag="response",
+                                                btyd_fits=btyd_fits)
     rows = arms.merge(values, on="customer_id", how="inner", validate="many_to_one")
     rows.insert(1, "campaign_date", day)
     return rows[[*(c for c in RESPONSE_META if c not in OUTCOME_COLUMNS), *columns]]

@@ -2,7 +2,7 @@
 it ships), fitted point in time on the whole base, and predictions that behave as the model says."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 import numpy as np
@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from demo.cdnow import cdnow_path, read_log
-from models.features.btyd import (BTYD_COLUMNS, INPUT_COLUMNS, add_btyd_features, btyd_inputs_sql, btyd_outputs,
-                                  fit_btyd, fit_btyd_at)
+from models.features.btyd import (BTYD_COLUMNS, INPUT_COLUMNS, REFIT_EVERY_DAYS, add_btyd_features, btyd_inputs_sql,
+                                  btyd_outputs, fit_btyd, fit_btyd_at, fit_date)
 
 AS_OF = date(1997, 10, 1)
 
@@ -84,6 +84,25 @@ def test_no_purchase_on_or_after_the_date_changes_the_inputs_or_the_fit(cdnow_sa
     cut_extracts = cdnow_sample.execute(btyd_inputs_sql(cut, "golden_customers", "early")).df()
     pd.testing.assert_frame_equal(cut_extracts, before)
     assert fit_btyd(cut_extracts) == fit_btyd(before)
+
+
+def test_fits_kept_across_dates_come_from_an_earlier_grid_date_and_read_nothing_on_or_after_the_date(cdnow_sample):
+    """The response frame's many campaign dates share one fit per quarter: fitted at a grid date on or before each
+    date, so a purchase on or after the date changes neither the parameters nor the customer's inputs."""
+    con, day = cdnow_sample, date(1997, 6, 17)
+    grid = fit_date(day)
+    assert grid <= day and (day - grid).days < REFIT_EVERY_DAYS and fit_date(grid) == grid
+    assert fit_date(grid + timedelta(days=REFIT_EVERY_DAYS)) == grid + timedelta(days=REFIT_EVERY_DAYS)
+    con.execute("CREATE OR REPLACE TABLE early AS SELECT * FROM purchases WHERE order_ts < ?", [day])
+    values = {}
+    for purchases in ("purchases", "early"):
+        fits: dict = {}
+        con.execute("CREATE OR REPLACE TABLE pop AS SELECT customer_id FROM golden_customers ORDER BY customer_id")
+        add_btyd_features(con, "pop", day, customers="golden_customers", purchases=purchases, fits=fits)
+        assert list(fits) == [grid]
+        values[purchases] = con.execute("SELECT * FROM pop ORDER BY customer_id").df()
+    pd.testing.assert_frame_equal(values["purchases"], values["early"])
+    assert values["early"]["btyd_p_alive"].notna().all()
 
 
 def test_too_small_or_repeatless_bases_give_no_fit_rather_than_invented_numbers():
