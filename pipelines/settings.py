@@ -64,7 +64,8 @@ RANGES = {
     "feedback.lift_min_customers_per_arm": (1, None), "feedback.kpi_window_days": (1, None),
     "feedback.lift_lookback_days": (1, None),
 }
-CHOICES = {"language": ("en", "es", "pt"), "feedback.lift_period": ("night", "week")}
+CHOICES = {"language": ("en", "es", "pt"), "feedback.lift_period": ("night", "week"),
+           "decisions.policy_bound": ("single", "shared")}
 
 
 def _check_type(key: str, default, value) -> None:

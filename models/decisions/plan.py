@@ -245,7 +245,7 @@ def choose_policy(options: Options, chosen_options: ChosenOptions, held_out: Hel
     return select_policy(held_out, catalog, contactable, {s: action_index[a] for s, a in segment_actions.items()},
                          action_weights(options, settings), n_customers=len(options.ids),
                          z_option=z_of(settings.option_confidence), call_price=float(chosen_options.allocation.prices["calls"]),
-                         confidence=settings.policy_confidence)
+                         confidence=settings.policy_confidence, shared_bound=settings.policy_bound == "shared")
 
 
 def action_weights(options: Options, settings: DecisionSettings) -> np.ndarray:

@@ -42,6 +42,7 @@ class DecisionSettings:
     levers: dict[str, float]
     option_confidence: float = 0.8   # an option is sent only if its value's lower bound at this level is > 0
     policy_confidence: float = 0.95  # the learned policy must beat the best simple policy at this level
+    policy_bound: str = "single"     # "shared": the confidence is shared by every candidate claiming a value
 
 
 
@@ -95,7 +96,18 @@ def read_decision_settings(config: Mapping, catalog: Catalog) -> DecisionSetting
         margin_rate=float(get("margin_rate", (int, float), low=0, high=1)), contact_policy=contact,
         levers={k: float(v) for k, v in levers.items()},
         **{key: float(value) for key in ("option_confidence", "policy_confidence")
-           if (value := get(key, (int, float), low=0.5, high=0.999, optional=True)) is not None})
+           if (value := get(key, (int, float), low=0.5, high=0.999, optional=True)) is not None},
+        **({"policy_bound": bound} if (bound := _choice(section, "policy_bound", ("single", "shared"))) else {}))
+
+
+def _choice(section: Mapping, key: str, choices: tuple[str, ...]) -> str | None:
+    """An optional text setting that must be one of `choices` (None when absent)."""
+    value = section.get(key)
+    if value is None:
+        return None
+    if value not in choices:
+        raise ValueError(f"config: 'decisions.{key}' must be one of {', '.join(choices)}, got {value!r}")
+    return str(value)
 
 
 def latest_declines_sql(as_of, interactions: str = "interactions") -> str:
