@@ -82,6 +82,8 @@ def read_decision_settings(config: Mapping, catalog: Catalog) -> DecisionSetting
         if key not in ids | types or isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise ValueError(f"config decisions.levers.{key}: expected a catalog action id or type with a "
                              f"non-negative number, got {value!r}")
+    if section.get("policy_bound") not in (None, "single", "shared"):
+        raise ValueError(f"config decisions.policy_bound: expected single or shared, got {section['policy_bound']!r}")
     seed = config.get("seed")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"config seed: expected an integer, got {seed!r}")
@@ -97,17 +99,7 @@ def read_decision_settings(config: Mapping, catalog: Catalog) -> DecisionSetting
         levers={k: float(v) for k, v in levers.items()},
         **{key: float(value) for key in ("option_confidence", "policy_confidence")
            if (value := get(key, (int, float), low=0.5, high=0.999, optional=True)) is not None},
-        **({"policy_bound": bound} if (bound := _choice(section, "policy_bound", ("single", "shared"))) else {}))
-
-
-def _choice(section: Mapping, key: str, choices: tuple[str, ...]) -> str | None:
-    """An optional text setting that must be one of `choices` (None when absent)."""
-    value = section.get(key)
-    if value is None:
-        return None
-    if value not in choices:
-        raise ValueError(f"config: 'decisions.{key}' must be one of {', '.join(choices)}, got {value!r}")
-    return str(value)
+        **({"policy_bound": bound} if (bound := get("policy_bound", str, optional=True)) else {}))
 
 
 def latest_declines_sql(as_of, interactions: str = "interactions") -> str:

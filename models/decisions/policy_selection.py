@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from models.decisions.catalog import CHANNELS, Catalog
+from models.training.surrogate import DEFAULT_ALPHA as SURROGACY_ALPHA
 
 LEARNED, SEGMENT, NO_ACTION_POLICY = "learned", "segment", "no_action"
 SEGMENT_EDGES_DAYS = (30, 90, 365)  # recency bands: <= 30, <= 90, <= 365 days, longer or never
@@ -62,7 +63,7 @@ class HeldOut:
     uplift: np.ndarray
     uplift_se: np.ndarray
     eligible: np.ndarray
-    surrogacy_alpha: float = 0.10
+    surrogacy_alpha: float = SURROGACY_ALPHA
 
 
 @dataclass

@@ -31,6 +31,7 @@ import duckdb
 from data_contracts import ExtractContract
 from models.golden.resolve import CONSENTS, MAX_CUSTOMERS_PER_KEY, normalize_email_sql, normalize_phone_sql
 from models.ingest.casting import cast_sql, sql_ident, sql_literal
+from models.warehouse import table_exists
 
 LEDGER = "consent_ledger"
 FLAGS = (*CONSENTS, "do_not_contact")
@@ -67,11 +68,10 @@ def feedback_opt_out_states_sql(con: duckdb.DuckDBPyConnection) -> str | None:
     row's channel (on every channel when the channel cannot be read), under its own source `feedback`, never
     accepted, so no customer row can re-consent it. None when no contacts extract was staged tonight."""
     parts = []
-    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-    if "stg_contacts" in tables:
+    if table_exists(con, "stg_contacts"):
         parts.append("SELECT customer_id, channel, status_at, 'accepted' AS how FROM stg_contacts "
                      "WHERE lower(trim(status)) = 'unsubscribed'")
-    if "quarantine" in tables:
+    if table_exists(con, "quarantine"):
         field = "json_extract_string(record, '$.{}')"
         parts.append(f"SELECT {field.format('customer_id')} AS customer_id, {field.format('channel')} AS channel, "
                      f"TRY_CAST({field.format('status_at')} AS TIMESTAMP) AS status_at, 'quarantined' AS how FROM quarantine "

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from models.decisions.policy_selection import recency_segment
+from models.training.surrogate import ipw_weight
 from models.training.train import BoostedModel, train_booster
 
 # Money outcomes are noisy and effects small: shallow trees, large leaves, few rounds, no loss in currency units.
@@ -73,7 +74,7 @@ class ValueModel:
 
 def dr_pseudo_outcome(y: np.ndarray, t: np.ndarray, e: np.ndarray, baseline: np.ndarray) -> np.ndarray:
     """The doubly robust score of the effect per row (see the module docstring)."""
-    return (y - baseline) * (t / e - (1 - t) / (1 - e))
+    return (y - baseline) * ipw_weight(t, e)
 
 
 def with_propensity(rows: pd.DataFrame) -> pd.DataFrame:
