@@ -202,13 +202,21 @@ DECISION_LOG_SCHEMA = {
     "expected_value": "DOUBLE", "selection_probability": "DOUBLE", "is_holdout": "BOOLEAN", "is_exploration": "BOOLEAN",
     "withheld_action_id": "VARCHAR", "withheld_channel": "VARCHAR", "withheld_expected_value": "DOUBLE",
     "campaign_id": "VARCHAR", "policy": "VARCHAR", "policy_version": "VARCHAR", "model_versions": "VARCHAR",
+    "exploration_set": "VARCHAR",
 }
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, str]:
+    """{column: DuckDB type} of table `name` ({} when it does not exist)."""
+    return dict(con.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?",
+                            [name]).fetchall())
 
 
 def append_decision_log(con: duckdb.DuckDBPyConnection, as_of: dt.date, log: pd.DataFrame, **facts: str) -> None:
     """Keep `as_of`'s decisions in decision_log (never replaced as a whole: a rerun of a date replaces that
     date's rows only). `facts` (campaign_id, policy, policy_version, model_versions) are the same for every row.
-    The table has the fixed DECISION_LOG_SCHEMA; a log of an older version with a column typed "NULL" is repaired."""
+    The table has the fixed DECISION_LOG_SCHEMA; a log of an older version with a column typed "NULL" is repaired
+    and one without a newer column gets it (empty on its old nights)."""
     frame = log.assign(as_of=as_of, **facts)[["as_of", *log.columns, *facts]]
     unknown = sorted(set(frame.columns) - set(DECISION_LOG_SCHEMA))
     if unknown:
@@ -217,10 +225,12 @@ def append_decision_log(con: duckdb.DuckDBPyConnection, as_of: dt.date, log: pd.
     try:
         columns = ", ".join(f"{name} {kind}" for name, kind in DECISION_LOG_SCHEMA.items())
         con.execute(f"CREATE TABLE IF NOT EXISTS {DECISION_LOG} ({columns})")
-        for name, kind in con.execute(f"SELECT column_name, data_type FROM information_schema.columns "
-                                      f"WHERE table_name = '{DECISION_LOG}'").fetchall():
+        existing = table_columns(con, DECISION_LOG)
+        for name, kind in existing.items():
             if kind.strip('"') == "NULL" and name in DECISION_LOG_SCHEMA:
                 con.execute(f"ALTER TABLE {DECISION_LOG} ALTER {name} TYPE {DECISION_LOG_SCHEMA[name]}")
+        for name in [n for n in DECISION_LOG_SCHEMA if n not in existing]:
+            con.execute(f"ALTER TABLE {DECISION_LOG} ADD COLUMN {name} {DECISION_LOG_SCHEMA[name]}")
         con.execute(f"DELETE FROM {DECISION_LOG} WHERE as_of = ?", [as_of])
         con.execute(f"INSERT INTO {DECISION_LOG} BY NAME SELECT * FROM _log ORDER BY customer_id, action_id")
     finally:

@@ -154,6 +154,7 @@ class ChosenOptions:
     withheld: np.ndarray      # (C,) for holdout customers the option the plan would have chosen (-1: none)
     threshold_removed: dict   # customers left with no action by min_margin_value / option_confidence, and the
                               # estimated value of their best option so held back
+    exploration_set: np.ndarray | None = None  # (C,) explored customers' uniform draw set (exploration_sets)
 
 
 def evaluate_options(ids, customers, features, scores, responses, catalog: Catalog, settings: DecisionSettings,
@@ -231,7 +232,28 @@ def choose_options(options: Options, settings: DecisionSettings, as_of: date, *,
     return ChosenOptions(problem=problem, allocation=allocation, explored=explored, choice=choice, chosen=chosen,
                  probability=probability, no_action_probability=p_none, reasons=reasons, withheld=withheld,
                  threshold_removed={"customers": int(left_out.any(axis=1).sum()),
-                                    "value": round(float(np.where(left_out, ev, 0.0).max(axis=1).sum()), 6)})
+                                    "value": round(float(np.where(left_out, ev, 0.0).max(axis=1).sum()), 6)},
+                 exploration_set=exploration_sets(options, layout, members, greedy, slot_explored))
+
+
+def exploration_sets(options: Options, layout: SlotLayout, members: np.ndarray, greedy: np.ndarray,
+                     slot_explored: np.ndarray) -> np.ndarray:
+    """(C,) per explored customer the options its uniform draw chose from besides 'no action', as the action id of
+    each (action, channel) option, sorted and comma-separated ('retain,retain,survey': retain on two channels);
+    None for everybody else. Logged so that exploration becomes training data (models/training/uplift.py): an
+    explored customer got action a with probability c/n and nothing with 1/n (c = a's options in the set, n = the
+    set's size with 'no action'), so among those two outcomes contacted with the known probability c / (c + 1).
+    One slot per customer only: with one slot per action the draws are separate experiments, not logged here."""
+    out = np.full(len(options.ids), None, dtype=object)
+    if layout.per_customer != 1:
+        return out
+    drawn_from = members.copy()
+    rows = np.flatnonzero(slot_explored & (greedy >= 0))
+    drawn_from[rows, greedy[rows]] = True
+    action_of = np.array([options.pairs[c][0] if c >= 0 else "" for c in layout.columns[0]], dtype=object)
+    for i in np.flatnonzero(slot_explored):
+        out[i] = ",".join(sorted(action_of[drawn_from[i]]))
+    return out
 
 
 def choose_policy(options: Options, chosen_options: ChosenOptions, held_out: HeldOut, segment_actions: dict[int, str],
@@ -319,7 +341,8 @@ def lay_out_results(options: Options, chosen_options: ChosenOptions, settings: D
 def decision_log_rows(options: Options, chosen_options: ChosenOptions, nba: pd.DataFrame) -> pd.DataFrame:
     """Per customer (one row per chosen action when several are allowed) what was decided, kept night after
     night in decision_log: the chosen action and channel ('no_action'), its expected value and selection
-    probability, the holdout and exploration flags and, for a holdout customer, the withheld option."""
+    probability, the holdout and exploration flags, for a holdout customer the withheld option and for an explored
+    one the set its option was drawn from (exploration_sets)."""
     rows = nba.loc[nba["chosen"], ["customer_id", "action_id", "channel", "expected_value", "selection_probability",
                                    "is_holdout", "is_exploration"]].reset_index(drop=True)
     position = options.ids.get_indexer(rows["customer_id"])
@@ -329,6 +352,8 @@ def decision_log_rows(options: Options, chosen_options: ChosenOptions, nba: pd.D
     rows["withheld_action_id"] = np.where(has, pairs[withheld, 0], None)
     rows["withheld_channel"] = np.where(has, pairs[withheld, 1], None)
     rows["withheld_expected_value"] = np.where(has, options.expected_value[position, np.maximum(withheld, 0)], np.nan)
+    sets = chosen_options.exploration_set
+    rows["exploration_set"] = sets[position] if sets is not None else None
     return rows
 
 

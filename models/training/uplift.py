@@ -56,9 +56,10 @@ from models.training.train import BoostedModel, SharedMatrices, fit_calibrated_c
 from models.training.training_sets import build_population_features, read_lexicon_once
 from models.training.value_uplift import (ValueModel, dr_pseudo_outcome, fit_baseline_outcome, fit_value_model,
                                           fold_of, with_propensity)
-from models.warehouse import table_exists
+from models.warehouse import table_columns, table_exists
 
-RESPONSE_META = ("customer_id", "campaign_date", "action_id", "treated", "label", "source", "value", "discount")
+RESPONSE_META = ("customer_id", "campaign_date", "action_id", "treated", "label", "source", "propensity", "value",
+                 "discount")
 OUTCOME_COLUMNS = ("value", "discount")  # read from purchases after the row's date: never features
 AUDIENCE = "in_audience"  # optional frame column: the row's customer met the action's rules on that date
 # Effects are a few points on base rates of 2-15 %: shallow trees with large leaves, few rounds.
@@ -125,29 +126,48 @@ def _without_slopes(effects: Mapping[str, ActionEffect]) -> dict[str, ActionEffe
     return {action_id: replace(effect, slope=0.0) for action_id, effect in effects.items()}
 
 
-def randomised_arms_sql(interactions: str = "interactions", decision_log: str | None = None) -> str:
-    """SQL for every randomised (customer_id, d, action_id, treated, label, source) row.
+def randomised_arms_sql(interactions: str = "interactions", decision_log: str | None = None, *,
+                        explore: bool = True) -> str:
+    """SQL for every randomised (customer_id, d, action_id, treated, label, source, propensity) row.
 
     source 'campaign': the company's campaigns (`campaign` vs `campaign_control` rows). source 'plan': the
     pipeline's own decisions from `decision_log` — its contacts (treated) and the universal holdout's
     customers with the action withheld from them (control). The holdout is a hash of the customer id, so
     within the customers the plan chose an action for, who was held out is random: a controlled
-    experiment with no separate campaign (exploration draws are left out: they have no control). Plan
-    rows carry no conversion flag (label 0; only their value is used), and a campaign row echoing a plan
-    contact (same customer, date and action) is not counted twice.
+    experiment with no separate campaign. source 'explore': tonight's explored customers (a hash of seed, date
+    and id) drew their option uniformly from a logged set (`exploration_set`, models/decisions/plan.py); for
+    action a the ones who drew a are treated and the ones who drew nothing are controls, contacted with the known
+    `propensity` c / (c + 1) (c = a's options in the set). Campaign and plan rows have no propensity (NULL: the
+    contacted share of their experiment, models/training/value_uplift.with_propensity). Plan and exploration
+    rows carry no conversion flag (label 0; only their value is used), and a campaign row echoing one of the
+    pipeline's contacts (same customer, date and action) is not counted twice. `explore` False: a log from before
+    exploration sets were logged (no exploration rows).
     """
     campaign = (f"SELECT customer_id, CAST(interaction_ts AS DATE) AS d, action_id, CAST(type = 'campaign' AS INTEGER) "
-                f"AS treated, MAX(CASE WHEN outcome = 'converted' THEN 1 ELSE 0 END) AS label, 'campaign' AS source "
-                f"FROM {interactions} WHERE type IN ('campaign', 'campaign_control') AND customer_id IS NOT NULL "
-                f"AND action_id IS NOT NULL GROUP BY ALL")
+                f"AS treated, MAX(CASE WHEN outcome = 'converted' THEN 1 ELSE 0 END) AS label, 'campaign' AS source, "
+                f"CAST(NULL AS DOUBLE) AS propensity FROM {interactions} WHERE type IN ('campaign', 'campaign_control') "
+                f"AND customer_id IS NOT NULL AND action_id IS NOT NULL GROUP BY ALL")
     if decision_log is None:
         return campaign
     plan = (f"SELECT customer_id, as_of AS d, coalesce(withheld_action_id, action_id) AS action_id, "
-            f"CAST(NOT is_holdout AS INTEGER) AS treated, 0 AS label, 'plan' AS source FROM {decision_log} "
-            f"WHERE NOT is_exploration AND ((NOT is_holdout AND action_id <> 'no_action') "
+            f"CAST(NOT is_holdout AS INTEGER) AS treated, 0 AS label, 'plan' AS source, CAST(NULL AS DOUBLE) AS "
+            f"propensity FROM {decision_log} WHERE NOT is_exploration AND ((NOT is_holdout AND action_id <> 'no_action') "
             f"OR (is_holdout AND withheld_action_id IS NOT NULL))")
-    return (f"SELECT c.* FROM ({campaign}) c ANTI JOIN ({plan}) p USING (customer_id, d, action_id) "
-            f"UNION ALL {plan}")
+    sets = (f"SELECT customer_id, as_of, member AS action_id, count(*) AS c FROM (SELECT customer_id, as_of, "
+            f"unnest(string_split(exploration_set, ',')) AS member FROM {decision_log} WHERE is_exploration "
+            f"AND exploration_set IS NOT NULL AND exploration_set <> '') GROUP BY ALL")
+    explore_rows = (f"SELECT l.customer_id, l.as_of AS d, s.action_id, CAST(l.action_id <> 'no_action' AS INTEGER) AS "
+               f"treated, 0 AS label, 'explore' AS source, s.c / (s.c + 1.0) AS propensity FROM {decision_log} l "
+               f"JOIN ({sets}) s ON s.customer_id = l.customer_id AND s.as_of = l.as_of "
+               f"AND (l.action_id = 'no_action' OR s.action_id = l.action_id) WHERE l.is_exploration")
+    own = f"{plan} UNION ALL {explore_rows}" if explore else plan
+    return (f"SELECT c.* FROM ({campaign}) c ANTI JOIN ({own}) p USING (customer_id, d, action_id) "
+            f"UNION ALL {own}")
+
+
+def logs_exploration(con: duckdb.DuckDBPyConnection, decision_log: str | None) -> bool:
+    """Does the decision log record the exploration sets (a log written before they were has no such column)?"""
+    return bool(decision_log) and "exploration_set" in table_columns(con, decision_log)
 
 
 def find_campaign_dates(con: duckdb.DuckDBPyConnection, as_of: date, max_dates: int,
@@ -160,10 +180,11 @@ def find_campaign_dates(con: duckdb.DuckDBPyConnection, as_of: date, max_dates: 
     """
     settled = as_of - timedelta(days=OUTCOME_SETTLE_DAYS)
     plan_nights = int(max_dates if max_plan_nights is None else max_plan_nights)
+    arms = randomised_arms_sql(interactions, decision_log, explore=logs_exploration(con, decision_log))
     rows = con.execute(f"""
-        SELECT d FROM (SELECT DISTINCT source, d FROM ({randomised_arms_sql(interactions, decision_log)}) WHERE d <= ?)
-        QUALIFY row_number() OVER (PARTITION BY source ORDER BY d DESC)
-                <= CASE WHEN source = 'plan' THEN ? ELSE ? END""", [settled, plan_nights, int(max_dates)]).fetchall()
+        SELECT d FROM (SELECT DISTINCT source = 'campaign' AS company, d FROM ({arms}) WHERE d <= ?)
+        QUALIFY row_number() OVER (PARTITION BY company ORDER BY d DESC)
+                <= CASE WHEN company THEN ? ELSE ? END""", [settled, int(max_dates), plan_nights]).fetchall()
     return sorted({r[0] for r in rows})
 
 
@@ -181,7 +202,7 @@ def build_response_frame(con: duckdb.DuckDBPyConnection, as_of: date, max_campai
     tables = dict(customers=customers, purchases=purchases, interactions=interactions)
     lexicon = read_lexicon_once(lexicon)
     log = decision_log if decision_log and table_exists(con, decision_log) else None
-    arms = randomised_arms_sql(interactions, log)
+    arms = randomised_arms_sql(interactions, log, explore=logs_exploration(con, log))
     fits: dict = {}  # BTYD parameters once per quarter across the campaign dates (models/features/btyd.py)
     frames = [_response_rows_at(con, d, tables, lexicon, arms, fits)
               for d in find_campaign_dates(con, as_of, max_campaign_dates, interactions, log, max_plan_nights)]
@@ -194,7 +215,7 @@ def build_response_frame(con: duckdb.DuckDBPyConnection, as_of: date, max_campai
 
 
 def _response_rows_at(con, day: date, tables: dict, lexicon, arms_sql: str, btyd_fits: dict) -> pd.DataFrame:
-    arms = con.execute(f"SELECT customer_id, action_id, treated, label, source FROM ({arms_sql}) WHERE d = ? "
+    arms = con.execute(f"SELECT customer_id, action_id, treated, label, source, propensity FROM ({arms_sql}) WHERE d = ? "
                        "ORDER BY customer_id, action_id, source, treated", [day]).df()
     values, columns = build_population_features(con, day, arms["customer_id"], tables, lexicon, tag="response",
                                                 btyd_fits=btyd_fits)

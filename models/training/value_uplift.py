@@ -79,10 +79,13 @@ def dr_pseudo_outcome(y: np.ndarray, t: np.ndarray, e: np.ndarray, baseline: np.
 
 def with_propensity(rows: pd.DataFrame) -> pd.DataFrame:
     """The rows with `propensity` = the contacted share of their action's rows on their date (per source: a
-    company campaign and the plan's own holdout are separate experiments); dates lacking an arm dropped."""
+    company campaign and the plan's own holdout are separate experiments), or the row's own known `propensity`
+    where it has one (an exploration draw's); dates lacking an arm dropped."""
     keys = ["action_id", "campaign_date", *(["source"] if "source" in rows.columns else [])]
     share = rows.groupby(keys)["treated"].transform("mean")
-    return rows.assign(propensity=share.to_numpy(float))[((share > 0) & (share < 1)).to_numpy()]
+    known = rows["propensity"] if "propensity" in rows.columns else pd.Series(np.nan, index=rows.index)
+    propensity = known.astype(float).fillna(share).to_numpy(float)
+    return rows.assign(propensity=propensity)[((share > 0) & (share < 1)).to_numpy()]
 
 
 def fold_of(customer_ids: pd.Series, seed: int, n_folds: int = N_FOLDS) -> np.ndarray:

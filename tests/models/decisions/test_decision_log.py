@@ -66,3 +66,45 @@ def test_yesterdays_list_counts_toward_the_caps_before_the_tools_report_it():
     codes = email_suppression_of_two(logged_email_7d=[1.0, np.nan], logged_email_30d=[1.0, np.nan])
     assert SUPPRESSION_REASONS[codes[0] - 1] == "frequency_cap_7d"
     assert codes[1] == 0
+
+
+def test_explored_customers_record_the_set_their_option_was_drawn_from(catalog):  # noqa: F811
+    """Everybody explored: each customer's logged set is exactly the draw's (its size gives the logged selection
+    probability 1 / (size + 1)), the drawn action is in it, and the erased customer, who may get nothing, has none."""
+    log = run(catalog, exploration_share=1.0, holdout_share=0.0).log.set_index("customer_id")
+    assert log["is_exploration"].all()
+    sets = log["exploration_set"].map(lambda s: s.split(",") if s else [])
+    assert np.allclose(log["selection_probability"], 1.0 / (sets.map(len) + 1))
+    drew = log[log["action_id"] != "no_action"]
+    assert len(drew) and all(a in s for a, s in zip(drew["action_id"], sets[drew.index]))
+    assert sets["A"] == ["retain", "retain", "survey", "survey", "upsell"]  # retain: e-mail, phone; survey: e-mail, SMS
+    assert sets["D"] == []
+    assert log.loc[["A", "B", "C", "E", "F"], "exploration_set"].notna().all()
+    plain = run(catalog).log
+    assert plain.loc[~plain["is_exploration"], "exploration_set"].isna().all()
+
+
+def test_exploration_rows_pair_each_drawn_action_with_the_customers_who_drew_nothing():
+    """Training rows from the logged draws (models/training/uplift.randomised_arms_sql): a customer who drew an
+    action is contacted for it with probability c / (c + 1) among the two outcomes (c = its options in the set);
+    one who drew nothing is a control for every action of its set; nobody is a control for an action it did not
+    draw when it drew another; a campaign row echoing an explored contact is not counted twice; a log from before
+    the sets were logged gives no exploration rows."""
+    from models.training.uplift import find_campaign_dates, logs_exploration, randomised_arms_sql
+
+    con = duckdb.connect()
+    night = dt.date(2026, 9, 1)
+    drew = _log(["X", "Y", "Z"]).assign(is_exploration=True, action_id=["retain", "no_action", "survey"],
+                                        exploration_set=["retain,retain,survey", "retain,survey", "retain,survey"])
+    warehouse.append_decision_log(con, night, drew, campaign_id="c", policy="learned")
+    con.execute("CREATE TABLE interactions AS SELECT 'X' AS customer_id, TIMESTAMP '2026-09-01 10:00' AS "
+                "interaction_ts, 'retain' AS action_id, 'campaign' AS type, NULL AS outcome")
+    rows = con.execute(f"SELECT customer_id, action_id, treated, source, round(propensity, 4) FROM "
+                       f"({randomised_arms_sql(decision_log='decision_log')}) ORDER BY ALL").fetchall()
+    assert rows == [("X", "retain", 1, "explore", 0.6667), ("Y", "retain", 0, "explore", 0.5),
+                    ("Y", "survey", 0, "explore", 0.5), ("Z", "survey", 1, "explore", 0.5)]
+    assert find_campaign_dates(con, dt.date(2026, 11, 1), 1, decision_log="decision_log", max_plan_nights=1) == [night]
+    con.execute("ALTER TABLE decision_log DROP COLUMN exploration_set")  # a log of an older version
+    assert not logs_exploration(con, "decision_log")
+    old_arms = randomised_arms_sql(decision_log="decision_log", explore=False)
+    assert con.execute(f"SELECT customer_id, source FROM ({old_arms})").fetchall() == [("X", "campaign")]

@@ -262,12 +262,25 @@ def test_the_response_gate_scores_any_model_on_the_rows_it_is_given(fitted):
     assert held_out_qini(fitted, reversed_effect) < 0 < fitted.metrics["qini_mean"]
 
 
+def _log_and_orders(con, log_rows: list[dict], orders: list[tuple], costs: dict):
+    """Write a decision log and extra completed orders; return a one-action catalog ('upsell' on `costs`' channels)."""
+    from models.decisions.catalog import parse_catalog
+
+    con.register("_log", pd.DataFrame(log_rows))
+    con.execute("CREATE TABLE decision_log AS SELECT * FROM _log")
+    con.executemany("INSERT INTO purchases (order_id, customer_id, order_ts, amount, quantity, status) "
+                    "VALUES (?, ?, ?, ?, 1, 'completed')", orders)
+    return parse_catalog({"version": "t", "actions": [
+        {"id": "upsell", "type": "upsell", "names": {"en": "u"}, "channels": list(costs), "cost_per_contact": costs,
+         "value_basis": "fixed", "value_per_conversion": 1.0, "eligibility": "purchases_total >= 0", "priority": 1,
+         "prior_uplift": 0.0, "script_hint": {"en": "u"}}]}, {"purchases_total"}, source="t.yaml", sha256="0" * 64)
+
+
 def test_the_plans_own_contacts_and_holdout_learn_a_known_effect_without_any_campaign():
     """No company campaign at all: the plan contacted the customers it chose and its random holdout got the same
     action withheld (decision_log). Each contacted customer's next 30 days gain 12.0 of margin (one extra order of
     40 at a 0.3 margin); the value model must find that from the plan's rows alone, and not from the
     plan's choice (it chose the better customers, who buy more anyway)."""
-    from models.decisions.catalog import parse_catalog
     from models.training.uplift import AUDIENCE, audience_mask
 
     con = duckdb.connect()
@@ -287,14 +300,7 @@ def test_the_plans_own_contacts_and_holdout_learn_a_known_effect_without_any_cam
                          "withheld_action_id": "upsell" if holdout else None})
             if not holdout:
                 orders.append((f"X{night}{c}", c, datetime.combine(night, datetime.min.time()) + timedelta(days=3), 40.0))
-    con.register("_log", pd.DataFrame(rows))
-    con.execute("CREATE TABLE decision_log AS SELECT * FROM _log")
-    con.executemany("INSERT INTO purchases (order_id, customer_id, order_ts, amount, quantity, status) "
-                    "VALUES (?, ?, ?, ?, 1, 'completed')", orders)
-    catalog = parse_catalog({"version": "t", "actions": [
-        {"id": "upsell", "type": "upsell", "names": {"en": "u"}, "channels": ["email"], "cost_per_contact": {"email": 0.05},
-         "value_basis": "fixed", "value_per_conversion": 1.0, "eligibility": "purchases_total >= 0", "priority": 1,
-         "prior_uplift": 0.0, "script_hint": {"en": "u"}}]}, {"purchases_total"}, source="t.yaml", sha256="0" * 64)
+    catalog = _log_and_orders(con, rows, orders, {"email": 0.05})
     frame = build_response_frame(con, T, 12, horizons={"upsell": 30})
     assert set(frame["source"]) == {"plan"} and set(frame["treated"]) == {0, 1}
     frame[AUDIENCE] = audience_mask(frame, catalog.actions)
@@ -303,6 +309,51 @@ def test_the_plans_own_contacts_and_holdout_learn_a_known_effect_without_any_cam
     model = models.values["upsell"]
     assert model.effect == pytest.approx(12.0, abs=3 * model.effect_se + 0.5)
     assert model.effect_se < 4.0
+
+
+def test_exploration_draws_learn_a_known_effect_with_their_logged_propensities():
+    """No campaign and no plan contact: only explored customers, each drawing uniformly from its logged set
+    (models/decisions/plan.exploration_sets). Half the customers (by a trait no feature shows, as SMS consent
+    often is) may get the upsell on two channels and buy 60 in the next weeks anyway; the others have one channel.
+    Among the two outcomes the first half is contacted with probability 2/3, the others 1/2, so the contacted
+    group is richer anyway and no baseline model can tell. With the logged propensities the effect (+12.0: one
+    extra order of 40 at a 0.3 margin) is found; with the contacted share instead, it is pulled up."""
+    import zlib
+
+    from models.training.uplift import AUDIENCE, audience_mask
+
+    con = duckdb.connect()
+    make_warehouse(con, n_customers=3000, seed=3, future_days=0)
+    write_table(con, "interactions", [], INTERACTION_COLUMNS)
+    rng = np.random.default_rng(11)
+    customers = [r[0] for r in con.execute("SELECT customer_id FROM golden_customers ORDER BY 1").fetchall()]
+    two_channels = {c: zlib.crc32(c.encode()) % 2 == 0 for c in customers}
+    rows, orders = [], []
+    for night in (date(2026, 8, 1), date(2026, 9, 1)):
+        for c in customers:
+            frequent = two_channels[c]
+            members = ["upsell", "upsell"] if frequent else ["upsell"]
+            got = rng.integers(0, len(members) + 1) > 0  # uniform over the members and 'no action'
+            rows.append({"as_of": night, "customer_id": c, "action_id": "upsell" if got else "no_action",
+                         "channel": ("sms" if frequent and rng.uniform() < 0.5 else "email") if got else None,
+                         "is_holdout": False, "is_exploration": True, "withheld_action_id": None,
+                         "exploration_set": ",".join(members)})
+            if frequent:  # they buy anyway in the next 30 days, contacted or not
+                orders.append((f"F{night}{c}", c, datetime.combine(night, datetime.min.time()) + timedelta(days=5), 60.0))
+            if got:
+                orders.append((f"X{night}{c}", c, datetime.combine(night, datetime.min.time()) + timedelta(days=3), 40.0))
+    catalog = _log_and_orders(con, rows, orders, {"email": 0.05, "sms": 0.1})
+    frame = build_response_frame(con, T, 12, horizons={"upsell": 30})
+    assert set(frame["source"]) == {"explore"} and set(frame["treated"]) == {0, 1}
+    assert np.allclose(frame["propensity"], np.where(frame["customer_id"].map(two_channels), 2 / 3, 1 / 2))
+    frame[AUDIENCE] = audience_mask(frame, catalog.actions)
+    models = fit_response_models(frame, {"upsell": 0.0}, 100, seed=1, n_threads=1, params=FAST,
+                                 actions=catalog.ordered_actions())
+    model = models.values["upsell"]
+    assert model.effect == pytest.approx(12.0, abs=3 * model.effect_se + 0.5)
+    shared = fit_response_models(frame.drop(columns="propensity"), {"upsell": 0.0}, 100, seed=1, n_threads=1,
+                                 params=FAST, actions=catalog.ordered_actions()).values["upsell"]
+    assert shared.effect - 12.0 > 3 * model.effect_se  # what ignoring the logged propensities measures
 
 
 def test_campaign_rows_of_actions_missing_from_the_catalog_are_named_not_silently_dropped():
