@@ -18,7 +18,7 @@ from models.decisions.realised_lift import realised_lift as measure_lift
 from models.decisions.scorecard import customer_kpis, kpi_scorecard
 from models.exports.campaign import campaign_id
 from models.exports.lift_summary import realised_lift_section
-from models.exports.run_summary import policy_table, quarantine_shares
+from models.exports.run_summary import evidence_line, policy_table, quarantine_shares
 from models.features.customer_features import FEATURE_COLUMNS
 from models.golden.suppression import load_suppressed_ids
 from pipelines.partitions import as_of_partitions
@@ -86,6 +86,7 @@ def next_best_actions(context: dg.AssetExecutionContext, home: NbaHome):
         "policy": result.summary["policy_selection"]["winner"],
         "policy_reason": result.summary["policy_selection"]["reason"],
         "policy_candidates": dg.MetadataValue.md(policy_table(result.summary["policy_selection"])),
+        "policy_evidence_needed": dg.MetadataValue.md(evidence_line(result.summary["policy_selection"]) or "_(none)_"),
         "summary": dg.MetadataValue.json(json.loads(json.dumps(result.summary, default=str))),
         "actions_by_segment": image_md({"Chosen actions by segment": plot_actions_by_segment(chart)}) if len(chart) else "none",
     })

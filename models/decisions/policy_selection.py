@@ -84,12 +84,36 @@ class PolicyChoice:
     reason: str
     n_rows: int
     notes: list[str] = field(default_factory=list)
+    evidence: dict | None = None  # evidence_needed: what would let a more promising simple policy be shown
 
     def as_dict(self) -> dict:
         return {"winner": self.winner, "reason": self.reason, "held_out_rows": self.n_rows,
                 "candidates": [{"policy": e.name, "value": round(e.value, 2), "se": round(e.se, 2),
                                 "lower_bound": round(e.lcb, 2), "chosen": e.chosen, "note": e.note}
-                               for e in self.estimates]}
+                               for e in self.estimates],
+                **({"evidence_needed": self.evidence} if self.evidence else {})}
+
+
+def evidence_needed(estimates: list[PolicyEstimate], winner: PolicyEstimate, z: float,
+                    rows_per_action: dict[str, int]) -> dict | None:
+    """For the deployed simple policy: the 'all:<action>' candidate whose estimate is above the winner's bound but
+    whose own bound is not, that the fewest extra randomised rows of its action would show better (its standard
+    error shrinks as 1 / sqrt(rows): k = (z se / (value - winner's bound))^2 times its rows, if its estimate held).
+    What a marketer can do about a plan held back by too little evidence; None when no candidate is close."""
+    best = None
+    for e in estimates:
+        action = e.name.removeprefix("all:")
+        if e is winner or e.name == action or e.se <= 0 or e.value <= winner.lcb or not rows_per_action.get(action):
+            continue
+        factor = (z * e.se / (e.value - winner.lcb)) ** 2
+        if best is None or factor < best[0]:
+            best = (factor, e, action)
+    if best is None:
+        return None
+    factor, e, action = best
+    rows = rows_per_action[action]
+    return {"policy": e.name, "action_id": action, "value": round(e.value, 2), "se": round(e.se, 2),
+            "rows": rows, "more_rows": int(np.ceil(max(factor - 1.0, 0.0) * rows)), "factor": round(factor, 2)}
 
 
 def z_of(confidence: float) -> float:
@@ -233,4 +257,8 @@ def select_policy(held: HeldOut, catalog: Catalog, contactable: np.ndarray, segm
         reason = (f"'{baseline.name}' has the best lower {confidence:.0%} bound{shared} among the simple policies "
                   f"({baseline.lcb:,.2f}); no targeted policy showed a gain over it on {n:,} held-out randomised rows")
     winner.chosen = True
-    return PolicyChoice(winner.name, estimates, reason, n)
+    evidence = None
+    if winner is baseline:
+        actions_of_rows = held.rows["action_id"].value_counts()
+        evidence = evidence_needed(estimates, winner, z, {a: int(k) for a, k in actions_of_rows.items()})
+    return PolicyChoice(winner.name, estimates, reason, n, evidence=evidence)

@@ -155,7 +155,20 @@ def policy_lines(selection: dict | None, texts: dict | None = None) -> list[str]
     lines = ["", texts["policy"], "", texts["deployed"].format(winner=selection["winner"], reason=selection["reason"])]
     if selection.get("candidates"):
         lines += ["", texts["candidates"], "", policy_table(selection)]
+    if line := evidence_line(selection, texts):
+        lines += ["", line]
     return lines
+
+
+def evidence_line(selection: dict | None, texts: dict | None = None) -> str:
+    """What would let a more promising simple policy be shown (policy_selection.evidence_needed), "" when none."""
+    evidence = (selection or {}).get("evidence_needed")
+    if not evidence:
+        return ""
+    return (texts or TEXTS["en"])["evidence"].format(
+        policy=evidence["policy"], action=evidence["action_id"], value=f"{evidence['value']:,.2f}",
+        se=f"{evidence['se']:,.2f}", rows=f"{evidence['rows']:,}", more=f"{evidence['more_rows']:,}",
+        factor=f"{evidence['factor']:,.1f}")
 
 
 def policy_table(selection: dict) -> str:

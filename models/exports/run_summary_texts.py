@@ -45,6 +45,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "costs": "## What the constraints cost (value left on the table)",
         "policy": "## Which policy drives tonight's plan",
         "deployed": "Deployed: **{winner}** — {reason}.",
+        "evidence": "**Held back by too little evidence:** **{policy}** is estimated at {value} ± {se} but its "
+                    "lower bound is not above the deployed policy's. It is measured on {rows} randomised rows of "
+                    "'{action}' (contacted and control); about {more} more, with the same contacted share (×{factor} "
+                    "in all), would show it if its estimate holds — e.g. a randomised '{action}' campaign with a "
+                    "no-contact control group.",
         "candidates": "Estimated incremental value of each candidate over tonight's customers (doubly robust, on "
                       "randomised contacts):",
         "none": "_(none)_",
@@ -93,6 +98,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "costs": "## Lo que cuestan las restricciones (valor que se deja sobre la mesa)",
         "policy": "## Qué política guía el plan de esta noche",
         "deployed": "Desplegada: **{winner}** — {reason}.",
+        "evidence": "**Retenida por falta de evidencia:** **{policy}** se estima en {value} ± {se}, pero su cota "
+                    "inferior no supera la de la política desplegada. Se mide sobre {rows} filas aleatorizadas de "
+                    "'{action}' (contactadas y de control); unas {more} más, con la misma proporción de contactados "
+                    "(×{factor} en total), la mostrarían si su estimación se mantiene — p. ej. una campaña "
+                    "aleatorizada de '{action}' con un grupo de control sin contacto.",
         "candidates": "Valor incremental estimado de cada candidata sobre los clientes de esta noche (doblemente "
                       "robusto, sobre contactos aleatorizados):",
         "none": "_(ninguna)_",
@@ -140,6 +150,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "costs": "## O que custam as restrições (valor deixado na mesa)",
         "policy": "## Que política orienta o plano desta noite",
         "deployed": "Implementada: **{winner}** — {reason}.",
+        "evidence": "**Retida por falta de evidência:** **{policy}** é estimada em {value} ± {se}, mas seu limite "
+                    "inferior não supera o da política implantada. É medida em {rows} linhas aleatorizadas de "
+                    "'{action}' (contatadas e de controle); cerca de {more} a mais, com a mesma proporção de "
+                    "contatados (×{factor} no total), a mostrariam se sua estimativa se mantiver — p. ex. uma "
+                    "campanha aleatorizada de '{action}' com um grupo de controle sem contato.",
         "candidates": "Valor incremental estimado de cada candidata sobre os clientes desta noite (duplamente robusto, "
                       "em contactos aleatorizados):",
         "none": "_(nenhuma)_",

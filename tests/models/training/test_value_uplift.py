@@ -167,3 +167,37 @@ def test_with_a_shared_bound_many_worthless_actions_rarely_deploy_one_by_chance(
         deployed += choice.winner != "no_action"
     # a single 95 % bound per action (shared_bound=False) deploys one in about 1 - 0.95^7 = 30 % of the draws
     assert deployed <= 6
+
+
+def test_a_plan_held_back_by_too_little_evidence_says_how_many_more_randomised_rows_would_show_it():
+    """'weak' is worth +0.25 per row under noise of 10 on 2,000 rows: its bound is below zero, so no action is
+    deployed. The summary names it and the extra rows that would show it if its estimate held — and with that many
+    rows of the same mean and spread it is deployed, with a tenth fewer it is not."""
+    from models.decisions.policy_selection import HeldOut
+    from models.exports.run_summary import policy_lines
+    from models.exports.run_summary_texts import TEXTS
+
+    catalog = _catalog({"weak": lambda f: 0.0, "bad": lambda f: 0.0}, cost=0.0)
+
+    def choose(n_weak: int):
+        spread = np.where(np.arange(n_weak) % 2 == 0, 10.0, -10.0)
+        gamma = np.concatenate([0.25 + spread, -1.0 + np.where(np.arange(2000) % 2 == 0, 10.0, -10.0)])
+        rows = pd.DataFrame({"customer_id": [f"c{i}" for i in range(len(gamma))], "gamma": gamma, "segment": 0,
+                             "action_id": ["weak"] * n_weak + ["bad"] * 2000, "held_out": False})
+        n = len(rows)
+        held = HeldOut(rows, np.full((n, 2), np.nan), np.full((n, 2), np.nan), np.ones((n, 2), dtype=bool))
+        return select_policy(held, catalog, np.ones((n, len(CHANNELS)), dtype=bool), {}, np.ones(2),
+                             n_customers=10_000, z_option=0.84, call_price=0.0, confidence=0.95)
+
+    choice = choose(2000)
+    assert choice.winner == "no_action"
+    evidence = choice.as_dict()["evidence_needed"]
+    assert (evidence["policy"], evidence["action_id"], evidence["rows"]) == ("all:weak", "weak", 2000)
+    assert evidence["factor"] == pytest.approx((1.645 * 10 / np.sqrt(2000) / 0.25) ** 2, rel=0.01)  # about 2.2
+    enough = 2000 + evidence["more_rows"]
+    assert choose(enough + 2).winner == "all:weak"
+    assert choose(2000 + int(0.9 * evidence["more_rows"])).winner == "no_action"
+    for language in ("en", "es", "pt"):
+        text = "\n".join(policy_lines(choice.as_dict(), TEXTS[language]))
+        assert f"{evidence['more_rows']:,}" in text and "**all:weak**" in text and "2,000" in text
+    assert "evidence_needed" not in choose(enough + 2).as_dict()
