@@ -55,8 +55,7 @@ def next_best_actions(context: dg.AssetExecutionContext, home: NbaHome):
     response_model = selected_models(home, "response")["response"][1]
     result = decide(customers, features, scores, responses, catalog, config, as_of=as_of,
                     suppressed_ids=suppressed, model_versions=versions,
-                    held_out=getattr(response_model, "held_out", None),
-                    segment_actions=getattr(response_model, "segment_actions", {}))
+                    held_out=getattr(response_model, "held_out", None))
     contacts = add_night_at_a_glance(result.summary, result.log, catalog, response_model, currency=config["currency"],
                                      previous=previous_night(as_of, last_as_of, last_summary),
                                      quarantine_share=quarantine_shares(intake))

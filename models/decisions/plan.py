@@ -87,8 +87,7 @@ def _rule_features(action) -> set[str]:
 
 def decide(customers: pd.DataFrame, features: pd.DataFrame, scores: pd.DataFrame, responses: pd.DataFrame,
            catalog: Catalog, config: dict, *, as_of: date, suppressed_ids: set[str],
-           model_versions: dict, held_out: HeldOut | None = None,
-           segment_actions: dict[int, str] | None = None) -> DecisionResult:
+           model_versions: dict, held_out: HeldOut | None = None) -> DecisionResult:
     """Choose tonight's action per customer; see the module docstring for the output tables.
 
     `config` is the full run config (its `seed` and `decisions` section are read); `suppressed_ids`
@@ -102,9 +101,9 @@ def decide(customers: pd.DataFrame, features: pd.DataFrame, scores: pd.DataFrame
     chosen_options = choose_options(options, settings, as_of)
     choice = None
     if held_out is not None and len(held_out.rows):
-        choice = choose_policy(options, chosen_options, held_out, segment_actions or {}, catalog, settings)
+        choice = choose_policy(options, chosen_options, held_out, catalog, settings)
         if choice.winner != LEARNED:
-            options = with_policy_values(options, choice.winner, features, segment_actions or {}, catalog, held_out)
+            options = with_policy_values(options, choice.winner, features, choice.segment_actions, catalog, held_out)
             chosen_options = choose_options(options, settings, as_of, apply_confidence=False)
     result = lay_out_results(options, chosen_options, settings, catalog, model_versions)
     result.summary["policy_selection"] = (choice.as_dict() if choice is not None else
@@ -256,16 +255,14 @@ def exploration_sets(options: Options, layout: SlotLayout, members: np.ndarray, 
     return out
 
 
-def choose_policy(options: Options, chosen_options: ChosenOptions, held_out: HeldOut, segment_actions: dict[int, str],
-                  catalog: Catalog, settings: DecisionSettings) -> PolicyChoice:
+def choose_policy(options: Options, chosen_options: ChosenOptions, held_out: HeldOut, catalog: Catalog,
+                  settings: DecisionSettings) -> PolicyChoice:
     """Value every candidate policy on the held-out randomised rows under tonight's consent and limits."""
     rows = options.ids.get_indexer(held_out.rows["customer_id"].astype(str))
     contactable = np.zeros((len(rows), len(CHANNELS)), dtype=bool)
     known = rows >= 0
     contactable[known] = options.channel_ok[rows[known]] & ~options.holdout[rows[known], None]
-    action_index = {a.id: i for i, a in enumerate(options.actions)}
-    return select_policy(held_out, catalog, contactable, {s: action_index[a] for s, a in segment_actions.items()},
-                         action_weights(options, settings), n_customers=len(options.ids),
+    return select_policy(held_out, catalog, contactable, action_weights(options, settings), n_customers=len(options.ids),
                          z_option=z_of(settings.option_confidence), call_price=float(chosen_options.allocation.prices["calls"]),
                          confidence=settings.policy_confidence, shared_bound=settings.policy_bound == "shared")
 

@@ -93,7 +93,6 @@ class ResponseModels:
     effects: dict[str, ActionEffect] = field(default_factory=dict)
     # Incremental net value per action (models/training/value_uplift.py) and what policy selection needs.
     values: dict[str, ValueModel] = field(default_factory=dict)
-    segment_actions: dict[int, str] = field(default_factory=dict)
     held_out: HeldOut | None = None  # the held-out randomised rows policy selection values candidates on
     unmatched_actions: dict[str, int] = field(default_factory=dict)  # campaign action ids not in the catalog: rows
 
@@ -118,7 +117,7 @@ class ResponseModels:
                               self.report,
                               [*self.notes, f"ranking dropped ({reason}): every learned action at its measured effect"],
                               effects, {a: replace(v, slope=0.0) for a, v in self.values.items()},
-                              self.segment_actions, self.held_out, self.unmatched_actions)
+                              self.held_out, self.unmatched_actions)
 
 
 def _without_slopes(effects: Mapping[str, ActionEffect]) -> dict[str, ActionEffect]:
@@ -290,11 +289,28 @@ def split_value_rows(rows: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.Da
     return rows[~out], rows[out], "one contact date: a quarter of its customers held out"
 
 
+def policy_folds(rows: pd.DataFrame, seed: int, n_folds: int = round(1 / HOLDOUT_SHARE)) -> np.ndarray:
+    """Per row a fold for cross-fitting the simple targeting rule (models/decisions/policy_selection.py): per action,
+    blocks of consecutive campaign dates (the latest block about its held-out dates, split_value_rows); with one date,
+    a hash of the customer."""
+    folds = np.zeros(len(rows), dtype=np.int64)
+    for _, part in rows.groupby("action_id", sort=True):
+        dates = sorted(part["campaign_date"].unique())
+        where = rows.index.get_indexer(part.index)
+        if len(dates) >= 2:
+            k = min(n_folds, len(dates))
+            rank = part["campaign_date"].map({d: i for i, d in enumerate(dates)}).to_numpy()
+            folds[where] = rank * k // len(dates)
+        else:
+            folds[where] = fold_of(part["customer_id"], seed, n_folds)
+    return folds
+
+
 def fit_value_models(models: ResponseModels, frame: pd.DataFrame, actions: Sequence, features: list[str],
                      min_contacts: int, *, params: Mapping | None, seed: int, n_threads: int,
                      surrogacy_alpha: float | None = DEFAULT_ALPHA) -> None:
-    """Per catalog action the value learner on its training contacts, the best action per recency
-    segment, and the held-out rows (with every action's predicted value) for policy selection.
+    """Per catalog action the value learner on its training contacts, and every settled row (with every action's
+    predicted value and its cross-fitting fold) for policy selection.
 
     Each row's Gamma is the direct DR score of its value, or, for the actions whose surrogacy holds up, the
     score of the surrogate index of its conversion flag (models/training/surrogate.py; `surrogacy_alpha`
@@ -336,13 +352,13 @@ def fit_value_models(models: ResponseModels, frame: pd.DataFrame, actions: Seque
         models.metrics[f"value_effect_{action.id}"] = model.effect
         models.metrics[f"value_effect_se_{action.id}"] = model.effect_se
         models.metrics[f"value_slope_{action.id}"] = model.slope
-    models.segment_actions = best_action_per_segment(models.values, actions)
     # Every settled randomised row, its Gamma out of sample: training rows cross-fitted, held-out rows from m
     # fitted on the training rows. Simple policies need no model and are valued on all of them; the learned
     # targeting only on the held-out rows (models/decisions/policy_selection.py).
     held = pd.concat([train.assign(held_out=False), held.assign(held_out=True)], ignore_index=True)
     held = held[held["action_id"].isin(list(models.values))]
     held = held[held.groupby("action_id")["treated"].transform("nunique") == 2].reset_index(drop=True)
+    held["fold"] = policy_folds(held, seed)
     if len(held):
         eligible, _, _ = evaluate_eligibility(held, actions)
         uplift = np.full((len(held), len(actions)), np.nan)
@@ -354,24 +370,10 @@ def fit_value_models(models: ResponseModels, frame: pd.DataFrame, actions: Seque
                 uplift[:, a], se[:, a] = model.predict(held, matrices.of(model.tau))
         held = held.assign(segment=recency_segment(held["days_since_last_purchase"]))
         columns = ["customer_id", "action_id", "gamma", *(["gamma_direct"] if "gamma_direct" in held else []),
-                   "segment", "held_out"]
+                   "segment", "held_out", "fold"]
         models.held_out = HeldOut(held[columns], uplift, se, eligible,
-                                  surrogacy_alpha=DEFAULT_ALPHA if surrogacy_alpha is None else surrogacy_alpha)
-
-
-def best_action_per_segment(values: Mapping[str, ValueModel], actions: Sequence) -> dict[int, str]:
-    """Per recency segment the action whose training contacts there gained most after its cheapest contact
-    cost (segments where none gains: absent)."""
-    best: dict[int, tuple[float, str]] = {}
-    for action in actions:
-        model = values.get(action.id)
-        if model is None:
-            continue
-        cost = min(action.cost_per_contact.values())
-        for segment, effect in model.segment_effects.items():
-            if effect - cost > best.get(segment, (0.0, ""))[0]:
-                best[segment] = (effect - cost, action.id)
-    return {segment: action_id for segment, (_, action_id) in sorted(best.items())}
+                                  surrogacy_alpha=DEFAULT_ALPHA if surrogacy_alpha is None else surrogacy_alpha,
+                                  min_rows=min_contacts)
 
 
 def _audience_effect(rows: pd.DataFrame, min_contacts: int) -> tuple[float, float, str]:

@@ -30,7 +30,6 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from models.decisions.policy_selection import recency_segment
 from models.training.surrogate import ipw_weight
 from models.training.train import BoostedModel, train_booster
 
@@ -55,7 +54,6 @@ class ValueModel:
     slope: float
     slope_se: float
     n_rows: int
-    segment_effects: dict[int, float] = field(default_factory=dict)  # mean Gamma per recency segment (training)
     notes: list[str] = field(default_factory=list)
     kind: str = "tree"
     coef: tuple[float, float] = (0.0, 1.0)  # value_scaled: tau = coef[0] + coef[1] * m(x)
@@ -139,11 +137,8 @@ def fit_value_model(rows: pd.DataFrame, features: list[str], action_id: str, hor
              f"{horizon_days} d); ranking by {kind} (out-of-fold covariance with Gamma: value_scaled "
              f"{explained['value_scaled']:.3g}, tree {explained['tree']:.3g}), slope {slope:.2f} (se {slope_se:.2f}) "
              f"-> {clipped:.2f}"]
-    segments = recency_segment(rows["days_since_last_purchase"]) if "days_since_last_purchase" in rows else None
-    by_segment = ({} if segments is None else
-                  {int(s): float(g.mean()) for s, g in rows["gamma"].groupby(segments) if len(g) >= min_rows})
     return ValueModel(action_id, horizon_days, tau, effect, effect_se, mean_tau, clipped, slope_se, len(rows),
-                      by_segment, notes, kind, coef)
+                      notes, kind, coef)
 
 
 def _least_squares(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
