@@ -63,7 +63,8 @@ def align_inputs(customers: pd.DataFrame, features: pd.DataFrame, scores: pd.Dat
     optional = [c for c in customers.columns if c == "days_since_any_decline" or c.startswith("logged_")]
     needs = {"customers": (customers, ["customer_id", "do_not_contact", *(f"consent_{ch}" for ch in CHANNELS),
                                        *optional]),
-             "features": (features, ["customer_id", "avg_order_value_365d", *contact_policy_features(),
+             "features": (features, ["customer_id", "avg_order_value_365d", "days_since_last_purchase",  # segment rule
+                                     *contact_policy_features(),
                                      *sorted(set().union(*(_rule_features(a) for a in catalog.actions)))]),
              "scores": (scores, ["customer_id", "clv", "upsell_probability"])}
     aligned = {}
@@ -289,7 +290,8 @@ def action_weights(options: Options, settings: DecisionSettings) -> np.ndarray:
     return weights
 
 
-def with_policy_values(options: Options, policy: str, features: pd.DataFrame, segment_actions: dict[int, str],
+def with_policy_values(options: Options, policy: str, features: pd.DataFrame,
+                       segment_actions: dict[int, tuple[str, float]],
                        catalog: Catalog, held_out: HeldOut) -> Options:
     """The options valued as a simple policy would: its action(s) at their measured average effect after the
     contact cost, everything else not worth sending ('no_action': nothing is)."""
@@ -302,9 +304,8 @@ def with_policy_values(options: Options, policy: str, features: pd.DataFrame, se
         value[:, pair_action == action_id] = effect - pair_cost[pair_action == action_id]
     elif policy == SEGMENT:
         segment = recency_segment(features["days_since_last_purchase"])
-        for s, action_id in segment_actions.items():
+        for s, (action_id, effect) in segment_actions.items():  # the action's effect in that segment
             cols = pair_action == action_id
-            effect = _measured_effect(held_out, action_id, options)
             value[np.ix_(segment == s, cols)] = effect - pair_cost[cols]
     value = np.where(np.isfinite(value), value, -1.0)  # never worth sending (the value must be > 0)
     return replace(options, expected_value=value, value_se=np.zeros_like(value))

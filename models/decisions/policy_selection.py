@@ -49,6 +49,7 @@ from models.training.surrogate import DEFAULT_ALPHA as SURROGACY_ALPHA
 
 LEARNED, SEGMENT, NO_ACTION_POLICY = "learned", "segment", "no_action"
 SEGMENT_EDGES_DAYS = (30, 90, 365)  # recency bands: <= 30, <= 90, <= 365 days, longer or never
+SEGMENT_LABELS = ("last purchase <= 30 days", "31-90 days", "91-365 days", "over a year or never")
 
 
 def recency_segment(days_since_last_purchase: pd.Series | np.ndarray) -> np.ndarray:
@@ -96,7 +97,8 @@ class PolicyChoice:
     n_rows: int
     notes: list[str] = field(default_factory=list)
     evidence: dict | None = None  # evidence_needed: what would let a more promising simple policy be shown
-    segment_actions: dict[int, str] = field(default_factory=dict)  # the segment rule, fitted on every row
+    segment_actions: dict[int, tuple[str, float]] = field(default_factory=dict)  # the segment rule fitted on every
+    # row: segment -> (action id, its effect per contact there)
 
     def as_dict(self) -> dict:
         return {"winner": self.winner, "reason": self.reason, "held_out_rows": self.n_rows,
@@ -204,9 +206,10 @@ def _scaled_mean(contribution: np.ndarray, experiment: np.ndarray, n_customers: 
     return float(n_customers * value), float(n_customers * np.sqrt(variance))
 
 
-def segment_rule(held: HeldOut, catalog: Catalog, rows: np.ndarray) -> dict[int, int]:
-    """Per recency segment the action (index) whose randomised rows among `rows`, where its rules held, gained most
-    after its cheapest contact cost — with at least `held.min_rows` rows; segments where none gains are absent."""
+def segment_rule(held: HeldOut, catalog: Catalog, rows: np.ndarray) -> dict[int, tuple[int, float]]:
+    """Per recency segment (the action index, its effect there): the action whose randomised rows among `rows`, where
+    its rules held, gained most after its cheapest contact cost (effect = their mean Gamma, before the cost) — with at
+    least `held.min_rows` rows; segments where none gains are absent."""
     segment, experiment = held.rows["segment"].to_numpy(), held.rows["action_id"].to_numpy()
     gamma = held.rows["gamma"].to_numpy(float)
     best: dict[int, tuple[float, int]] = {}
@@ -216,20 +219,20 @@ def segment_rule(held: HeldOut, catalog: Catalog, rows: np.ndarray) -> dict[int,
         for s in np.unique(segment[own]):
             cell = own & (segment == s)
             gain = float(gamma[cell].mean()) - cost
-            if cell.sum() >= held.min_rows and gain > best.get(int(s), (0.0, -1))[0]:
-                best[int(s)] = (gain, a)
-    return {s: a for s, (_, a) in sorted(best.items())}
+            if cell.sum() >= held.min_rows and gain > best.get(int(s), (0.0, -1, 0.0))[0]:
+                best[int(s)] = (gain, a, gain + cost)
+    return {s: (a, effect) for s, (_, a, effect) in sorted(best.items())}
 
 
-def segment_choice(held: HeldOut, catalog: Catalog, contactable: np.ndarray, rules: list[tuple[dict[int, int], np.ndarray]]
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def segment_choice(held: HeldOut, catalog: Catalog, contactable: np.ndarray,
+                   rules: list[tuple[dict[int, tuple[int, float]], np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     """Per row (action index or -1, contact cost) of the segment rule that applies to it: each (rule, rows) pair
     acts on its rows (the rule fitted on the other folds)."""
     n = len(held.rows)
     segment = held.rows["segment"].to_numpy()
     choice, cost = np.full(n, -1), np.zeros(n)
     for rule, rows in rules:
-        for s, a in rule.items():
+        for s, (a, _) in rule.items():
             channel, channel_cost = cheapest_channel(catalog, a, contactable)
             take = rows & (segment == s) & held.eligible[:, a] & (channel >= 0)
             choice[take], cost[take] = a, channel_cost[take]
@@ -317,5 +320,8 @@ def select_policy(held: HeldOut, catalog: Catalog, contactable: np.ndarray, acti
         actions_of_rows = held.rows["action_id"].value_counts()
         evidence = evidence_needed(estimates, winner, z, {a: int(k) for a, k in actions_of_rows.items()})
     deployed_rule = segment_rule(held, catalog, every)
+    if winner.name == SEGMENT:
+        reason += "; the rule: " + ", ".join(f"{SEGMENT_LABELS[s]} -> {action_ids[a]} ({effect:+,.2f} a contact)"
+                                             for s, (a, effect) in deployed_rule.items())
     return PolicyChoice(winner.name, estimates, reason, int(unseen.sum()), evidence=evidence,
-                        segment_actions={s: action_ids[a] for s, a in deployed_rule.items()})
+                        segment_actions={s: (action_ids[a], effect) for s, (a, effect) in deployed_rule.items()})

@@ -48,6 +48,7 @@ def nights(draw):
     features = pd.DataFrame({"customer_id": ids, "purchases_365d": rng.integers(0, 6, n),
                              "complaints_30d": rng.integers(0, 2, n),
                              "avg_order_value_365d": rng.choice([0.0, 20.0, 50.0], n),
+                             "days_since_last_purchase": rng.integers(1, 500, n),
                              "days_since_last_decline": rng.choice([3, 40, 9999, 9999], n),
                              **{f"reachable_{ch}": rng.random(n) < 0.9 for ch in CHANNELS},
                              **{f"contacts_{ch}_{w}": rng.choice([0, 0, 0, 1, 2], n) for ch in CHANNELS for w in ("7d", "30d")}})

@@ -53,6 +53,7 @@ def hand_inputs():
     features = pd.DataFrame({"customer_id": ids, "purchases_365d": [3, 1, 3, 3, 0, 1],
                              "complaints_30d": [0, 0, 0, 0, 1, 0],
                              "avg_order_value_365d": [100.0, 50.0, 100.0, 100.0, 0.0, 80.0],
+                             "days_since_last_purchase": [20, 200, 20, 20, 400, 60],
                              "days_since_last_decline": 9999,
                              **{f"reachable_{ch}": True for ch in CHANNELS},
                              **{f"contacts_{ch}_{w}": 0 for ch in CHANNELS for w in ("7d", "30d")}})
@@ -211,7 +212,7 @@ def make_inputs(n: int, catalog, seed: int = 0):
                               **{f"consent_{ch}": rng.random(n) < p for ch, p in zip(CHANNELS, (0.8, 0.5, 0.4, 0.6))}})
     features = pd.DataFrame({
         "customer_id": ids, "purchases_365d": rng.poisson(2, n), "complaints_30d": rng.poisson(0.1, n),
-        "avg_order_value_365d": np.round(rng.gamma(2, 30, n), 2),
+        "avg_order_value_365d": np.round(rng.gamma(2, 30, n), 2), "days_since_last_purchase": rng.integers(1, 500, n),
         "days_since_last_decline": np.where(rng.random(n) < 0.1, rng.integers(0, 60, n), 9999),
         **{f"reachable_{ch}": rng.random(n) < 0.95 for ch in CHANNELS},
         **{f"contacts_{ch}_{w}": rng.poisson(lam, n) for ch in CHANNELS for w, lam in (("7d", 0.1), ("30d", 0.5))}})
@@ -410,3 +411,28 @@ def test_exploration_covers_calls_and_offers_within_a_small_share_of_their_limit
     assert (chosen["channel"] == "phone").sum() <= 40
     assert result.summary["offer_spend_expected"] <= 200.0 * (1 + 1e-6)
     assert (drawn_calls["selection_probability"] > 0).all()
+
+
+def test_a_deployed_segment_rule_sends_its_action_where_it_pays_even_if_it_loses_on_average(catalog):
+    """The survey gains +5 a contact among customers who bought in the last 30 days and loses 5 among those who did
+    not buy for over a year (-2.5 on average): the segment rule wins, and the plan sends the survey to the recent
+    buyers, valued at their segment's effect, and to nobody else."""
+    from models.decisions.policy_selection import SEGMENT, HeldOut
+
+    customers, features, scores, responses = hand_inputs()
+    features["days_since_last_purchase"] = [10, 20, 400, 15, 500, 12]  # A, B, C, D, E, F: recent or lapsed
+    n_recent, n_lapsed = 400, 1200
+    spread = np.where(np.arange(n_recent + n_lapsed) % 2 == 0, 3.0, -3.0)
+    gamma = np.concatenate([np.full(n_recent, 5.0), np.full(n_lapsed, -5.0)]) + spread
+    rows = pd.DataFrame({"customer_id": np.resize(["A", "B", "F", "C", "E"], len(gamma)), "action_id": "survey",
+                         "gamma": gamma, "segment": [0] * n_recent + [3] * n_lapsed, "held_out": False,
+                         "fold": np.arange(len(gamma)) % 4})
+    n = len(rows)
+    held = HeldOut(rows, np.full((n, 3), np.nan), np.full((n, 3), np.nan), np.ones((n, 3), dtype=bool), min_rows=50)
+    result = decide(customers, features, scores, responses, catalog, copy.deepcopy(CONFIG), as_of=AS_OF,
+                    suppressed_ids={"D"}, model_versions={}, held_out=held)
+    assert result.summary["policy_selection"]["winner"] == SEGMENT
+    chosen = chosen_of(result)
+    assert {c: chosen[c][0] for c in "ABCEF"} == {"A": "survey", "B": "survey", "F": "survey", "C": "no_action",
+                                                   "E": "no_action"}
+    assert audit_row(result, "A", "survey", "email")["expected_value"] == pytest.approx(5.0 - 0.1)

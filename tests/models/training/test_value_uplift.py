@@ -125,7 +125,9 @@ def test_a_real_segment_rule_is_cross_fitted_over_every_row_and_wins():
     models, choice = _choose({"early": lambda f: np.where(recent(f), 6.0, -4.0),
                               "late": lambda f: np.where(recent(f), -4.0, 6.0)}, n_per_date=1000)
     assert choice.winner == SEGMENT
-    assert choice.segment_actions == {0: "early", 1: "early", 2: "late", 3: "late"}
+    assert {s: a for s, (a, _) in choice.segment_actions.items()} == {0: "early", 1: "early", 2: "late", 3: "late"}
+    assert all(3.0 < effect < 10.0 for _, effect in choice.segment_actions.values())  # +6, a few hundred noisy rows each
+    assert "the rule: last purchase <= 30 days -> early (+6" in choice.reason
     segment = next(e for e in choice.estimates if e.name == SEGMENT)
     assert segment.note.startswith("cross-fitted over 4 folds of campaign dates")
     best_single = max(e.value for e in choice.estimates if e.name.startswith("all:"))
