@@ -18,17 +18,19 @@ only a share of the policy's intended contacts through tonight). Its standard er
 experiment's variance. Where an action's Gamma is the surrogate index of its conversions (models/training/surrogate.py), each
 candidate is also valued on net value alone, on the same rows; when the two disagree (paired, at the rows'
 `surrogacy_alpha`), conversions do not tell that candidate's story and it is valued on net value alone
-(evaluate_checked). Simple policies use no model, so every row values them; the learned targeting was
-fitted on the older rows and is valued only on the held-out ones (the latest campaign dates, or a held-out
-customer sample), which no model saw. The segment rule costs nothing to refit, so it is cross-fitted: each
+(evaluate_checked). Simple policies use no model, so every row values them. The learned targeting is valued
+on the rows whose own action's value comes from a model that did not see them: the held-out ones (the latest
+campaign dates, or a held-out customer sample) and the training rows by their action's out-of-fold fit (each
+customer's fold left out; another action's model never sees an action's rows). The segment rule costs nothing
+to refit, so it is cross-fitted: each
 block of campaign dates (models/training/uplift.policy_folds) is valued by the rule fitted on the other
 blocks, every row values it, and the rule deployed is the one fitted on all of them (four times the rows of
 a held-out quarter: its gain's standard error about halves). The deployed policy: the
 candidate with the best lower confidence bound (ties: the simpler; a safe policy improvement rule, Thomas et al.
 2015). A targeted policy is valued only on rows its rule was not fitted on, so its bound is compared with the best
-simple policy's bound on those same rows (the learned targeting's held-out rows; every row for the cross-fitted
-segment rule) and replaces it when it is higher and the paired gain on those rows is positive (of the two, the one
-ahead by more): a policy that contacts few people has a narrow interval, and without the gain a quiet rule would
+bound a simple policy (no action included) has on those same rows, and it replaces the deployed simple policy when
+it is higher and its paired gain over that rival there is positive (of the two, the one ahead by more): a policy
+that contacts few people has a narrow interval, and without the gain a quiet rule would
 beat a better but noisier simple policy on a small sample of rows (measured: the lifecycle world, 20,000
 customers, seed 11, the learned rule contacting nobody beat `all:winback_sms` 0.00 to -4,883 on the held-out rows,
 a paired gain of -14,481, and the plan earned 11 instead of 960 per 1,000 customers). With `shared_bound`, every
@@ -64,7 +66,8 @@ class HeldOut:
 
     rows: per row customer_id, action_id (the experiment), gamma, segment, held_out (no model saw the row), and
     optionally gamma_direct: the row's score on net value where gamma is the surrogate index of its conversion.
-    Optionally fold: the row's cross-fitting fold for the segment rule (models/training/uplift.policy_folds).
+    Optionally fold: the row's cross-fitting fold for the segment rule (models/training/uplift.policy_folds), and
+    out_of_sample: the row's own action's value in `uplift` comes from a model that did not see the row.
     uplift / uplift_se: (R, A) the learned value per catalog action (NaN where the action has no model).
     eligible: (R, A) the action's rules held for the customer on the contact date.
     surrogacy_alpha: level of the check that a candidate's value via conversions agrees with its value on net value.
@@ -286,7 +289,11 @@ def select_policy(held: HeldOut, catalog: Catalog, contactable: np.ndarray, acti
     add(SEGMENT, seg_choice, seg_cost, np.where(seg_choice >= 0, action_weights[np.maximum(seg_choice, 0)], 0.0),
         seg_rows, where)
     choice, cost = learned_choice(held, catalog, contactable, z_option=z_option, call_price=call_price)
-    add(LEARNED, choice, cost, np.ones(n), unseen)
+    if "out_of_sample" in held.rows.columns:
+        add(LEARNED, choice, cost, np.ones(n), held.rows["out_of_sample"].to_numpy(bool),
+            "rows valued out of sample: training rows by their action's out-of-fold model, held-out rows")
+    else:  # a response model from before the out-of-fold values
+        add(LEARNED, choice, cost, np.ones(n), unseen)
 
     simple = [e for e in estimates if e.name not in (SEGMENT, LEARNED)]  # in order of simplicity: ties keep the first
     baseline = max(simple, key=lambda e: round(e.lcb, 9))
@@ -298,22 +305,25 @@ def select_policy(held: HeldOut, catalog: Catalog, contactable: np.ndarray, acti
         estimate = next(e for e in estimates if e.name == targeted)
         if not rows.any():
             continue
-        base_value, base_se = _scaled_mean(contributions[baseline.name][rows], experiment[rows], n_customers)
-        base_lcb = base_value - z * base_se
-        gain, gain_se = _scaled_mean((contributions[targeted] - contributions[baseline.name])[rows], experiment[rows],
+        bounds = []  # every simple policy's estimate on these rows; the best bound is the one to beat
+        for e in simple:
+            value, se = _scaled_mean(contributions[e.name][rows], experiment[rows], n_customers)
+            bounds.append((round(value - z * se, 9), value, e.name))
+        rival_lcb, rival_value, rival = max(bounds, key=lambda b: b[0])  # ties keep the simpler
+        gain, gain_se = _scaled_mean((contributions[targeted] - contributions[rival])[rows], experiment[rows],
                                      n_customers)
-        estimate.note += (f"; '{baseline.name}' on the same rows {base_value:,.2f} (lower bound {base_lcb:,.2f}), "
-                          f"paired gain {gain:,.2f} (lower bound {gain - z * gain_se:,.2f})")
-        if gain > 0 and round(estimate.lcb - base_lcb, 9) > best_margin:  # ahead on the same rows, and safer
-            winner, best_margin = estimate, estimate.lcb - base_lcb
+        estimate.note += (f"; best simple policy on the same rows '{rival}' {rival_value:,.2f} (lower bound "
+                          f"{rival_lcb:,.2f}), paired gain {gain:,.2f} (lower bound {gain - z * gain_se:,.2f})")
+        if gain > 0 and round(estimate.lcb - rival_lcb, 9) > best_margin:  # ahead on the same rows, and safer
+            winner, best_margin = estimate, estimate.lcb - rival_lcb
             reason = (f"'{targeted}' has a better lower {confidence:.0%} bound{shared} than the best simple policy "
-                      f"'{baseline.name}' on the {int(rows.sum()):,} randomised rows its rule was not fitted on "
-                      f"({estimate.lcb:,.2f} against {base_lcb:,.2f}) and gains {gain:,.2f} over it there (paired)")
+                      f"on the {int(rows.sum()):,} randomised rows its rule was not fitted on, '{rival}' "
+                      f"({estimate.lcb:,.2f} against {rival_lcb:,.2f}), and gains {gain:,.2f} over it there (paired)")
     if winner is baseline:
         reason = (f"'{baseline.name}' has the best lower {confidence:.0%} bound{shared} among the simple policies "
                   f"({baseline.lcb:,.2f}), and no targeted policy a better one than it on the randomised rows that "
                   f"policy was not fitted on ({int(valued_on[SEGMENT].sum()):,} for the segment rule, "
-                  f"{int(unseen.sum()):,} for the learned targeting)")
+                  f"{int(valued_on[LEARNED].sum()):,} for the learned targeting)")
     winner.chosen = True
     evidence = None
     if winner is baseline:

@@ -54,8 +54,8 @@ from models.training.outcomes import contact_outcomes
 from models.training.surrogate import DEFAULT_ALPHA, apply_surrogate
 from models.training.train import BoostedModel, SharedMatrices, fit_calibrated_classifier
 from models.training.training_sets import build_population_features, read_lexicon_once
-from models.training.value_uplift import (ValueModel, dr_pseudo_outcome, fit_baseline_outcome, fit_value_model,
-                                          fold_of, with_propensity)
+from models.training.value_uplift import (ValueModel, dr_pseudo_outcome, fit_baseline_outcome,
+                                          fit_value_model_out_of_fold, fold_of, with_propensity)
 from models.warehouse import table_columns, table_exists
 
 RESPONSE_META = ("customer_id", "campaign_date", "action_id", "treated", "label", "source", "propensity", "value",
@@ -338,10 +338,13 @@ def fit_value_models(models: ResponseModels, frame: pd.DataFrame, actions: Seque
         models.notes.extend(check.notes)
         for action_id in check.per_action:
             models.metrics[f"value_via_conversions_{action_id}"] = float(action_id in check.used)
+    train = train.assign(oof_tau=np.nan)
     for action in actions:
         own = train[train["action_id"] == action.id]
-        model = fit_value_model(own, features, action.id, action.outcome_horizon_days, seed=seed,
-                                n_threads=n_threads, baseline_model=model_m, min_rows=min_contacts)
+        model, oof_tau = fit_value_model_out_of_fold(own, features, action.id, action.outcome_horizon_days, seed=seed,
+                                                     n_threads=n_threads, baseline_model=model_m,
+                                                     min_rows=min_contacts)
+        train.loc[own.index, "oof_tau"] = oof_tau
         if model is None:
             models.notes.append(f"{action.id}: no value model ({int(own['treated'].sum())} contacted, "
                                 f"{int((own['treated'] == 0).sum())} control rows with a settled outcome; "
@@ -354,7 +357,9 @@ def fit_value_models(models: ResponseModels, frame: pd.DataFrame, actions: Seque
         models.metrics[f"value_slope_{action.id}"] = model.slope
     # Every settled randomised row, its Gamma out of sample: training rows cross-fitted, held-out rows from m
     # fitted on the training rows. Simple policies need no model and are valued on all of them; the learned
-    # targeting only on the held-out rows (models/decisions/policy_selection.py).
+    # targeting on the rows whose own action's value comes from a model that did not see them: a training row's from
+    # its action's out-of-fold fit (the other actions' models never saw it), a held-out row's from the full fit
+    # (models/decisions/policy_selection.py).
     held = pd.concat([train.assign(held_out=False), held.assign(held_out=True)], ignore_index=True)
     held = held[held["action_id"].isin(list(models.values))]
     held = held[held.groupby("action_id")["treated"].transform("nunique") == 2].reset_index(drop=True)
@@ -364,13 +369,17 @@ def fit_value_models(models: ResponseModels, frame: pd.DataFrame, actions: Seque
         uplift = np.full((len(held), len(actions)), np.nan)
         se = np.full((len(held), len(actions)), np.nan)
         matrices = SharedMatrices(held, n_threads)
+        own_out_of_fold = held["oof_tau"].notna().to_numpy()  # training rows: their own action's out-of-fold value
         for a, action in enumerate(actions):
             if action.id in models.values:
                 model = models.values[action.id]
                 uplift[:, a], se[:, a] = model.predict(held, matrices.of(model.tau))
+                mine = own_out_of_fold & (held["action_id"] == action.id).to_numpy()
+                uplift[mine, a], se[mine, a] = model.value_of(held.loc[mine, "oof_tau"].to_numpy(float))
+        held = held.assign(out_of_sample=own_out_of_fold | held["held_out"].to_numpy(bool))
         held = held.assign(segment=recency_segment(held["days_since_last_purchase"]))
         columns = ["customer_id", "action_id", "gamma", *(["gamma_direct"] if "gamma_direct" in held else []),
-                   "segment", "held_out", "fold"]
+                   "segment", "held_out", "fold", "out_of_sample"]
         models.held_out = HeldOut(held[columns], uplift, se, eligible,
                                   surrogacy_alpha=DEFAULT_ALPHA if surrogacy_alpha is None else surrogacy_alpha,
                                   min_rows=min_contacts)

@@ -63,7 +63,11 @@ class ValueModel:
         raw = self.tau.predict(matrix if matrix is not None else X)
         if self.kind == "value_scaled":
             raw = self.coef[0] + self.coef[1] * raw
-        tau = raw - self.mean_tau
+        return self.value_of(raw)
+
+    def value_of(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(value uplift, its standard error) from the effect model's raw prediction tau."""
+        tau = np.asarray(raw, dtype=float) - self.mean_tau
         value = self.effect + self.slope * tau
         slope_se = min(self.slope_se, 1.0) if np.isfinite(self.slope_se) else 0.0
         se = np.sqrt(self.effect_se ** 2 + (slope_se * tau) ** 2)
@@ -109,8 +113,17 @@ def fit_value_model(rows: pd.DataFrame, features: list[str], action_id: str, hor
     """Fit the action's effect model on its settled randomised rows (with `gamma`, `baseline` = the
     out-of-fold m(x), `treated`, optional `in_audience`); None when an arm has fewer than `min_rows` rows.
     `baseline_model` is m fitted on all training rows (what tonight's customers are scored with)."""
+    return fit_value_model_out_of_fold(rows, features, action_id, horizon_days, seed=seed, n_threads=n_threads,
+                                       baseline_model=baseline_model, min_rows=min_rows)[0]
+
+
+def fit_value_model_out_of_fold(rows: pd.DataFrame, features: list[str], action_id: str, horizon_days: int, *,
+                                seed: int, n_threads: int, baseline_model: BoostedModel,
+                                min_rows: int = MIN_ROWS_PER_ARM) -> tuple[ValueModel | None, np.ndarray]:
+    """fit_value_model, and the chosen form's out-of-fold raw prediction for each of `rows` (its customer's fold
+    was left out of the fit that predicts it): what values the learned targeting on rows its model did not see."""
     if min(int(rows["treated"].sum()), int((rows["treated"] == 0).sum())) < min_rows:
-        return None
+        return None, np.full(len(rows), np.nan)
     rows = rows.reset_index(drop=True)
     base_seed = [seed, zlib.crc32(action_id.encode())]
     fold = fold_of(rows["customer_id"], seed)
@@ -138,7 +151,7 @@ def fit_value_model(rows: pd.DataFrame, features: list[str], action_id: str, hor
              f"{explained['value_scaled']:.3g}, tree {explained['tree']:.3g}), slope {slope:.2f} (se {slope_se:.2f}) "
              f"-> {clipped:.2f}"]
     return ValueModel(action_id, horizon_days, tau, effect, effect_se, mean_tau, clipped, slope_se, len(rows),
-                      notes, kind, coef)
+                      notes, kind, coef), oof[kind]
 
 
 def _least_squares(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
