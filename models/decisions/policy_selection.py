@@ -22,16 +22,15 @@ candidate is also valued on net value alone, on the same rows; when the two disa
 on the rows whose own action's value comes from a model that did not see them: the held-out ones (the latest
 campaign dates, or a held-out customer sample) and the training rows by their action's out-of-fold fit (each
 customer's fold left out; another action's model never sees an action's rows). The segment rule costs nothing
-to refit, so it is cross-fitted: each
-block of campaign dates (models/training/uplift.policy_folds) is valued by the rule fitted on the other
-blocks, every row values it, and the rule deployed is the one fitted on all of them (four times the rows of
-a held-out quarter: its gain's standard error about halves). The deployed policy: the
+to refit, so it is cross-fitted: each block of campaign dates (models/training/uplift.policy_folds) is valued by
+the rule fitted on the other blocks, every row values it, and the rule deployed is the one fitted on all of them
+(four times the rows of a held-out quarter: its gain's standard error about halves). The deployed policy: the
 candidate with the best lower confidence bound (ties: the simpler; a safe policy improvement rule, Thomas et al.
 2015). A targeted policy is valued only on rows its rule was not fitted on, so its bound is compared with the best
 bound a simple policy (no action included) has on those same rows, and it replaces the deployed simple policy when
 it is higher and its paired gain over that rival there is positive (of the two, the one ahead by more): a policy
-that contacts few people has a narrow interval, and without the gain a quiet rule would
-beat a better but noisier simple policy on a small sample of rows (measured: the lifecycle world, 20,000
+that contacts few people has a narrow interval, and without the gain a quiet rule would beat a better but noisier
+simple policy on a small sample of rows (measured: the lifecycle world, 20,000
 customers, seed 11, the learned rule contacting nobody beat `all:winback_sms` 0.00 to -4,883 on the held-out rows,
 a paired gain of -14,481, and the plan earned 11 instead of 960 per 1,000 customers). With `shared_bound`, every
 bound is at the confidence shared by all the candidates that claim a value (Bonferroni: the winner is the best of
@@ -215,7 +214,7 @@ def segment_rule(held: HeldOut, catalog: Catalog, rows: np.ndarray) -> dict[int,
     least `held.min_rows` rows; segments where none gains are absent."""
     segment, experiment = held.rows["segment"].to_numpy(), held.rows["action_id"].to_numpy()
     gamma = held.rows["gamma"].to_numpy(float)
-    best: dict[int, tuple[float, int]] = {}
+    best: dict[int, tuple[float, int, float]] = {}  # segment -> (gain after cost, action index, effect)
     for a, action in enumerate(catalog.ordered_actions()):
         cost = min(action.cost_per_contact.values())
         own = rows & (experiment == action.id) & held.eligible[:, a]
@@ -234,9 +233,10 @@ def segment_choice(held: HeldOut, catalog: Catalog, contactable: np.ndarray,
     n = len(held.rows)
     segment = held.rows["segment"].to_numpy()
     choice, cost = np.full(n, -1), np.zeros(n)
+    channels = {a: cheapest_channel(catalog, a, contactable) for rule, _ in rules for a, _ in rule.values()}
     for rule, rows in rules:
         for s, (a, _) in rule.items():
-            channel, channel_cost = cheapest_channel(catalog, a, contactable)
+            channel, channel_cost = channels[a]
             take = rows & (segment == s) & held.eligible[:, a] & (channel >= 0)
             choice[take], cost[take] = a, channel_cost[take]
     return choice, cost

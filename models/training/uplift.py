@@ -55,7 +55,7 @@ from models.training.surrogate import DEFAULT_ALPHA, apply_surrogate
 from models.training.train import BoostedModel, SharedMatrices, fit_calibrated_classifier
 from models.training.training_sets import build_population_features, read_lexicon_once
 from models.training.value_uplift import (ValueModel, dr_pseudo_outcome, fit_baseline_outcome,
-                                          fit_value_model_out_of_fold, fold_of, with_propensity)
+                                          fit_value_model, fold_of, with_propensity)
 from models.warehouse import table_columns, table_exists
 
 RESPONSE_META = ("customer_id", "campaign_date", "action_id", "treated", "label", "source", "propensity", "value",
@@ -155,10 +155,10 @@ def randomised_arms_sql(interactions: str = "interactions", decision_log: str | 
     sets = (f"SELECT customer_id, as_of, member AS action_id, count(*) AS c FROM (SELECT customer_id, as_of, "
             f"unnest(string_split(exploration_set, ',')) AS member FROM {decision_log} WHERE is_exploration "
             f"AND exploration_set IS NOT NULL AND exploration_set <> '') GROUP BY ALL")
-    explore_rows = (f"SELECT l.customer_id, l.as_of AS d, s.action_id, CAST(l.action_id <> 'no_action' AS INTEGER) AS "
-               f"treated, 0 AS label, 'explore' AS source, s.c / (s.c + 1.0) AS propensity FROM {decision_log} l "
-               f"JOIN ({sets}) s ON s.customer_id = l.customer_id AND s.as_of = l.as_of "
-               f"AND (l.action_id = 'no_action' OR s.action_id = l.action_id) WHERE l.is_exploration")
+    explore_rows = (f"SELECT l.customer_id, l.as_of AS d, s.action_id, CAST(l.action_id <> 'no_action' AS INTEGER) "
+                    f"AS treated, 0 AS label, 'explore' AS source, s.c / (s.c + 1.0) AS propensity FROM {decision_log} l "
+                    f"JOIN ({sets}) s ON s.customer_id = l.customer_id AND s.as_of = l.as_of "
+                    f"AND (l.action_id = 'no_action' OR s.action_id = l.action_id) WHERE l.is_exploration")
     own = f"{plan} UNION ALL {explore_rows}" if explore else plan
     return (f"SELECT c.* FROM ({campaign}) c ANTI JOIN ({own}) p USING (customer_id, d, action_id) "
             f"UNION ALL {own}")
@@ -341,9 +341,8 @@ def fit_value_models(models: ResponseModels, frame: pd.DataFrame, actions: Seque
     train = train.assign(oof_tau=np.nan)
     for action in actions:
         own = train[train["action_id"] == action.id]
-        model, oof_tau = fit_value_model_out_of_fold(own, features, action.id, action.outcome_horizon_days, seed=seed,
-                                                     n_threads=n_threads, baseline_model=model_m,
-                                                     min_rows=min_contacts)
+        model, oof_tau = fit_value_model(own, features, action.id, action.outcome_horizon_days, seed=seed,
+                                         n_threads=n_threads, baseline_model=model_m, min_rows=min_contacts)
         train.loc[own.index, "oof_tau"] = oof_tau
         if model is None:
             models.notes.append(f"{action.id}: no value model ({int(own['treated'].sum())} contacted, "

@@ -109,19 +109,12 @@ def fit_baseline_outcome(rows: pd.DataFrame, features: list[str], *, seed: int, 
 
 def fit_value_model(rows: pd.DataFrame, features: list[str], action_id: str, horizon_days: int, *,
                     seed: int, n_threads: int, baseline_model: BoostedModel,
-                    min_rows: int = MIN_ROWS_PER_ARM) -> ValueModel | None:
-    """Fit the action's effect model on its settled randomised rows (with `gamma`, `baseline` = the
-    out-of-fold m(x), `treated`, optional `in_audience`); None when an arm has fewer than `min_rows` rows.
-    `baseline_model` is m fitted on all training rows (what tonight's customers are scored with)."""
-    return fit_value_model_out_of_fold(rows, features, action_id, horizon_days, seed=seed, n_threads=n_threads,
-                                       baseline_model=baseline_model, min_rows=min_rows)[0]
-
-
-def fit_value_model_out_of_fold(rows: pd.DataFrame, features: list[str], action_id: str, horizon_days: int, *,
-                                seed: int, n_threads: int, baseline_model: BoostedModel,
-                                min_rows: int = MIN_ROWS_PER_ARM) -> tuple[ValueModel | None, np.ndarray]:
-    """fit_value_model, and the chosen form's out-of-fold raw prediction for each of `rows` (its customer's fold
-    was left out of the fit that predicts it): what values the learned targeting on rows its model did not see."""
+                    min_rows: int = MIN_ROWS_PER_ARM) -> tuple[ValueModel | None, np.ndarray]:
+    """(the action's effect model, the chosen form's out-of-fold raw prediction for each of `rows`) fitted on its
+    settled randomised rows (with `gamma`, `baseline` = the out-of-fold m(x), `treated`, optional `in_audience`);
+    (None, NaN) when an arm has fewer than `min_rows` rows. `baseline_model` is m fitted on all training rows (what
+    tonight's customers are scored with). The out-of-fold prediction (the row's customer's fold was left out of the
+    fit that predicts it) values the learned targeting on rows its model did not see."""
     if min(int(rows["treated"].sum()), int((rows["treated"] == 0).sum())) < min_rows:
         return None, np.full(len(rows), np.nan)
     rows = rows.reset_index(drop=True)

@@ -162,7 +162,7 @@ def test_an_effect_in_proportion_to_what_a_customer_is_worth_is_ranked_by_the_va
     rows["gamma"] = 0.3 * rows["baseline"] - 2.0 + rng.normal(0, 15, n)
     stand_in = BoostedModel(train_booster(rows[["x_noise"]], rows["gamma"], {"objective": "reg:squarederror",
                                                                            "num_boost_round": 2}), ["x_noise"], None, 1)
-    model = fit_value_model(rows, ["x_noise"], "scaled", 30, seed=1, n_threads=1, baseline_model=stand_in)
+    model, _ = fit_value_model(rows, ["x_noise"], "scaled", 30, seed=1, n_threads=1, baseline_model=stand_in)
     assert model.kind == "value_scaled"
     assert model.coef[1] == pytest.approx(0.3, abs=0.08)  # b: the share of the baseline the contact adds
     assert model.slope > 0.7
