@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from models.decisions.catalog import NO_ACTION, Catalog
+from models.decisions.policy_selection import TARGETED
 
 BREAKDOWN_COLUMNS = ["action_id", "channel", "plan", "exploration", "holdout", "plan_value", "horizon_days"]
 
@@ -120,7 +121,7 @@ def decision_sanity(summary: dict, holdout_share: float, exploration_share: floa
     selection = summary.get("policy_selection") or {}
     candidates = {c["policy"]: c for c in selection.get("candidates", [])}
     winner = candidates.get(selection.get("winner"))
-    simple = [c for name, c in candidates.items() if name not in ("learned", "segment")]
+    simple = [c for name, c in candidates.items() if name not in TARGETED]
     if winner is not None and simple:
         best = max(simple, key=lambda c: c["lower_bound"])
         figures.update({"deployed": winner["policy"], "deployed_lower_bound": winner["lower_bound"],

@@ -37,7 +37,7 @@ from models.decisions.control_groups import (assign_exploration, assign_holdout,
                                    limited_exploration_share, no_action_probability)
 from models.decisions.policies import (SUPPRESSION_REASONS, DecisionSettings, contact_policy_features, evaluate_eligibility,
                              evaluate_suppression, read_decision_settings)
-from models.decisions.policy_selection import (LEARNED, NO_ACTION_POLICY, SEGMENT, HeldOut, PolicyChoice,
+from models.decisions.policy_selection import (LEARNED, NO_ACTION_POLICY, RANKED, SEGMENT, HeldOut, PolicyChoice,
                                                recency_segment, select_policy, z_of)
 
 NBA_COLUMNS = ["customer_id", "rank", "action_id", "channel", "expected_value", "chosen", "is_holdout",
@@ -104,7 +104,7 @@ def decide(customers: pd.DataFrame, features: pd.DataFrame, scores: pd.DataFrame
     if held_out is not None and len(held_out.rows):
         choice = choose_policy(options, chosen_options, held_out, catalog, settings)
         if choice.winner != LEARNED:
-            options = with_policy_values(options, choice.winner, features, choice.segment_actions, catalog, held_out)
+            options = with_policy_values(options, choice.winner, features, choice.rule_actions, catalog, held_out)
             chosen_options = choose_options(options, settings, as_of, apply_confidence=False)
     result = lay_out_results(options, chosen_options, settings, catalog, model_versions)
     result.summary["policy_selection"] = (choice.as_dict() if choice is not None else
@@ -291,7 +291,7 @@ def action_weights(options: Options, settings: DecisionSettings) -> np.ndarray:
 
 
 def with_policy_values(options: Options, policy: str, features: pd.DataFrame,
-                       segment_actions: dict[int, tuple[str, float]],
+                       rule_actions: dict[int, list[tuple[str, float]]],
                        catalog: Catalog, held_out: HeldOut) -> Options:
     """The options valued as a simple policy would: its action(s) at their measured average effect after the
     contact cost, everything else not worth sending ('no_action': nothing is)."""
@@ -302,11 +302,13 @@ def with_policy_values(options: Options, policy: str, features: pd.DataFrame,
         action_id = policy.removeprefix("all:")
         effect = _measured_effect(held_out, action_id, options)
         value[:, pair_action == action_id] = effect - pair_cost[pair_action == action_id]
-    elif policy == SEGMENT:
-        segment = recency_segment(features["days_since_last_purchase"])
-        for s, (action_id, effect) in segment_actions.items():  # the action's effect in that segment
-            cols = pair_action == action_id
-            value[np.ix_(segment == s, cols)] = effect - pair_cost[cols]
+    elif policy in (RANKED, SEGMENT):  # each ranked action at its effect (in the customer's segment): the best the
+        segment = (recency_segment(features["days_since_last_purchase"]) if policy == SEGMENT  # customer may get wins
+                   else np.zeros(len(options.ids), dtype=np.int64))
+        for s, ranked in rule_actions.items():
+            for action_id, effect in ranked:
+                cols = pair_action == action_id
+                value[np.ix_(segment == s, cols)] = effect - pair_cost[cols]
     value = np.where(np.isfinite(value), value, -1.0)  # never worth sending (the value must be > 0)
     return replace(options, expected_value=value, value_se=np.zeros_like(value))
 

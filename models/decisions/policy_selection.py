@@ -3,7 +3,10 @@
 Candidates, under the same eligibility, consent and limits:
 - `learned`: per customer the option with the best estimated value (the constrained plan);
 - `all:<action>`: every eligible, contactable customer gets that action on its cheapest permitted channel;
-- `segment`: per recency segment the action with the best average effect after its contact cost (segment_rule);
+- `ranked`: the actions that gain on average after their contact cost, best first; every customer gets the first
+  one it may get (its rules hold and a channel of it is allowed), so customers the best action cannot reach get the
+  next one instead of nothing (segment_rule with one segment);
+- `segment`: the same ranking per recency segment (segment_rule);
 - `no_action`: nobody is contacted (value 0 by definition).
 
 Value (doubly robust off-policy estimate). The rows are the settled randomised contacts and controls of
@@ -21,9 +24,9 @@ candidate is also valued on net value alone, on the same rows; when the two disa
 (evaluate_checked). Simple policies use no model, so every row values them. The learned targeting is valued
 on the rows whose own action's value comes from a model that did not see them: the held-out ones (the latest
 campaign dates, or a held-out customer sample) and the training rows by their action's out-of-fold fit (each
-customer's fold left out; another action's model never sees an action's rows). The segment rule costs nothing
-to refit, so it is cross-fitted: each block of campaign dates (models/training/uplift.policy_folds) is valued by
-the rule fitted on the other blocks, every row values it, and the rule deployed is the one fitted on all of them
+customer's fold left out; another action's model never sees an action's rows). The ranked and segment rules cost
+nothing to refit, so they are cross-fitted: each block of campaign dates (models/training/uplift.policy_folds) is
+valued by the rule fitted on the other blocks, every row values it, and the rule deployed is the one fitted on all of them
 (four times the rows of a held-out quarter: its gain's standard error about halves). The deployed policy: the
 candidate with the best lower confidence bound (ties: the simpler; a safe policy improvement rule, Thomas et al.
 2015). A targeted policy is valued only on rows its rule was not fitted on, so its bound is compared with the best
@@ -48,7 +51,8 @@ import pandas as pd
 from models.decisions.catalog import CHANNELS, Catalog
 from models.training.surrogate import DEFAULT_ALPHA as SURROGACY_ALPHA
 
-LEARNED, SEGMENT, NO_ACTION_POLICY = "learned", "segment", "no_action"
+LEARNED, SEGMENT, RANKED, NO_ACTION_POLICY = "learned", "segment", "ranked", "no_action"
+TARGETED = (RANKED, SEGMENT, LEARNED)  # fitted on the rows (the others are simple); in order of simplicity
 SEGMENT_EDGES_DAYS = (30, 90, 365)  # recency bands: <= 30, <= 90, <= 365 days, longer or never
 SEGMENT_LABELS = ("last purchase <= 30 days", "31-90 days", "91-365 days", "over a year or never")
 
@@ -99,8 +103,8 @@ class PolicyChoice:
     n_rows: int
     notes: list[str] = field(default_factory=list)
     evidence: dict | None = None  # evidence_needed: what would let a more promising simple policy be shown
-    segment_actions: dict[int, tuple[str, float]] = field(default_factory=dict)  # the segment rule fitted on every
-    # row: segment -> (action id, its effect per contact there)
+    rule_actions: dict[int, list[tuple[str, float]]] = field(default_factory=dict)  # the deployed ranked or segment
+    # rule, fitted on every row: segment (0 for the ranked rule) -> [(action id, its effect per contact there)], best first
 
     def as_dict(self) -> dict:
         return {"winner": self.winner, "reason": self.reason, "held_out_rows": self.n_rows,
@@ -208,38 +212,54 @@ def _scaled_mean(contribution: np.ndarray, experiment: np.ndarray, n_customers: 
     return float(n_customers * value), float(n_customers * np.sqrt(variance))
 
 
-def segment_rule(held: HeldOut, catalog: Catalog, rows: np.ndarray) -> dict[int, tuple[int, float]]:
-    """Per recency segment (the action index, its effect there): the action whose randomised rows among `rows`, where
-    its rules held, gained most after its cheapest contact cost (effect = their mean Gamma, before the cost) — with at
-    least `held.min_rows` rows; segments where none gains are absent."""
-    segment, experiment = held.rows["segment"].to_numpy(), held.rows["action_id"].to_numpy()
+def segment_rule(held: HeldOut, catalog: Catalog, rows: np.ndarray,
+                 segments: np.ndarray) -> dict[int, list[tuple[int, float]]]:
+    """Per segment of `segments` (one per row) the actions that gain there, best first: [(action index, effect)],
+    where an action gains when its randomised rows among `rows` in that segment, where its rules held, beat its
+    cheapest contact cost on average (effect = their mean Gamma, before the cost), on at least `held.min_rows` rows.
+    Segments where nothing gains are absent. A customer gets the first of its segment's actions it may get (its
+    rules hold and a channel of it is allowed), so a customer the best action cannot reach still gets the next."""
+    experiment = held.rows["action_id"].to_numpy()
     gamma = held.rows["gamma"].to_numpy(float)
-    best: dict[int, tuple[float, int, float]] = {}  # segment -> (gain after cost, action index, effect)
+    gains: dict[int, list[tuple[float, int, float]]] = {}  # segment -> [(gain after cost, action index, effect)]
     for a, action in enumerate(catalog.ordered_actions()):
         cost = min(action.cost_per_contact.values())
         own = rows & (experiment == action.id) & held.eligible[:, a]
-        for s in np.unique(segment[own]):
-            cell = own & (segment == s)
+        for s in np.unique(segments[own]):
+            cell = own & (segments == s)
             gain = float(gamma[cell].mean()) - cost
-            if cell.sum() >= held.min_rows and gain > best.get(int(s), (0.0, -1, 0.0))[0]:
-                best[int(s)] = (gain, a, gain + cost)
-    return {s: (a, effect) for s, (_, a, effect) in sorted(best.items())}
+            if cell.sum() >= held.min_rows and gain > 0:
+                gains.setdefault(int(s), []).append((gain, a, gain + cost))
+    return {s: [(a, effect) for _, a, effect in sorted(cells, key=lambda c: (-c[0], c[1]))]
+            for s, cells in sorted(gains.items())}
 
 
-def segment_choice(held: HeldOut, catalog: Catalog, contactable: np.ndarray,
-                   rules: list[tuple[dict[int, tuple[int, float]], np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """Per row (action index or -1, contact cost) of the segment rule that applies to it: each (rule, rows) pair
-    acts on its rows (the rule fitted on the other folds)."""
+def segment_choice(held: HeldOut, catalog: Catalog, contactable: np.ndarray, segments: np.ndarray,
+                   rules: list[tuple[dict[int, list[tuple[int, float]]], np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Per row (action index or -1, contact cost) of the rule that applies to it: each (rule, rows) pair acts on its
+    rows (the rule fitted on the other folds). Of its segment's actions the row gets the one worth most after the
+    cost of its cheapest allowed channel, as the plan does when the rule is deployed (plan.with_policy_values)."""
     n = len(held.rows)
-    segment = held.rows["segment"].to_numpy()
-    choice, cost = np.full(n, -1), np.zeros(n)
-    channels = {a: cheapest_channel(catalog, a, contactable) for rule, _ in rules for a, _ in rule.values()}
+    choice, cost, best = np.full(n, -1), np.zeros(n), np.zeros(n)
+    channels = {a: cheapest_channel(catalog, a, contactable)
+                for rule, _ in rules for ranked in rule.values() for a, _ in ranked}
     for rule, rows in rules:
-        for s, (a, _) in rule.items():
-            channel, channel_cost = channels[a]
-            take = rows & (segment == s) & held.eligible[:, a] & (channel >= 0)
-            choice[take], cost[take] = a, channel_cost[take]
+        for s, ranked in rule.items():
+            for a, effect in ranked:
+                channel, channel_cost = channels[a]
+                worth = effect - channel_cost
+                take = rows & (segments == s) & held.eligible[:, a] & (channel >= 0) & (worth > best)
+                choice[take], cost[take], best[take] = a, channel_cost[take], worth[take]
     return choice, cost
+
+
+def describe_rule(rule: dict[int, list[tuple[str, float]]], labels: tuple[str, ...] | None) -> str:
+    """'upsell (+1.91 a contact), else survey (+0.60 a contact)' per segment (labels) or for everyone (None)."""
+    def ranked(actions: list[tuple[str, float]]) -> str:
+        return ", else ".join(f"{a} ({effect:+,.2f} a contact)" for a, effect in actions)
+    if labels is None:
+        return ranked(rule.get(0, [])) or "nobody"
+    return "; ".join(f"{labels[s]} -> {ranked(actions)}" for s, actions in rule.items()) or "nobody"
 
 
 def select_policy(held: HeldOut, catalog: Catalog, contactable: np.ndarray, action_weights: np.ndarray, *,
@@ -279,15 +299,17 @@ def select_policy(held: HeldOut, catalog: Catalog, contactable: np.ndarray, acti
         channel, cost = cheapest_channel(catalog, a, contactable)
         choice = np.where(held.eligible[:, a] & (channel >= 0), a, -1)
         add(f"all:{action.id}", choice, np.where(choice >= 0, cost, 0.0), np.full(n, action_weights[a]), every)
-    if "fold" in held.rows.columns:
-        fold = held.rows["fold"].to_numpy()
-        rules = [(segment_rule(held, catalog, fold != k), fold == k) for k in np.unique(fold)]
-        seg_rows, where = every, f"cross-fitted over {len(rules)} folds of campaign dates: every row"
-    else:  # a response model from before the folds
-        rules, seg_rows, where = [(segment_rule(held, catalog, ~unseen), unseen)], unseen, ""
-    seg_choice, seg_cost = segment_choice(held, catalog, contactable, rules)
-    add(SEGMENT, seg_choice, seg_cost, np.where(seg_choice >= 0, action_weights[np.maximum(seg_choice, 0)], 0.0),
-        seg_rows, where)
+    segments = {RANKED: np.zeros(n, dtype=np.int64), SEGMENT: held.rows["segment"].to_numpy()}
+    for name, segment in segments.items():  # the rules fitted on the rows: cross-fitted over the folds when the
+        if "fold" in held.rows.columns:      # rows carry them, so every row values them
+            fold = held.rows["fold"].to_numpy()
+            rules = [(segment_rule(held, catalog, fold != k, segment), fold == k) for k in np.unique(fold)]
+            rule_rows, where = every, f"cross-fitted over {len(rules)} folds of campaign dates: every row"
+        else:  # a response model from before the folds
+            rules, rule_rows, where = [(segment_rule(held, catalog, ~unseen, segment), unseen)], unseen, ""
+        rule_choice, rule_cost = segment_choice(held, catalog, contactable, segment, rules)
+        add(name, rule_choice, rule_cost,
+            np.where(rule_choice >= 0, action_weights[np.maximum(rule_choice, 0)], 0.0), rule_rows, where)
     choice, cost = learned_choice(held, catalog, contactable, z_option=z_option, call_price=call_price)
     if "out_of_sample" in held.rows.columns:
         add(LEARNED, choice, cost, np.ones(n), held.rows["out_of_sample"].to_numpy(bool),
@@ -295,12 +317,12 @@ def select_policy(held: HeldOut, catalog: Catalog, contactable: np.ndarray, acti
     else:  # a response model from before the out-of-fold values
         add(LEARNED, choice, cost, np.ones(n), unseen)
 
-    simple = [e for e in estimates if e.name not in (SEGMENT, LEARNED)]  # in order of simplicity: ties keep the first
+    simple = [e for e in estimates if e.name not in TARGETED]  # in order of simplicity: ties keep the first
     baseline = max(simple, key=lambda e: round(e.lcb, 9))
     shared = f", shared by {claims} candidates" if claims > 1 else ""
     experiment = held.rows["action_id"].to_numpy()
     winner, reason, best_margin = baseline, "", 0.0
-    for targeted in (SEGMENT, LEARNED):  # compared with the best simple policy on the rows it was valued on
+    for targeted in TARGETED:  # compared with the best simple policy on the rows it was valued on
         rows = valued_on[targeted]
         estimate = next(e for e in estimates if e.name == targeted)
         if not rows.any():
@@ -314,24 +336,25 @@ def select_policy(held: HeldOut, catalog: Catalog, contactable: np.ndarray, acti
                                      n_customers)
         estimate.note += (f"; best simple policy on the same rows '{rival}' {rival_value:,.2f} (lower bound "
                           f"{rival_lcb:,.2f}), paired gain {gain:,.2f} (lower bound {gain - z * gain_se:,.2f})")
-        if gain > 0 and round(estimate.lcb - rival_lcb, 9) > best_margin:  # ahead on the same rows, and safer
-            winner, best_margin = estimate, estimate.lcb - rival_lcb
+        margin = round(estimate.lcb - rival_lcb, 9)  # rounded: an equal margin keeps the simpler policy
+        if gain > 0 and margin > best_margin:  # ahead on the same rows, and safer
+            winner, best_margin = estimate, margin
             reason = (f"'{targeted}' has a better lower {confidence:.0%} bound{shared} than the best simple policy "
                       f"on the {int(rows.sum()):,} randomised rows its rule was not fitted on, '{rival}' "
                       f"({estimate.lcb:,.2f} against {rival_lcb:,.2f}), and gains {gain:,.2f} over it there (paired)")
     if winner is baseline:
         reason = (f"'{baseline.name}' has the best lower {confidence:.0%} bound{shared} among the simple policies "
                   f"({baseline.lcb:,.2f}), and no targeted policy a better one than it on the randomised rows that "
-                  f"policy was not fitted on ({int(valued_on[SEGMENT].sum()):,} for the segment rule, "
+                  f"policy was not fitted on ({int(valued_on[RANKED].sum()):,} for the ranked and the segment rules, "
                   f"{int(valued_on[LEARNED].sum()):,} for the learned targeting)")
     winner.chosen = True
     evidence = None
     if winner is baseline:
         actions_of_rows = held.rows["action_id"].value_counts()
         evidence = evidence_needed(estimates, winner, z, {a: int(k) for a, k in actions_of_rows.items()})
-    deployed_rule = segment_rule(held, catalog, every)
-    if winner.name == SEGMENT:
-        reason += "; the rule: " + ", ".join(f"{SEGMENT_LABELS[s]} -> {action_ids[a]} ({effect:+,.2f} a contact)"
-                                             for s, (a, effect) in deployed_rule.items())
-    return PolicyChoice(winner.name, estimates, reason, int(unseen.sum()), evidence=evidence,
-                        segment_actions={s: (action_ids[a], effect) for s, (a, effect) in deployed_rule.items()})
+    rule_actions: dict[int, list[tuple[str, float]]] = {}
+    if winner.name in (RANKED, SEGMENT):  # the rule deployed is fitted on every row
+        rule_actions = {s: [(action_ids[a], effect) for a, effect in ranked]
+                        for s, ranked in segment_rule(held, catalog, every, segments[winner.name]).items()}
+        reason += "; the rule: " + describe_rule(rule_actions, SEGMENT_LABELS if winner.name == SEGMENT else None)
+    return PolicyChoice(winner.name, estimates, reason, int(unseen.sum()), evidence=evidence, rule_actions=rule_actions)

@@ -436,3 +436,32 @@ def test_a_deployed_segment_rule_sends_its_action_where_it_pays_even_if_it_loses
     assert {c: chosen[c][0] for c in "ABCEF"} == {"A": "survey", "B": "survey", "F": "survey", "C": "no_action",
                                                    "E": "no_action"}
     assert audit_row(result, "A", "survey", "email")["expected_value"] == pytest.approx(5.0 - 0.1)
+
+
+def test_a_deployed_ranked_rule_gives_each_customer_the_best_measured_action_it_may_get(catalog):
+    """'upsell' gains +8 a contact and 'survey' +3, 'retain' loses 5. The upsell reaches only customers with two
+    purchases in the year and no complaint (A here): the ranked rule wins over 'all:upsell', and the plan sends A the
+    upsell and the customers the upsell cannot reach the survey (on the channel they allow) instead of nothing."""
+    from models.decisions.policy_selection import RANKED, HeldOut
+
+    customers, features, scores, responses = hand_inputs()
+    per_action = 600
+    spread = np.where(np.arange(3 * per_action) % 2 == 0, 2.0, -2.0)
+    gamma = np.repeat([8.0, 3.0, -5.0], per_action) + spread
+    rows = pd.DataFrame({"customer_id": np.resize(["A", "B", "E", "F"], len(gamma)),
+                         "action_id": np.repeat(["upsell", "survey", "retain"], per_action), "gamma": gamma,
+                         "segment": 0, "held_out": False, "fold": np.arange(len(gamma)) % 4})
+    n = len(rows)
+    eligible = np.ones((n, 3), dtype=bool)
+    eligible[::3, 2] = False  # the upsell reaches two rows in three: treating everyone with it leaves the rest out
+    held = HeldOut(rows, np.full((n, 3), np.nan), np.full((n, 3), np.nan), eligible, min_rows=50)
+    result = decide(customers, features, scores, responses, catalog, copy.deepcopy(CONFIG), as_of=AS_OF,
+                    suppressed_ids={"D"}, model_versions={}, held_out=held)
+    selection = result.summary["policy_selection"]
+    assert selection["winner"] == RANKED
+    assert "the rule: upsell (+8.00 a contact), else survey (+3.00 a contact)" in selection["reason"]
+    chosen = chosen_of(result)
+    assert {c: chosen[c][0] for c in "ABCEF"} == {"A": "upsell", "B": "survey", "C": "no_action", "E": "survey",
+                                                   "F": "survey"}
+    assert audit_row(result, "A", "upsell", "app")["expected_value"] == pytest.approx(8.0)
+    assert audit_row(result, "B", "survey", "sms")["expected_value"] == pytest.approx(3.0 - 0.2)

@@ -18,9 +18,10 @@ FEATURES = {"x_signal", "x_noise", "days_since_last_purchase", "purchases_365d"}
 DATES = [date(2026, 5, 1) + timedelta(days=30 * k) for k in range(6)]
 
 
-def _catalog(effects: dict[str, float], cost: float = 0.05):
+def _catalog(effects: dict[str, float], cost: float = 0.05, eligibility: dict[str, str] | None = None):
     actions = [{"id": a, "type": a, "names": {"en": a}, "channels": ["email"], "cost_per_contact": {"email": cost},
-                "value_basis": "fixed", "value_per_conversion": 1.0, "eligibility": "purchases_365d >= 0",
+                "value_basis": "fixed", "value_per_conversion": 1.0,
+                "eligibility": (eligibility or {}).get(a, "purchases_365d >= 0"),
                 "priority": i + 1, "prior_uplift": 0.0, "script_hint": {"en": a}}
                for i, a in enumerate(effects)]
     return parse_catalog({"version": "t", "actions": actions}, FEATURES, source="t.yaml", sha256="0" * 64)
@@ -46,8 +47,9 @@ def _history(effects: dict, n_per_date: int, seed: int, noise_sd: float = 20.0) 
     return pd.concat(parts, ignore_index=True)
 
 
-def _choose(effects: dict, *, n_per_date: int = 1500, seed: int = 3, noise_sd: float = 20.0):
-    catalog = _catalog(effects)
+def _choose(effects: dict, *, n_per_date: int = 1500, seed: int = 3, noise_sd: float = 20.0,
+            eligibility: dict[str, str] | None = None):
+    catalog = _catalog(effects, eligibility=eligibility)
     frame = _history(effects, n_per_date, seed, noise_sd)
     models = fit_response_models(frame, {a: 0.0 for a in effects}, 200, seed=1, n_threads=1,
                                  actions=catalog.ordered_actions(), params={"num_boost_round": 40})
@@ -128,13 +130,33 @@ def test_a_real_segment_rule_is_cross_fitted_over_every_row_and_wins():
     models, choice = _choose({"early": lambda f: np.where(recent(f), 6.0, -4.0),
                               "late": lambda f: np.where(recent(f), -4.0, 6.0)}, n_per_date=1000)
     assert choice.winner == SEGMENT
-    assert {s: a for s, (a, _) in choice.segment_actions.items()} == {0: "early", 1: "early", 2: "late", 3: "late"}
-    assert all(3.0 < effect < 10.0 for _, effect in choice.segment_actions.values())  # +6, a few hundred noisy rows each
+    assert {s: [a for a, _ in ranked] for s, ranked in choice.rule_actions.items()} == {
+        0: ["early"], 1: ["early"], 2: ["late"], 3: ["late"]}  # the other action loses there: never its fallback
+    assert all(3.0 < effect < 10.0 for ranked in choice.rule_actions.values() for _, effect in ranked)  # +6, a few
+    # hundred noisy rows each
     assert "the rule: last purchase <= 30 days -> early (+6" in choice.reason
     segment = next(e for e in choice.estimates if e.name == SEGMENT)
     assert segment.note.startswith("cross-fitted over 4 folds of campaign dates")
     best_single = max(e.value for e in choice.estimates if e.name.startswith("all:"))
     assert segment.value > 1.4 * best_single  # 6 / 3.75 = 1.6 in truth
+
+
+def test_the_next_best_action_for_customers_the_best_one_cannot_reach_is_cross_fitted_and_wins():
+    """'winback' (+6 a contact) may go only to customers who have not bought for 180 days (about 55 % of them);
+    'upsell' (+3) to everyone. Treating everyone with the win-back earns about 0.55 x 6 = 3.3 a customer, with the
+    upsell 3; the ranked rule — the win-back where it may go, else the upsell — about 0.55 x 6 + 0.45 x 3 = 4.65."""
+    from models.decisions.policy_selection import RANKED
+
+    models, choice = _choose({"winback": lambda f: 6.0 + 0 * f["x_noise"], "upsell": lambda f: 3.0 + 0 * f["x_noise"]},
+                             eligibility={"winback": "days_since_last_purchase > 180"}, n_per_date=1000)
+    assert choice.winner == RANKED
+    assert [a for a, _ in choice.rule_actions[0]] == ["winback", "upsell"]
+    assert "the rule: winback (+" in choice.reason and ", else upsell (+" in choice.reason
+    ranked = next(e for e in choice.estimates if e.name == RANKED)
+    assert ranked.note.startswith("cross-fitted over 4 folds of campaign dates")
+    best_single = max(e.value for e in choice.estimates if e.name.startswith("all:"))
+    assert ranked.value > 1.25 * best_single  # 4.65 / 3.3 = 1.4 in truth
+    assert ranked.contacts_share > 0.95
 
 
 def test_a_cheap_email_with_a_small_positive_effect_goes_to_everyone():
