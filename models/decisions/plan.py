@@ -104,7 +104,7 @@ def decide(customers: pd.DataFrame, features: pd.DataFrame, scores: pd.DataFrame
     if held_out is not None and len(held_out.rows):
         choice = choose_policy(options, chosen_options, held_out, catalog, settings)
         if choice.winner != LEARNED:
-            options = with_policy_values(options, choice.winner, features, choice.rule_actions, catalog, held_out)
+            options = with_policy_values(options, choice, features, catalog)
             chosen_options = choose_options(options, settings, as_of, apply_confidence=False)
     result = lay_out_results(options, chosen_options, settings, catalog, model_versions)
     result.summary["policy_selection"] = (choice.as_dict() if choice is not None else
@@ -290,33 +290,27 @@ def action_weights(options: Options, settings: DecisionSettings) -> np.ndarray:
     return weights
 
 
-def with_policy_values(options: Options, policy: str, features: pd.DataFrame,
-                       rule_actions: dict[int, list[tuple[str, float]]],
-                       catalog: Catalog, held_out: HeldOut) -> Options:
-    """The options valued as a simple policy would: its action(s) at their measured average effect after the
-    contact cost, everything else not worth sending ('no_action': nothing is)."""
+def with_policy_values(options: Options, choice: PolicyChoice, features: pd.DataFrame, catalog: Catalog) -> Options:
+    """The options valued as the winning simple or rule policy would: its action(s) at their measured average effect
+    (PolicyChoice.action_effects, or per segment rule_actions) after the contact cost, everything else not worth
+    sending ('no_action': nothing is)."""
+    policy = choice.winner
     pair_action = np.array([a for a, _ in options.pairs], dtype=object)
     pair_cost = np.array([catalog.action(a).cost_per_contact[ch] for a, ch in options.pairs])
     value = np.full(options.expected_value.shape, -np.inf)
     if policy.startswith("all:"):
         action_id = policy.removeprefix("all:")
-        effect = _measured_effect(held_out, action_id, options)
+        effect = choice.action_effects.get(action_id, 0.0)
         value[:, pair_action == action_id] = effect - pair_cost[pair_action == action_id]
     elif policy in (RANKED, SEGMENT):  # each ranked action at its effect (in the customer's segment): the best the
         segment = (recency_segment(features["days_since_last_purchase"]) if policy == SEGMENT  # customer may get wins
                    else np.zeros(len(options.ids), dtype=np.int64))
-        for s, ranked in rule_actions.items():
+        for s, ranked in choice.rule_actions.items():
             for action_id, effect in ranked:
                 cols = pair_action == action_id
                 value[np.ix_(segment == s, cols)] = effect - pair_cost[cols]
     value = np.where(np.isfinite(value), value, -1.0)  # never worth sending (the value must be > 0)
     return replace(options, expected_value=value, value_se=np.zeros_like(value))
-
-
-def _measured_effect(held_out: HeldOut, action_id: str, options: Options) -> float:
-    """The action's average effect per contact on its held-out randomised rows (mean Gamma)."""
-    gamma = held_out.rows.loc[held_out.rows["action_id"] == action_id, "gamma"]
-    return float(gamma.mean()) if len(gamma) else 0.0
 
 
 def lay_out_results(options: Options, chosen_options: ChosenOptions, settings: DecisionSettings, catalog: Catalog,

@@ -21,7 +21,8 @@ only a share of the policy's intended contacts through tonight). Its standard er
 experiment's variance. Where an action's Gamma is the surrogate index of its conversions (models/training/surrogate.py), each
 candidate is also valued on net value alone, on the same rows; when the two disagree (paired, at the rows'
 `surrogacy_alpha`), conversions do not tell that candidate's story and it is valued on net value alone
-(evaluate_checked). Simple policies use no model, so every row values them. The learned targeting is valued
+(evaluate_checked). When that happens to an 'all:<action>' candidate, the action's rows are valued on net value alone
+in every later candidate, in the rules fitted on them and in the effect the plan sends the action at (on_net_value). Simple policies use no model, so every row values them. The learned targeting is valued
 on the rows whose own action's value comes from a model that did not see them: the held-out ones (the latest
 campaign dates, or a held-out customer sample) and the training rows by their action's out-of-fold fit (each
 customer's fold left out; another action's model never sees an action's rows). The ranked and segment rules cost
@@ -30,19 +31,20 @@ valued by the rule fitted on the other blocks, every row values it, and the rule
 (four times the rows of a held-out quarter: its gain's standard error about halves). The deployed policy: the
 candidate with the best lower confidence bound (ties: the simpler; a safe policy improvement rule, Thomas et al.
 2015). A targeted policy is valued only on rows its rule was not fitted on, so its bound is compared with the best
-bound a simple policy (no action included) has on those same rows, and it replaces the deployed simple policy when
-it is higher and its paired gain over that rival there is positive (of the two, the one ahead by more): a policy
+bound every simpler candidate (no action included; the ranked rule before the segment rule before the learned one)
+has on those same rows, and it replaces the policy deployed so far when it is higher and its paired gain over that
+rival there is positive: a more complex rule must beat every simpler one where both are valued. A policy
 that contacts few people has a narrow interval, and without the gain a quiet rule would beat a better but noisier
 simple policy on a small sample of rows (measured: the lifecycle world, 20,000
 customers, seed 11, the learned rule contacting nobody beat `all:winback_sms` 0.00 to -4,883 on the held-out rows,
 a paired gain of -14,481, and the plan earned 11 instead of 960 per 1,000 customers). With `shared_bound`, every
 bound is at the confidence shared by all the candidates that claim a value (Bonferroni: the winner is the best of
 many noisy estimates; fewer worthless deployments, more real value missed, measured in the response model card).
-Each targeted policy's paired gain over the best simple one is shown beside it.
+Each targeted policy's paired gain over the best simpler one is shown beside it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from statistics import NormalDist
 
 import numpy as np
@@ -52,6 +54,7 @@ from models.decisions.catalog import CHANNELS, Catalog
 from models.training.surrogate import DEFAULT_ALPHA as SURROGACY_ALPHA
 
 LEARNED, SEGMENT, RANKED, NO_ACTION_POLICY = "learned", "segment", "ranked", "no_action"
+NET_VALUE_ONLY = "valued on net value"
 TARGETED = (RANKED, SEGMENT, LEARNED)  # fitted on the rows (the others are simple); in order of simplicity
 SEGMENT_EDGES_DAYS = (30, 90, 365)  # recency bands: <= 30, <= 90, <= 365 days, longer or never
 SEGMENT_LABELS = ("last purchase <= 30 days", "31-90 days", "91-365 days", "over a year or never")
@@ -103,6 +106,8 @@ class PolicyChoice:
     n_rows: int
     notes: list[str] = field(default_factory=list)
     evidence: dict | None = None  # evidence_needed: what would let a more promising simple policy be shown
+    action_effects: dict[str, float] = field(default_factory=dict)  # per action its mean Gamma over its rows (on net
+    # value alone where its conversions disagree with it): the effect an 'all:<action>' plan sends it at
     rule_actions: dict[int, list[tuple[str, float]]] = field(default_factory=dict)  # the deployed ranked or segment
     # rule, fitted on every row: segment (0 for the ranked rule) -> [(action id, its effect per contact there)], best first
 
@@ -198,9 +203,19 @@ def evaluate_checked(held: HeldOut, choice: np.ndarray, cost: np.ndarray, weight
     experiment = held.rows["action_id"].to_numpy()
     gap, gap_se = _scaled_mean((direct[2] - contribution)[rows], experiment[rows], n_customers)
     if abs(gap) > NormalDist().inv_cdf(1 - held.surrogacy_alpha / 2) * gap_se:
-        return (*direct, f"valued on net value: via conversions {value:,.2f} disagrees (gap {gap:,.2f}, "
+        return (*direct, f"{NET_VALUE_ONLY}: via conversions {value:,.2f} disagrees (gap {gap:,.2f}, "
                          f"se {gap_se:,.2f})")
     return value, se, contribution, f"partly via conversions (net value alone {direct[0]:,.2f}, se {direct[1]:,.2f})"
+
+
+def on_net_value(held: HeldOut, action_ids: list[str]) -> HeldOut:
+    """The rows with the named actions' Gamma replaced by their score on net value alone (gamma_direct)."""
+    if not action_ids:
+        return held
+    rows = held.rows.copy()
+    switch = rows["action_id"].isin(action_ids).to_numpy()
+    rows["gamma"] = np.where(switch, rows["gamma_direct"].to_numpy(float), rows["gamma"].to_numpy(float))
+    return replace(held, rows=rows)
 
 
 def _scaled_mean(contribution: np.ndarray, experiment: np.ndarray, n_customers: int) -> tuple[float, float]:
@@ -277,7 +292,7 @@ def select_policy(held: HeldOut, catalog: Catalog, contactable: np.ndarray, acti
     # gains) and the deployed one is the best of them, so each is held to `confidence` shared among them
     # (Bonferroni): the noisiest estimate no longer wins by chance, at the price of real value missed (module
     # docstring; `decisions.policy_bound`).
-    claims = len(actions) + 2 if shared_bound else 1
+    claims = len(actions) + len(TARGETED) if shared_bound else 1
     z = z_of(1.0 - (1.0 - confidence) / claims)
     action_ids = [a.id for a in actions]
     n = len(held.rows)
@@ -286,19 +301,28 @@ def select_policy(held: HeldOut, catalog: Catalog, contactable: np.ndarray, acti
     estimates, contributions, valued_on = [], {}, {}
 
     def add(name: str, choice: np.ndarray, cost: np.ndarray, weight: np.ndarray, rows: np.ndarray,
-            where: str = "") -> None:
+            where: str = "") -> bool:
+        """Value the candidate; True when conversions did not tell its story (valued on net value alone)."""
         value, se, contribution, measure = evaluate_checked(held, choice, cost, weight, action_ids, n_customers, rows)
         contributions[name], valued_on[name] = contribution, rows
         share = float(np.mean(choice[rows] >= 0)) if rows.any() else 0.0
         note = (where or ("all settled randomised rows" if rows is every else "held-out rows only")) + \
             (f"; {measure}" if measure else "")
         estimates.append(PolicyEstimate(name, value, se, value - z * se, share, note=note))
+        return measure.startswith(NET_VALUE_ONLY)
 
     add(NO_ACTION_POLICY, np.full(n, -1), np.zeros(n), np.zeros(n), every)
+    net_value_only = []
     for a, action in enumerate(actions):
         channel, cost = cheapest_channel(catalog, a, contactable)
         choice = np.where(held.eligible[:, a] & (channel >= 0), a, -1)
-        add(f"all:{action.id}", choice, np.where(choice >= 0, cost, 0.0), np.full(n, action_weights[a]), every)
+        if add(f"all:{action.id}", choice, np.where(choice >= 0, cost, 0.0), np.full(n, action_weights[a]), every):
+            net_value_only.append(action.id)
+    # an action whose conversions disagree with its net value on its own rows is valued on net value alone in the
+    # rules fitted below and in every candidate that sends it, and deployed at that effect
+    held = on_net_value(held, net_value_only)
+    action_effects = {action_id: effect for action_id, effect in
+                      held.rows.groupby("action_id", sort=True)["gamma"].mean().items()}
     segments = {RANKED: np.zeros(n, dtype=np.int64), SEGMENT: held.rows["segment"].to_numpy()}
     for name, segment in segments.items():  # the rules fitted on the rows: cross-fitted over the folds when the
         if "fold" in held.rows.columns:      # rows carry them, so every row values them
@@ -321,27 +345,29 @@ def select_policy(held: HeldOut, catalog: Catalog, contactable: np.ndarray, acti
     baseline = max(simple, key=lambda e: round(e.lcb, 9))
     shared = f", shared by {claims} candidates" if claims > 1 else ""
     experiment = held.rows["action_id"].to_numpy()
-    winner, reason, best_margin = baseline, "", 0.0
-    for targeted in TARGETED:  # compared with the best simple policy on the rows it was valued on
+    winner, reason, simpler = baseline, "", list(simple)
+    for targeted in TARGETED:  # in order of simplicity: each must beat every simpler candidate on its rows
         rows = valued_on[targeted]
         estimate = next(e for e in estimates if e.name == targeted)
         if not rows.any():
             continue
-        bounds = []  # every simple policy's estimate on these rows; the best bound is the one to beat
-        for e in simple:
-            value, se = _scaled_mean(contributions[e.name][rows], experiment[rows], n_customers)
-            bounds.append((round(value - z * se, 9), value, e.name))
+        bounds = []  # every simpler candidate's estimate on these rows (if valued on all of them): the best bound
+        for e in simpler:  # is the one to beat
+            if valued_on[e.name][rows].all():
+                value, se = _scaled_mean(contributions[e.name][rows], experiment[rows], n_customers)
+                bounds.append((round(value - z * se, 9), value, e.name))
+        simpler.append(estimate)
         rival_lcb, rival_value, rival = max(bounds, key=lambda b: b[0])  # ties keep the simpler
         gain, gain_se = _scaled_mean((contributions[targeted] - contributions[rival])[rows], experiment[rows],
                                      n_customers)
-        estimate.note += (f"; best simple policy on the same rows '{rival}' {rival_value:,.2f} (lower bound "
+        estimate.note += (f"; best simpler policy on the same rows '{rival}' {rival_value:,.2f} (lower bound "
                           f"{rival_lcb:,.2f}), paired gain {gain:,.2f} (lower bound {gain - z * gain_se:,.2f})")
-        margin = round(estimate.lcb - rival_lcb, 9)  # rounded: an equal margin keeps the simpler policy
-        if gain > 0 and margin > best_margin:  # ahead on the same rows, and safer
-            winner, best_margin = estimate, margin
-            reason = (f"'{targeted}' has a better lower {confidence:.0%} bound{shared} than the best simple policy "
-                      f"on the {int(rows.sum()):,} randomised rows its rule was not fitted on, '{rival}' "
-                      f"({estimate.lcb:,.2f} against {rival_lcb:,.2f}), and gains {gain:,.2f} over it there (paired)")
+        if gain > 0 and round(estimate.lcb - rival_lcb, 9) > 0:  # ahead of every simpler one on the same rows, safer
+            winner = estimate
+            reason = (f"'{targeted}' has a better lower {confidence:.0%} bound{shared} than every simpler policy "
+                      f"on the {int(rows.sum()):,} randomised rows its rule was not fitted on — the best of them "
+                      f"'{rival}' ({estimate.lcb:,.2f} against {rival_lcb:,.2f}) — and gains {gain:,.2f} over it "
+                      f"there (paired)")
     if winner is baseline:
         reason = (f"'{baseline.name}' has the best lower {confidence:.0%} bound{shared} among the simple policies "
                   f"({baseline.lcb:,.2f}), and no targeted policy a better one than it on the randomised rows that "
@@ -357,4 +383,5 @@ def select_policy(held: HeldOut, catalog: Catalog, contactable: np.ndarray, acti
         rule_actions = {s: [(action_ids[a], effect) for a, effect in ranked]
                         for s, ranked in segment_rule(held, catalog, every, segments[winner.name]).items()}
         reason += "; the rule: " + describe_rule(rule_actions, SEGMENT_LABELS if winner.name == SEGMENT else None)
-    return PolicyChoice(winner.name, estimates, reason, int(unseen.sum()), evidence=evidence, rule_actions=rule_actions)
+    return PolicyChoice(winner.name, estimates, reason, int(unseen.sum()), evidence=evidence, rule_actions=rule_actions,
+                        action_effects=action_effects)

@@ -266,3 +266,36 @@ def test_a_quiet_targeted_rule_does_not_replace_a_better_simple_policy():
     learned, treat_all = (next(e for e in choice.estimates if e.name == name) for name in (LEARNED, "all:a"))
     assert learned.lcb > treat_all.lcb > 0 and learned.value < treat_all.value  # surer, and worth less
     assert choice.winner == "all:a"
+
+
+def test_an_action_whose_conversions_contradict_its_net_value_is_ranked_and_deployed_on_net_value():
+    """'winback' converts nobody more (its Gamma via conversions is about 0) but adds +2 of net value a contact; the
+    survey's conversions and net value agree on +0.5. The win-back's rows are valued on net value alone everywhere:
+    the ranked rule puts it first at about +2, and an 'all:winback' plan would send it at that effect."""
+    from models.decisions.policy_selection import RANKED, HeldOut
+
+    rng = np.random.default_rng(8)
+    per_action = 20_000
+    catalog = _catalog({"winback": None, "survey": None}, cost=0.0,
+                       eligibility={"winback": "days_since_last_purchase > 180"})
+    winback_surrogate = rng.normal(0.0, 5.0, per_action)
+    survey = rng.normal(0.5, 5.0, per_action)
+    rows = pd.DataFrame({"customer_id": [f"c{i}" for i in range(2 * per_action)],
+                         "action_id": ["winback"] * per_action + ["survey"] * per_action,
+                         "gamma": np.concatenate([winback_surrogate, survey]),
+                         "gamma_direct": np.concatenate([winback_surrogate + rng.normal(2.0, 30.0, per_action),
+                                                         survey + rng.normal(0.0, 1.0, per_action)]),
+                         "segment": 0, "held_out": False, "fold": np.arange(2 * per_action) % 4})
+    n = len(rows)
+    eligible = np.ones((n, 2), dtype=bool)
+    eligible[rng.uniform(size=n) < 0.4, 0] = False  # the win-back may go to 60 % of the customers
+    held = HeldOut(rows, np.full((n, 2), np.nan), np.full((n, 2), np.nan), eligible)
+    choice = select_policy(held, catalog, np.ones((n, len(CHANNELS)), dtype=bool), np.ones(2), n_customers=10_000,
+                           z_option=0.84, call_price=0.0, confidence=0.95)
+    winback = next(e for e in choice.estimates if e.name == "all:winback")
+    assert winback.note.startswith("all settled randomised rows; valued on net value")
+    direct_mean = rows.loc[rows["action_id"] == "winback", "gamma_direct"].mean()
+    assert choice.action_effects["winback"] == pytest.approx(direct_mean)
+    assert 1.0 < direct_mean < 3.0
+    assert choice.winner == RANKED
+    assert [a for a, _ in choice.rule_actions[0]] == ["winback", "survey"]
