@@ -4,9 +4,8 @@ Candidates, under the same eligibility, consent and limits:
 - `learned`: per customer the option with the best estimated value (the constrained plan);
 - `all:<action>`: every eligible, contactable customer gets that action on its cheapest permitted channel;
 - `ranked`: the actions worth sending on average (the lower bound of their gain after the contact cost is positive),
-  best first; every customer gets the first
-  one it may get (its rules hold and a channel of it is allowed), so customers the best action cannot reach get the
-  next one instead of nothing (segment_rule with one segment);
+  best first; every customer gets the first one it may get (its rules hold and a channel of it is allowed), so
+  customers the best action cannot reach get the next one instead of nothing (segment_rule with one segment);
 - `segment`: the same ranking per recency segment (segment_rule);
 - `no_action`: nobody is contacted (value 0 by definition).
 
