@@ -3,9 +3,9 @@
 Candidates, under the same eligibility, consent and limits:
 - `learned`: per customer the option with the best estimated value (the constrained plan);
 - `all:<action>`: every eligible, contactable customer gets that action on its cheapest permitted channel;
-- `ranked`: the actions worth sending on average (the lower bound of their gain after the contact cost is positive),
-  best first; every customer gets the first one it may get (its rules hold and a channel of it is allowed), so
-  customers the best action cannot reach get the next one instead of nothing (segment_rule with one segment);
+- `ranked`: the actions that gain on average after their contact cost, best first; every customer gets the first one
+  it may get (its rules hold and a channel of it is allowed), so customers the best action cannot reach get the next
+  one instead of nothing (segment_rule with one segment);
 - `segment`: the same ranking per recency segment (segment_rule);
 - `no_action`: nobody is contacted (value 0 by definition).
 
@@ -227,16 +227,13 @@ def _scaled_mean(contribution: np.ndarray, experiment: np.ndarray, n_customers: 
     return float(n_customers * value), float(n_customers * np.sqrt(variance))
 
 
-def segment_rule(held: HeldOut, catalog: Catalog, rows: np.ndarray, segments: np.ndarray,
-                 z_option: float = 0.0) -> dict[int, list[tuple[int, float]]]:
-    """Per segment of `segments` (one per row) the actions worth sending there, best first: [(action index, effect)].
-    An action is worth sending in a segment when the lower bound (z_option standard errors) of its gain there is
-    positive, as an option must be (decisions.option_confidence): its randomised rows among `rows` in that segment,
-    where its rules held, beat its cheapest contact cost on average (effect = their mean Gamma, before the cost), on at
-    least `held.min_rows` rows. An action whose gain is within its noise adds more doubt to the rule's value than
-    value. Segments where nothing is worth sending are absent. A customer gets the first of its segment's actions it
-    may get (its rules hold and a channel of it is allowed), so a customer the best action cannot reach still gets
-    the next."""
+def segment_rule(held: HeldOut, catalog: Catalog, rows: np.ndarray,
+                 segments: np.ndarray) -> dict[int, list[tuple[int, float]]]:
+    """Per segment of `segments` (one per row) the actions that gain there, best first: [(action index, effect)],
+    where an action gains when its randomised rows among `rows` in that segment, where its rules held, beat its
+    cheapest contact cost on average (effect = their mean Gamma, before the cost), on at least `held.min_rows` rows.
+    Segments where nothing gains are absent. A customer gets the first of its segment's actions it may get (its
+    rules hold and a channel of it is allowed), so a customer the best action cannot reach still gets the next."""
     experiment = held.rows["action_id"].to_numpy()
     gamma = held.rows["gamma"].to_numpy(float)
     gains: dict[int, list[tuple[float, int, float]]] = {}  # segment -> [(gain after cost, action index, effect)]
@@ -244,9 +241,9 @@ def segment_rule(held: HeldOut, catalog: Catalog, rows: np.ndarray, segments: np
         cost = min(action.cost_per_contact.values())
         own = rows & (experiment == action.id) & held.eligible[:, a]
         for s in np.unique(segments[own]):
-            cell = gamma[own & (segments == s)]
-            gain = float(cell.mean()) - cost
-            if len(cell) >= held.min_rows and gain - z_option * float(cell.std(ddof=1)) / np.sqrt(len(cell)) > 0:
+            cell = own & (segments == s)
+            gain = float(gamma[cell].mean()) - cost
+            if cell.sum() >= held.min_rows and gain > 0:
                 gains.setdefault(int(s), []).append((gain, a, gain + cost))
     return {s: [(a, effect) for _, a, effect in sorted(cells, key=lambda c: (-c[0], c[1]))]
             for s, cells in sorted(gains.items())}
@@ -330,10 +327,10 @@ def select_policy(held: HeldOut, catalog: Catalog, contactable: np.ndarray, acti
     for name, segment in segments.items():  # the rules fitted on the rows: cross-fitted over the folds when the
         if "fold" in held.rows.columns:      # rows carry them, so every row values them
             fold = held.rows["fold"].to_numpy()
-            rules = [(segment_rule(held, catalog, fold != k, segment, z_option), fold == k) for k in np.unique(fold)]
+            rules = [(segment_rule(held, catalog, fold != k, segment), fold == k) for k in np.unique(fold)]
             rule_rows, where = every, f"cross-fitted over {len(rules)} folds of campaign dates: every row"
         else:  # a response model from before the folds
-            rules, rule_rows, where = [(segment_rule(held, catalog, ~unseen, segment, z_option), unseen)], unseen, ""
+            rules, rule_rows, where = [(segment_rule(held, catalog, ~unseen, segment), unseen)], unseen, ""
         rule_choice, rule_cost = segment_choice(held, catalog, contactable, segment, rules)
         add(name, rule_choice, rule_cost,
             np.where(rule_choice >= 0, action_weights[np.maximum(rule_choice, 0)], 0.0), rule_rows, where)
@@ -384,7 +381,7 @@ def select_policy(held: HeldOut, catalog: Catalog, contactable: np.ndarray, acti
     rule_actions: dict[int, list[tuple[str, float]]] = {}
     if winner.name in (RANKED, SEGMENT):  # the rule deployed is fitted on every row
         rule_actions = {s: [(action_ids[a], effect) for a, effect in ranked]
-                        for s, ranked in segment_rule(held, catalog, every, segments[winner.name], z_option).items()}
+                        for s, ranked in segment_rule(held, catalog, every, segments[winner.name]).items()}
         reason += "; the rule: " + describe_rule(rule_actions, SEGMENT_LABELS if winner.name == SEGMENT else None)
     return PolicyChoice(winner.name, estimates, reason, int(unseen.sum()), evidence=evidence, rule_actions=rule_actions,
                         action_effects=action_effects)

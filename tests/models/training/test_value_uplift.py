@@ -299,19 +299,3 @@ def test_an_action_whose_conversions_contradict_its_net_value_is_ranked_and_depl
     assert 1.0 < direct_mean < 3.0
     assert choice.winner == RANKED
     assert [a for a, _ in choice.rule_actions[0]] == ["winback", "survey"]
-
-
-def test_a_rule_falls_back_only_to_an_action_whose_gain_clears_its_noise():
-    """'faint' gains +0.05 a contact under noise of 40 (its lower bound at the option confidence is below zero):
-    the ranked rule sends 'strong' where it may and nothing else, unless options need no confidence (z = 0)."""
-    from models.decisions.policy_selection import HeldOut, segment_rule
-
-    catalog = _catalog({"strong": None, "faint": None}, cost=0.0)
-    sign = np.where(np.arange(2000) % 2 == 0, 1.0, -1.0)
-    rows = pd.DataFrame({"customer_id": [f"c{i}" for i in range(4000)], "action_id": ["strong"] * 2000 + ["faint"] * 2000,
-                         "gamma": np.concatenate([6.0 + sign, 0.05 + 40.0 * sign]), "segment": 0, "held_out": False})
-    held = HeldOut(rows, np.full((4000, 2), np.nan), np.full((4000, 2), np.nan), np.ones((4000, 2), dtype=bool))
-    every, one_segment = np.ones(4000, dtype=bool), np.zeros(4000, dtype=np.int64)
-    assert segment_rule(held, catalog, every, one_segment, z_option=0.84) == {0: [(0, pytest.approx(6.0))]}
-    assert segment_rule(held, catalog, every, one_segment, z_option=0.0) == {
-        0: [(0, pytest.approx(6.0)), (1, pytest.approx(0.05))]}
