@@ -299,3 +299,29 @@ def test_an_action_whose_conversions_contradict_its_net_value_is_ranked_and_depl
     assert 1.0 < direct_mean < 3.0
     assert choice.winner == RANKED
     assert [a for a, _ in choice.rule_actions[0]] == ["winback", "survey"]
+
+
+def test_a_learned_rule_must_beat_the_simpler_ranked_rule_not_only_the_simple_policies():
+    """'w' gains +6 where it may go (60 % of the customers), 'u' +3 everywhere. The learned rule sends 'w' where it
+    may and 'u' to only half of the others: about 4.2 a customer, above 'all:w' (3.6) but below the ranked rule
+    ('w', else 'u': 4.8). It is compared with the ranked rule on its rows and loses; the ranked rule is deployed."""
+    from models.decisions.policy_selection import RANKED, HeldOut
+
+    catalog = _catalog({"w": None, "u": None}, cost=0.0)
+    n_per = 4000
+    i = np.arange(2 * n_per)
+    may_w = i % 5 < 3
+    spread = np.where(i % 2 == 0, 1.0, -1.0) * np.where(i % 4 < 2, 1.0, 0.5)
+    rows = pd.DataFrame({"customer_id": [f"c{k}" for k in i], "action_id": ["w"] * n_per + ["u"] * n_per,
+                         "gamma": np.where(i < n_per, 6.0, 3.0) + spread, "segment": 0, "held_out": True,
+                         "fold": i % 4})
+    eligible = np.column_stack([may_w, np.ones(2 * n_per, dtype=bool)])
+    uplift = np.column_stack([np.where(may_w, 6.0, np.nan), np.where(~may_w & (i % 2 == 0), 3.0, np.nan)])
+    held = HeldOut(rows, uplift, np.zeros_like(uplift), eligible)
+    choice = select_policy(held, catalog, np.ones((2 * n_per, len(CHANNELS)), dtype=bool), np.ones(2),
+                           n_customers=10_000, z_option=0.84, call_price=0.0, confidence=0.95)
+    value = {e.name: e.value for e in choice.estimates}
+    assert value["all:w"] < value[LEARNED] < value[RANKED]
+    learned = next(e for e in choice.estimates if e.name == LEARNED)
+    assert "best simpler policy on the same rows 'ranked'" in learned.note
+    assert choice.winner == RANKED
