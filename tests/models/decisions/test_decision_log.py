@@ -68,6 +68,29 @@ def test_yesterdays_list_counts_toward_the_caps_before_the_tools_report_it():
     assert codes[1] == 0
 
 
+def test_a_holdout_customers_withheld_contact_counts_toward_its_caps_as_the_plans_contacts_do(catalog):  # noqa: F811
+    """Night 1 withheld retain by e-mail from holdout customer A. On night 2 the plan would not e-mail A again
+    (one e-mail a week), so the option withheld from A then is on another channel: the holdout stays a control
+    for the customers the plan really contacts, who are capped by their night-1 lists."""
+    from models.decisions.feedback import FeedbackSettings, counted_contacts_sql
+    from tests.models.decisions.test_decisions import hand_inputs
+
+    con = duckdb.connect()
+    night1, night2 = dt.date(2026, 11, 22), dt.date(2026, 11, 23)
+    held = _log(["A"]).assign(is_holdout=True, action_id="no_action", channel=None, withheld_action_id="retain",
+                              withheld_channel="email", withheld_expected_value=96.5)
+    warehouse.append_decision_log(con, night1, pd.concat([held, _log(["B"])]), campaign_id="c1", policy="learned")
+    counted = f"({counted_contacts_sql(night2, FeedbackSettings(), 'decision_log', None)})"
+    logged = con.execute(decision_log_counts_sql(night2, ["email"], counted)).df().set_index("customer_id")
+    assert logged.loc[["A", "B"], "logged_email_7d"].tolist() == [1, 1]
+    customers, features, scores, responses = hand_inputs()
+    customers = customers.merge(logged.reset_index(), on="customer_id", how="left")
+    log = run(catalog, inputs=(customers, features, scores, responses), holdout_share=1.0).log.set_index("customer_id")
+    assert log.at["A", "withheld_action_id"] is not None and log.at["A", "withheld_channel"] != "email"
+    unlogged = run(catalog, holdout_share=1.0).log.set_index("customer_id")
+    assert unlogged.at["A", "withheld_channel"] == "email"  # without its night-1 withheld contact A would be e-mailed
+
+
 def test_explored_customers_record_the_set_their_option_was_drawn_from(catalog):  # noqa: F811
     """Everybody explored: each customer's logged set is exactly the draw's (its size gives the logged selection
     probability 1 / (size + 1)), the drawn action is in it, and the erased customer, who may get nothing, has none."""
