@@ -358,6 +358,16 @@ def fill_slack(problem: AllocationProblem, choice: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------- solvers
 
+def priced_choice(problem: AllocationProblem, prices: Mapping) -> np.ndarray:
+    """Per slot the option worth most after the given prices of the limits (Allocation.prices), -1 when none is
+    worth more than nothing: the rule every slot follows in solve_lagrangian before its greedy repair and fill."""
+    caps = np.zeros(problem.n_actions)
+    for a, price in (prices.get("action_caps") or {}).items():
+        caps[int(a)] = price
+    choice, _ = _best(_Pricer(problem).adjusted(prices.get("calls", 0.0), prices.get("budget", 0.0), caps))
+    return choice
+
+
 def solve_lagrangian(problem: AllocationProblem, start: Mapping | None = None) -> Allocation:
     """Lagrangian prices + greedy repair + greedy fill; feasible by construction, with a dual bound."""
     pricer = _Pricer(problem)

@@ -32,7 +32,7 @@ from models.decisions.arbitration import (NOT_CHOSEN_REASONS, SlotLayout, build_
                                 explain_not_chosen, order_options, response_matrices)
 from models.decisions.catalog import CHANNELS, NO_ACTION, Catalog
 from models.decisions.constraints import (Allocation, AllocationProblem, measure_constraint_costs, measure_usage,
-                                repair_keeping, solve_lagrangian, within_limits)
+                                priced_choice, repair_keeping, solve_lagrangian, within_limits)
 from models.decisions.control_groups import (assign_exploration, assign_holdout, draw_uniform, explore,
                                    limited_exploration_share, no_action_probability)
 from models.decisions.policies import (SUPPRESSION_REASONS, DecisionSettings, contact_policy_features, evaluate_eligibility,
@@ -226,14 +226,25 @@ def choose_options(options: Options, settings: DecisionSettings, as_of: date, *,
     reasons = explain_not_chosen(problem, allocation, layout, choice, chosen, feasible, worth, holdout, contactable,
                                  settings.one_action_per_customer)
     left_out = removed & ~chosen.any(axis=1, keepdims=True)
-    # The holdout's withheld option: its best option worth sending (limits aside: a holdout customer uses none).
-    held = np.where(worth & holdout[:, None], ev, -np.inf)
-    withheld = np.where(holdout & np.isfinite(held.max(axis=1, initial=-np.inf)), held.argmax(axis=1), -1)
+    withheld = withheld_options(problem, allocation, layout, worth & holdout[:, None], ev)
     return ChosenOptions(problem=problem, allocation=allocation, explored=explored, choice=choice, chosen=chosen,
                  probability=probability, no_action_probability=p_none, reasons=reasons, withheld=withheld,
                  threshold_removed={"customers": int(left_out.any(axis=1).sum()),
                                     "value": round(float(np.where(left_out, ev, 0.0).max(axis=1).sum()), 6)},
                  exploration_set=exploration_sets(options, layout, members, greedy, slot_explored))
+
+
+def withheld_options(problem: AllocationProblem, allocation: Allocation, layout: SlotLayout, allowed: np.ndarray,
+                     ev: np.ndarray) -> np.ndarray:
+    """Per customer the option withheld from a holdout customer (-1: none; `allowed` is False outside the holdout):
+    the one the plan would choose were the customer not held out — its option worth most after tonight's prices of
+    the call capacity, budget and volume caps, the rule every slot of the plan is priced by. Limits aside, a holdout
+    customer whose best option is a call would be a control for calls while the plan calls only the customers worth
+    a call slot; with several actions per customer, the most valuable of its slots' options."""
+    held = replace(problem, allowed=layout.gather(allowed, False))
+    chosen = layout.scatter(_one_hot(priced_choice(held, allocation.prices), problem.value.shape[1]), ev.shape[1], False)
+    value = np.where(chosen, ev, -np.inf)
+    return np.where(chosen.any(axis=1), value.argmax(axis=1), -1)
 
 
 def exploration_sets(options: Options, layout: SlotLayout, members: np.ndarray, greedy: np.ndarray,

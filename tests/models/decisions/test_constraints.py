@@ -105,3 +105,24 @@ def test_zero_capacity_and_empty_problems():
                               spend=np.zeros((3, 2)), action=np.zeros((3, 2), int), n_actions=1, capacity_calls=5)
     assert solve_lagrangian(empty).choice.tolist() == [-1, -1, -1]
     assert solve_exact(empty).objective == 0.0
+
+
+def test_a_held_out_slot_is_priced_as_the_plans_slots_are():
+    """At the solver's prices a slot takes what the plan's slots take: where the call capacity binds, the plan's
+    slots that got no call would again get none — and a held-out slot like them (the holdout's withheld option,
+    models/decisions/plan.withheld_options) gets the same, not the call it would get with the limits aside."""
+    from dataclasses import replace
+
+    from models.decisions.constraints import priced_choice
+
+    problem = random_problem(2)
+    allocation = solve_lagrangian(problem)
+    assert allocation.prices["calls"] > 0
+    priced = priced_choice(problem, allocation.prices)
+    assert (priced == allocation.choice).mean() > 0.95  # the priced rule is the plan's but for repair and fill
+    assert problem.calls[np.arange(len(priced))[priced >= 0], priced[priced >= 0]].sum() <= 25 + 3
+    free = priced_choice(problem, {"calls": 0.0, "budget": 0.0, "action_caps": {}})
+    limits_aside_calls = problem.calls[np.arange(len(free))[free >= 0], free[free >= 0]].sum()
+    assert limits_aside_calls > 2 * 25  # with the limits aside far more slots would take a call
+    held = replace(problem, allowed=problem.allowed & (np.arange(len(priced)) % 2 == 0)[:, None])
+    assert (priced_choice(held, allocation.prices)[::2] == priced[::2]).all()
