@@ -38,7 +38,7 @@ from models.decisions.control_groups import (assign_exploration, assign_holdout,
 from models.decisions.policies import (SUPPRESSION_REASONS, DecisionSettings, contact_policy_features, evaluate_eligibility,
                              evaluate_suppression, read_decision_settings)
 from models.decisions.policy_selection import (LEARNED, NO_ACTION_POLICY, RANKED, SEGMENT, HeldOut, PolicyChoice,
-                                               recency_segment, select_policy, z_of)
+                                               recency_segment, rule_segments, select_policy, z_of)
 
 NBA_COLUMNS = ["customer_id", "rank", "action_id", "channel", "expected_value", "chosen", "is_holdout",
                "is_exploration", "selection_probability", "policy_version", "model_versions"]
@@ -242,7 +242,8 @@ def withheld_options(problem: AllocationProblem, allocation: Allocation, layout:
     customer whose best option is a call would be a control for calls while the plan calls only the customers worth
     a call slot; with several actions per customer, the most valuable of its slots' options."""
     held = replace(problem, allowed=layout.gather(allowed, False))
-    chosen = layout.scatter(_one_hot(priced_choice(held, allocation.prices), problem.value.shape[1]), ev.shape[1], False)
+    priced = _one_hot(priced_choice(held, allocation.prices), problem.value.shape[1])
+    chosen = layout.scatter(priced, ev.shape[1], False)
     value = np.where(chosen, ev, -np.inf)
     return np.where(chosen.any(axis=1), value.argmax(axis=1), -1)
 
@@ -314,8 +315,7 @@ def with_policy_values(options: Options, choice: PolicyChoice, features: pd.Data
         effect = choice.action_effects.get(action_id, 0.0)
         value[:, pair_action == action_id] = effect - pair_cost[pair_action == action_id]
     elif policy in (RANKED, SEGMENT):  # each ranked action at its effect (in the customer's segment): the best the
-        segment = (recency_segment(features["days_since_last_purchase"]) if policy == SEGMENT  # customer may get wins
-                   else np.zeros(len(options.ids), dtype=np.int64))
+        segment = rule_segments(policy, recency_segment(features["days_since_last_purchase"]))  # customer may get wins
         for s, ranked in choice.rule_actions.items():
             for action_id, effect in ranked:
                 cols = pair_action == action_id

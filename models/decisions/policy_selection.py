@@ -22,12 +22,13 @@ experiment's variance. Where an action's Gamma is the surrogate index of its con
 candidate is also valued on net value alone, on the same rows; when the two disagree (paired, at the rows'
 `surrogacy_alpha`), conversions do not tell that candidate's story and it is valued on net value alone
 (evaluate_checked). When that happens to an 'all:<action>' candidate, the action's rows are valued on net value alone
-in every later candidate, in the rules fitted on them and in the effect the plan sends the action at (on_net_value). Simple policies use no model, so every row values them. The learned targeting is valued
-on the rows whose own action's value comes from a model that did not see them: the held-out ones (the latest
-campaign dates, or a held-out customer sample) and the training rows by their action's out-of-fold fit (each
-customer's fold left out; another action's model never sees an action's rows). The ranked and segment rules cost
-nothing to refit, so they are cross-fitted: each block of campaign dates (models/training/uplift.policy_folds) is
-valued by the rule fitted on the other blocks, every row values it, and the rule deployed is the one fitted on all of them
+in every later candidate, in the rules fitted on them and in the effect the plan sends the action at (on_net_value).
+Simple policies use no model, so every row values them. The learned targeting is valued on the rows whose own
+action's value comes from a model that did not see them: the held-out ones (the latest campaign dates, or a held-out
+customer sample) and the training rows by their action's out-of-fold fit (each customer's fold left out; another
+action's model never sees an action's rows). The ranked and segment rules cost nothing to refit, so they are
+cross-fitted: each block of campaign dates (models/training/uplift.policy_folds) is valued by the rule fitted on the
+other blocks, every row values it, and the rule deployed is the one fitted on all of them
 (four times the rows of a held-out quarter: its gain's standard error about halves). The deployed policy: the
 candidate with the best lower confidence bound (ties: the simpler; a safe policy improvement rule, Thomas et al.
 2015). A targeted policy is valued only on rows its rule was not fitted on, so its bound is compared with the best
@@ -64,6 +65,12 @@ def recency_segment(days_since_last_purchase: pd.Series | np.ndarray) -> np.ndar
     """The simple segment of a customer: its recency band (0..3; 3 = over a year or never)."""
     days = np.nan_to_num(np.asarray(days_since_last_purchase, dtype=float), nan=1e9)
     return np.searchsorted(np.asarray(SEGMENT_EDGES_DAYS, dtype=float), days, side="left").astype(np.int64)
+
+
+def rule_segments(policy: str, recency: np.ndarray) -> np.ndarray:
+    """The segment each customer's rule applies in: its recency band (recency_segment) for the segment rule, one
+    segment (0) for everyone for the ranked rule."""
+    return recency if policy == SEGMENT else np.zeros(len(recency), dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -109,7 +116,8 @@ class PolicyChoice:
     action_effects: dict[str, float] = field(default_factory=dict)  # per action its mean Gamma over its rows (on net
     # value alone where its conversions disagree with it): the effect an 'all:<action>' plan sends it at
     rule_actions: dict[int, list[tuple[str, float]]] = field(default_factory=dict)  # the deployed ranked or segment
-    # rule, fitted on every row: segment (0 for the ranked rule) -> [(action id, its effect per contact there)], best first
+    # rule, fitted on every row: segment (0 for the ranked rule) -> [(action id, its effect per contact there)],
+    # best first
 
     def as_dict(self) -> dict:
         return {"winner": self.winner, "reason": self.reason, "held_out_rows": self.n_rows,
@@ -323,7 +331,7 @@ def select_policy(held: HeldOut, catalog: Catalog, contactable: np.ndarray, acti
     held = on_net_value(held, net_value_only)
     action_effects = {action_id: effect for action_id, effect in
                       held.rows.groupby("action_id", sort=True)["gamma"].mean().items()}
-    segments = {RANKED: np.zeros(n, dtype=np.int64), SEGMENT: held.rows["segment"].to_numpy()}
+    segments = {name: rule_segments(name, held.rows["segment"].to_numpy()) for name in (RANKED, SEGMENT)}
     for name, segment in segments.items():  # the rules fitted on the rows: cross-fitted over the folds when the
         if "fold" in held.rows.columns:      # rows carry them, so every row values them
             fold = held.rows["fold"].to_numpy()
