@@ -45,6 +45,10 @@ NBA_COLUMNS = ["customer_id", "rank", "action_id", "channel", "expected_value", 
 AUDIT_COLUMNS = ["customer_id", "action_id", "channel", "eligible", "ineligible_rule", "suppressed",
                  "suppression_reason", "expected_value", "rank", "chosen", "not_chosen_reason"]
 _HOLDOUT_CODE = SUPPRESSION_REASONS.index("holdout") + 1
+# reasons that say who may be listed tonight, not who may be contacted at all: tonight's contact policy (caps and the
+# cool-down after a decline, both set by past contacts) and the holdout
+_TONIGHT_ONLY_CODES = (0, *(SUPPRESSION_REASONS.index(reason) + 1 for reason in
+                            ("frequency_cap_7d", "frequency_cap_30d", "cooldown_after_decline", "holdout")))
 
 
 @dataclass
@@ -132,6 +136,8 @@ class Options:
     order_value_median: float
     value_se: np.ndarray      # (C, P) standard error of expected_value (0 where it is a catalog prior)
     channel_ok: np.ndarray    # (C, len(CHANNELS)) consent / do-not-contact / erasure / contact policy allow it
+    channel_permitted: np.ndarray  # (C, len(CHANNELS)) consent / do-not-contact / erasure / reachability allow it
+    # (tonight's contact policy and the holdout aside): who a policy may contact at all, what policies are valued on
 
     @property
     def contactable(self) -> np.ndarray:
@@ -176,7 +182,8 @@ def evaluate_options(ids, customers, features, scores, responses, catalog: Catal
                    failing=failing[:, pair_action], rule_labels=rule_labels, suppression=by_channel[:, pair_channel],
                    holdout=holdout, expected_value=values.expected_value, offer_spend=values.offer_spend,
                    order_value_median=values.order_value_median, value_se=values.value_se,
-                   channel_ok=(by_channel == 0) | (by_channel == _HOLDOUT_CODE))
+                   channel_ok=(by_channel == 0) | (by_channel == _HOLDOUT_CODE),
+                   channel_permitted=np.isin(by_channel, _TONIGHT_ONLY_CODES))
 
 
 def choose_options(options: Options, settings: DecisionSettings, as_of: date, *, apply_confidence: bool = True) -> ChosenOptions:
@@ -270,11 +277,20 @@ def exploration_sets(options: Options, layout: SlotLayout, members: np.ndarray, 
 
 def choose_policy(options: Options, chosen_options: ChosenOptions, held_out: HeldOut, catalog: Catalog,
                   settings: DecisionSettings) -> PolicyChoice:
-    """Value every candidate policy on the held-out randomised rows under tonight's consent and limits."""
+    """Value every candidate policy on the held-out randomised rows under tonight's consent and limits.
+
+    A row's customer may be contacted by a candidate on the channels its consent, do-not-contact, erasure and
+    reachability allow (`channel_permitted`), not only where tonight's contact policy and the holdout let it be
+    listed: those depend on the contacts the rows are about. The plan's own experiment has the holdout as its controls
+    and the customers it contacted as its treated, who are the ones capped or cooling down after a decline tonight;
+    leaving them out of the valuation drops one arm of that experiment, or part of it. Measured on the twelfth night
+    of a simulated lifecycle world (20,000 customers, seed 11): the upsell's eligible rows score +1.50 a contact,
+    -0.38 with the holdout's rows left out; 'all:upsell_email' was valued at -18,824, and from the third night on the
+    plan contacted only its exploration share."""
     rows = options.ids.get_indexer(held_out.rows["customer_id"].astype(str))
     contactable = np.zeros((len(rows), len(CHANNELS)), dtype=bool)
     known = rows >= 0
-    contactable[known] = options.channel_ok[rows[known]] & ~options.holdout[rows[known], None]
+    contactable[known] = options.channel_permitted[rows[known]]
     return select_policy(held_out, catalog, contactable, action_weights(options, settings), n_customers=len(options.ids),
                          z_option=z_of(settings.option_confidence), call_price=float(chosen_options.allocation.prices["calls"]),
                          confidence=settings.policy_confidence, shared_bound=settings.policy_bound == "shared")

@@ -290,7 +290,8 @@ def select_policy(held: HeldOut, catalog: Catalog, contactable: np.ndarray, acti
                   shared_bound: bool = False) -> PolicyChoice:
     """Estimate every candidate on the held-out rows and pick tonight's policy (module docstring).
 
-    contactable: (R, len(CHANNELS)) tonight's consent / do-not-contact / suppression for each row's customer.
+    contactable: (R, len(CHANNELS)) the channels each row's customer may be contacted on at all (consent,
+    do-not-contact, erasure, reachability; not tonight's contact policy or holdout: models/decisions/plan.choose_policy).
     action_weights: (A,) share of an action's intended contacts tonight's limits let through.
     The segment rule is cross-fitted when the rows carry folds (each fold valued by the rule fitted on the others,
     so every row values it), else fitted on the training rows and valued on the held-out ones.

@@ -465,3 +465,28 @@ def test_a_deployed_ranked_rule_gives_each_customer_the_best_measured_action_it_
                                                    "F": "survey"}
     assert audit_row(result, "A", "upsell", "app")["expected_value"] == pytest.approx(8.0)
     assert audit_row(result, "B", "survey", "sms")["expected_value"] == pytest.approx(3.0 - 0.2)
+
+
+def test_policies_are_valued_on_both_arms_of_the_plans_own_experiment(catalog):
+    """The plan's own experiment has the holdout as its controls and the customers it contacted, now capped or
+    cooling down, as its treated: every candidate is valued on both arms (consent still applies). Treated rows score
+    +20, controls -18: the survey gains +1 a contact; with the holdout's rows left out it would look like +10."""
+    from models.decisions.policy_selection import HeldOut
+
+    customers, features, scores, responses = hand_inputs()
+    config = copy.deepcopy(CONFIG)
+    config["decisions"]["holdout_share"] = 0.5  # 'test-salt' holds out A, C and D; B, E and F are not held out
+    per_arm = 400
+    rows = pd.DataFrame({"customer_id": ["A"] * per_arm + list(np.resize(["B", "E", "F"], per_arm)),
+                         "action_id": "survey", "gamma": [-18.0] * per_arm + [20.0] * per_arm, "segment": 0,
+                         "held_out": True, "fold": np.arange(2 * per_arm) % 4})
+    n = len(rows)
+    held = HeldOut(rows, np.full((n, 3), np.nan), np.full((n, 3), np.nan), np.ones((n, 3), dtype=bool), min_rows=50)
+    result = decide(customers, features, scores, responses, catalog, config, as_of=AS_OF, suppressed_ids={"D"},
+                    model_versions={}, held_out=held)
+    assert result.next_best_actions.groupby("customer_id")["is_holdout"].first()[["A", "B", "E", "F"]].tolist() == [
+        True, False, False, False]
+    survey = next(c for c in result.summary["policy_selection"]["candidates"] if c["policy"] == "all:survey")
+    # costs: A, E and F (capped on e-mail tonight, but they consented) by e-mail 0.1, B (no e-mail consent) by SMS 0.2
+    per_row = (-18.0 - 0.1) / 2 + (20.0 - (0.2 + 0.1 + 0.1) / 3) / 2
+    assert survey["value"] == pytest.approx(6 * per_row, abs=0.01)
