@@ -2,8 +2,8 @@
 
 For every (world, customers, seed): `nba generate --world`, `nba run` (with the world's own
 nba_config.yaml when it has one) in child processes, then the evaluation of `nba evaluate`. Folders go
-under --out (default: a temporary folder) and are removed unless --keep; the table is also written as
-JSON (OUT/evaluate_worlds.json).
+under --out (default: a temporary folder; a world's home already there is refused, as its models would score the
+night) and are removed unless --keep; the table is also written as JSON (OUT/evaluate_worlds.json).
 
     nba evaluate-worlds --worlds conversion lifecycle --customers 20000 --seeds 7
 """
@@ -39,6 +39,10 @@ def cmd_evaluate_worlds(args) -> int:
     from pipelines.cli_tools import evaluate_home
 
     root = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="nba-worlds-"))
+    names = [f"{world}-{customers}-{seed}" for world in args.worlds for customers in args.customers for seed in args.seeds]
+    used = [str(root / name / "home") for name in names if (root / name / "home").exists()]
+    if used:  # a night on an old home scores with that home's models, trained by older code on older data
+        raise SystemExit(f"nba evaluate-worlds: {', '.join(used)} exists; give a new --out folder")
     root.mkdir(parents=True, exist_ok=True)
     rows, results = [], []
     for world in args.worlds:
