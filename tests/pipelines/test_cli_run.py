@@ -69,6 +69,16 @@ def test_a_bad_config_stops_nba_run_in_one_line_before_anything_runs(tmp_path, c
     assert not (tmp_path / "home").exists()
 
 
+def test_the_assets_read_the_values_of_the_nights_config_file(nightly_home):
+    """The fast config's 25 calls a night (the shipped default is 500) is what the decisions asset planned with."""
+    import json
+
+    from tests.conftest import query
+
+    (summary,) = query(nightly_home, "SELECT summary FROM decision_summary")[0]
+    assert (json.loads(summary)["capacity_calls"], json.loads(summary)["offer_budget"]) == (25, 300.0)
+
+
 def test_the_printed_export_paths_follow_paths_exports(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(runner, "run_nightly", lambda *a, **k: runner.RunOutcome(True, "run-1", ""))
     config = tmp_path / "config.yaml"

@@ -7,6 +7,7 @@ import yaml
 
 from pipelines import settings
 from pipelines.lock import HomeBusyError, home_lock
+from pipelines.resources import NbaHome
 
 
 def test_override_merges_nested_keys_and_keeps_the_rest(tmp_path):
@@ -115,3 +116,12 @@ def test_every_key_of_the_shipped_file_is_an_attribute():
     assert {key.split(".")[0] for key in seen} == set(shipped)
     assert {"seed", "decisions.contact_policy.cooldown_after_decline_days", "alerts.smtp.from", "paths"} <= set(seen)
 
+
+def test_a_resource_reads_its_settings_once_from_its_config_file(tmp_path):
+    path = tmp_path / "night.yaml"
+    path.write_text("warehouse: {threads: 1}\n", encoding="utf-8")
+    home = NbaHome(home_dir=str(tmp_path), config_path=str(path))
+    assert home.settings().warehouse.threads == 1
+    path.write_text("warehouse: {threads: 2}\n", encoding="utf-8")
+    assert home.settings().warehouse.threads == 1  # one run, one configuration
+    assert NbaHome(home_dir=str(tmp_path), config_path=str(path)).settings().warehouse.threads == 2
