@@ -107,8 +107,8 @@ def build_model_asset(target: str, description: str) -> dg.AssetsDefinition:
         with home.warehouse() as con:
             # Keyed by the run: churn and upsell share a sample built in this run, never an older one.
             run = train_target_model(con, as_of, target, config["training"], seed=settings.seed,
-                                     n_threads=settings.xgboost_threads, params=settings.training.xgboost_params or None,
-                                     snapshot_key=context.run_id)
+                                     n_threads=settings.xgboost_threads,
+                                     params=settings.training.xgboost_params or None, snapshot_key=context.run_id)
         model = run.model
         logged, decision, plots = log_and_gate_target(target, run, as_of.isoformat(), config, input_fingerprint(home))
         chosen = select_tonight(target, as_of.isoformat(), decision, logged)

@@ -154,7 +154,8 @@ class ScheduleSettings(Section):
         try:
             zoneinfo.ZoneInfo(str(timezone))
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise worded(f"schedule.timezone '{timezone}' is not an IANA time zone name, e.g. 'Europe/Lisbon'") from None
+            raise worded(f"schedule.timezone '{timezone}' is not an IANA time zone name, "
+                         "e.g. 'Europe/Lisbon'") from None
         return str(timezone)
 
     @field_validator("as_of", mode="before")
@@ -247,7 +248,8 @@ def landing_deadline(text) -> dt.time | None:
         return None
     match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text.strip()) if isinstance(text, str) else None
     if match is None:  # an unquoted 06:00 is a YAML 1.1 base-60 number
-        raise worded(f"alerts.landing_deadline '{text}' is not a time of day \"HH:MM\" (24 h, in quotes), e.g. \"06:00\"")
+        raise worded(f"alerts.landing_deadline '{text}' is not a time of day \"HH:MM\" (24 h, in quotes), "
+                     "e.g. \"06:00\"")
     return dt.time(int(match.group(1)), int(match.group(2)))
 
 

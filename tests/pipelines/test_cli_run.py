@@ -65,7 +65,8 @@ def test_a_bad_config_stops_nba_run_in_one_line_before_anything_runs(tmp_path, c
     config.write_text("decisions:\n  holdout_share: 1.5\n", encoding="utf-8")
     for sharded in ([], ["--sharded"]):
         assert _run(tmp_path, "1997-10-01", "--config", str(config), *sharded) == 2
-        assert capsys.readouterr().err == f"nba run: {config}: 'decisions.holdout_share' must be between 0 and 1, got 1.5\n"
+        assert capsys.readouterr().err == (f"nba run: {config}: 'decisions.holdout_share' must be between 0 and 1, "
+                                           "got 1.5\n")
     assert not (tmp_path / "home").exists()
 
 
