@@ -42,9 +42,10 @@ from pipelines.resources import NbaHome
                 "`decision_audit` (every customer × action × channel), `customer_reasons` and `decision_summary`.",
 )
 def next_best_actions(context: dg.AssetExecutionContext, home: NbaHome):
-    as_of, config = as_of_date(context), home.config()
+    as_of, settings = as_of_date(context), home.settings()
+    config = settings.as_dict()  # the functions of models/ take plain mappings
     catalog = load_catalog(home.catalog_path(), set(FEATURE_COLUMNS))
-    settings = home.record_night_settings(as_of)  # what `nba explain` reads back for this night
+    recorded = home.record_night_settings(as_of)  # what `nba explain` reads back for this night
     with home.warehouse() as con:
         feedback_rows = warehouse.record_contact_feedback(con)
         customers, features, scores, responses, versions = warehouse.read_decision_inputs(
@@ -56,13 +57,13 @@ def next_best_actions(context: dg.AssetExecutionContext, home: NbaHome):
     result = decide(customers, features, scores, responses, catalog, config, as_of=as_of,
                     suppressed_ids=suppressed, model_versions=versions,
                     held_out=getattr(response_model, "held_out", None))
-    contacts = add_night_at_a_glance(result.summary, result.log, catalog, response_model, currency=config["currency"],
+    contacts = add_night_at_a_glance(result.summary, result.log, catalog, response_model, currency=settings.currency,
                                      previous=previous_night(as_of, last_as_of, last_summary),
                                      quarantine_share=quarantine_shares(intake))
     del response_model
     del customers, scores, responses
     reasons = call_list_reasons(result.next_best_actions, features, lambda: selected_models(home)["churn"][1], catalog,
-                                config["language"])
+                                settings.language)
     with home.warehouse() as con:
         warehouse.write_decisions(con, as_of, result.next_best_actions, result.decision_audit, reasons, result.summary)
         campaign = campaign_id(as_of, warehouse.input_fingerprint(con), config, catalog.version, versions)
@@ -79,7 +80,7 @@ def next_best_actions(context: dg.AssetExecutionContext, home: NbaHome):
         **night_at_a_glance(result.summary, contacts),
         "dagster/row_count": rows,
         "policy_version": catalog.version,
-        "night_settings": dg.MetadataValue.path(str(settings)),
+        "night_settings": dg.MetadataValue.path(str(recorded)),
         "suppressed_customers": len(suppressed),
         "contact_feedback_rows_added": feedback_rows,
         "policy": result.summary["policy_selection"]["winner"],
@@ -89,8 +90,7 @@ def next_best_actions(context: dg.AssetExecutionContext, home: NbaHome):
         "summary": dg.MetadataValue.json(json.loads(json.dumps(result.summary, default=str))),
         "actions_by_segment": image_md({"Chosen actions by segment": plot_actions_by_segment(chart)}) if len(chart) else "none",
     })
-    sanity = decision_sanity(result.summary, float(config["decisions"]["holdout_share"]),
-                             float(config["decisions"]["exploration_share"]))
+    sanity = decision_sanity(result.summary, settings.decisions.holdout_share, settings.decisions.exploration_share)
     yield dg.AssetCheckResult(check_name="decision_sanity", passed=sanity.passed, severity=dg.AssetCheckSeverity.WARN,
                               metadata={"reason": "; ".join(sanity.reasons), **sanity.figures})
 
@@ -122,20 +122,21 @@ def night_at_a_glance(summary: dict, contacts) -> dict:
                 "`kpi_scorecard` (models/decisions/realised_lift.py, scorecard.py).",
 )
 def realised_lift(context: dg.AssetExecutionContext, home: NbaHome) -> dg.MaterializeResult:
-    as_of, config = as_of_date(context), home.config()
+    as_of, settings = as_of_date(context), home.settings()
+    config = settings.as_dict()
     catalog = load_catalog(home.catalog_path(), set(FEATURE_COLUMNS))
-    settings = lift_settings(config)
+    lifting = lift_settings(config)
     costs = {(a.id, ch): float(cost) for a in catalog.actions for ch, cost in a.cost_per_contact.items()}
     with home.warehouse() as con:
         arms = warehouse.read_plan_arms(con, as_of, feedback_settings(config),
-                                        since=as_of - dt.timedelta(days=settings.lookback_days))
+                                        since=as_of - dt.timedelta(days=lifting.lookback_days))
         settled = settle_plan_arms(con, arms, as_of, {a.id: a.outcome_horizon_days for a in catalog.actions},
-                                   settings.margin_rate)
-        lift = measure_lift(settled, costs, settings)
-        plan_value = plan_value_estimates(settled, costs, settings)
-        card = kpi_scorecard(customer_kpis(con, arms, as_of, costs, settings.kpi_window_days), settings)
+                                   lifting.margin_rate)
+        lift = measure_lift(settled, costs, lifting)
+        plan_value = plan_value_estimates(settled, costs, lifting)
+        card = kpi_scorecard(customer_kpis(con, arms, as_of, costs, lifting.kpi_window_days), lifting)
         warehouse.write_realised_lift(con, as_of, lift, plan_value, card)
-    summary = realised_lift_section(lift, plan_value, card, config["language"])
+    summary = realised_lift_section(lift, plan_value, card, settings.language)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(lift),
         "settled_plan_rows": len(settled),

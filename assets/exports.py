@@ -38,7 +38,8 @@ from pipelines.resources import NbaHome
                 "`run_summary_<as-of>.md` beside it.",
 )
 def campaign_lists(context: dg.AssetExecutionContext, home: NbaHome):
-    as_of, config = as_of_date(context), home.config()
+    as_of, settings = as_of_date(context), home.settings()
+    config = settings.as_dict()  # the functions of models/ take plain mappings
     catalog = load_catalog(home.catalog_path(), set(FEATURE_COLUMNS))
     with home.warehouse() as con:
         inputs = warehouse.read_export_inputs(con, as_of)
@@ -49,9 +50,9 @@ def campaign_lists(context: dg.AssetExecutionContext, home: NbaHome):
     baselines = sorted(t for t, rule in zip(inputs["models"]["target"], inputs["models"]["baseline_rule"]) if rule)
     run_info = campaign_info(as_of, inputs["input_sha256"], config, catalog.version, versions, baselines)
     reasons = {cid: list(r) for cid, r in zip(inputs["reasons"]["customer_id"], inputs["reasons"]["reasons"])}
-    profiles = load_profiles(config["exports"]["profiles"])
+    profiles = load_profiles(settings.exports.profiles)
     contacts = build_contact_rows(inputs["next_best_actions"], inputs["customers"], export_actions(catalog), reasons,
-                                  run_info, config["contactability"]["default_language"])
+                                  run_info, settings.contactability.default_language)
     lists = lists_from_contacts(contacts, load_export_contract())
     extras = {"customer_scores": drop_erased(inputs["scores"], suppressed),
               "next_best_actions": drop_erased(inputs["next_best_actions"], suppressed)}  # erased: in no file
@@ -61,9 +62,9 @@ def campaign_lists(context: dg.AssetExecutionContext, home: NbaHome):
                               profiles=profiles, contacts=contacts)
     delivered = deliver_export_set(folder, config)
     markdown = render_run_summary(as_of.isoformat(), f"{context.run_id} (campaign id {run_info['campaign_id']})",
-                                  inputs["intake"], inputs["models"], inputs["decision_summary"], config["language"],
+                                  inputs["intake"], inputs["models"], inputs["decision_summary"], settings.language,
                                   inputs["drifted_columns"])
-    markdown += realised_lift_section(measured["lift"], measured["plan_value"], measured["scorecard"], config["language"])
+    markdown += realised_lift_section(measured["lift"], measured["plan_value"], measured["scorecard"], settings.language)
     write_text_atomically(home.exports_root / f"run_summary_{as_of.isoformat()}.md", markdown)
     yield dg.MaterializeResult(metadata={
         "export_folder": dg.MetadataValue.path(str(folder)),

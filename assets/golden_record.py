@@ -37,7 +37,7 @@ GOLDEN_KEYS = {
 def golden_record(context: dg.AssetExecutionContext, home: NbaHome):
     """Resolve customers by normalised email / canonical phone (connected components) and re-key events."""
     with home.warehouse() as con:
-        result = resolve_golden_records(con, contact=ContactSettings.from_config(home.config()))
+        result = resolve_golden_records(con, contact=ContactSettings.from_config(home.settings().as_dict()))
         ledger_added, opted_out = honour_delivered_consent(con, load_contract("customers"), as_of_date(context))
         for name in GOLDEN_KEYS:
             metadata = {"dagster/row_count": table_rows(con, name), "preview": preview_without_suppressed(

@@ -22,6 +22,7 @@ from models.training.selection import (RESPONSE, TARGETS, Selection, choose_resp
                                        reuse_champion, select_baseline, select_tonight)
 from models.training.train import train_target_model
 from models.training.uplift import AUDIENCE, audience_mask, build_response_frame, fit_response_models, held_out_rows
+from pipelines.config_schema import Training
 from pipelines.partitions import as_of_partitions
 from pipelines.resources import NbaHome
 
@@ -70,12 +71,12 @@ def learning_health(models, trained_as_of: str) -> dg.AssetCheckResult:
                   "prior_actions": dg.MetadataValue.json(sorted(models.priors))})
 
 
-def reused_champion(home: NbaHome, target: str, as_of: str, training: dict, *, run_details: bool = True):
+def reused_champion(home: NbaHome, target: str, as_of: str, training: Training, *, run_details: bool = True):
     """Yields the materialization and passed gate of a reused champion and returns True, or returns False
     when the champion may not be reused. `run_details=False` (the response asset) words the reason with
     "the retraining cadence" and leaves the MLflow run id and model version out of the metadata, as that
     asset always did."""
-    reuse = reuse_champion(target, as_of, training["retrain_every_days"], cadence_days_in_reason=run_details)
+    reuse = reuse_champion(target, as_of, training.retrain_every_days, cadence_days_in_reason=run_details)
     if reuse is None:
         return False
     record_selection(home, reuse)
@@ -98,15 +99,16 @@ def build_model_asset(target: str, description: str) -> dg.AssetsDefinition:
                                        description="A valid model scores tonight: the champion, or a candidate that passed the gate.")],
     )
     def model_asset(context: dg.AssetExecutionContext, home: NbaHome):
-        as_of, config = as_of_date(context), home.config()
+        as_of, settings = as_of_date(context), home.settings()
+        config = settings.as_dict()  # the functions of models/ take plain mappings
         home.configure_tracking()
-        if (yield from reused_champion(home, target, as_of.isoformat(), config["training"])):
+        if (yield from reused_champion(home, target, as_of.isoformat(), settings.training)):
             return
         with home.warehouse() as con:
             # Keyed by the run: churn and upsell share a sample built in this run, never an older one.
-            run = train_target_model(con, as_of, target, config["training"], seed=int(config["seed"]),
-                                     n_threads=int(config["xgboost_threads"]), params=config["training"]["xgboost_params"] or None,
-                                     snapshot_key=context.run_id)
+            run = train_target_model(con, as_of, target, config["training"], seed=settings.seed,
+                                     n_threads=settings.xgboost_threads,
+                                     params=settings.training.xgboost_params or None, snapshot_key=context.run_id)
         model = run.model
         logged, decision, plots = log_and_gate_target(target, run, as_of.isoformat(), config, input_fingerprint(home))
         chosen = select_tonight(target, as_of.isoformat(), decision, logged)
@@ -147,9 +149,9 @@ def build_model_asset(target: str, description: str) -> dg.AssetsDefinition:
                                          "row counts) and some action learned, not only catalog priors (WARN).")],
 )
 def response_model(context: dg.AssetExecutionContext, home: NbaHome):
-    as_of, config = as_of_date(context), home.config()
+    as_of, settings = as_of_date(context), home.settings()
     home.configure_tracking()
-    training = config["training"]
+    training = settings.training
     if (yield from reused_champion(home, RESPONSE, as_of.isoformat(), training, run_details=False)):
         with home.warehouse(read_only=True) as con:
             selection = warehouse.read_model_selection(con).set_index("target")
@@ -158,18 +160,18 @@ def response_model(context: dg.AssetExecutionContext, home: NbaHome):
         return
     catalog = load_catalog(home.catalog_path(), set(FEATURE_COLUMNS))
     priors = {a.id: a.prior_uplift for a in catalog.actions}
-    seed, threads = int(config["seed"]), int(config["xgboost_threads"])
     with home.warehouse() as con:
-        frame = build_response_frame(con, as_of, int(training["response_max_campaign_dates"]),
+        frame = build_response_frame(con, as_of, training.response_max_campaign_dates,
                                      horizons={a.id: a.outcome_horizon_days for a in catalog.actions},
-                                     margin_rate=float(config["decisions"]["margin_rate"]),
-                                     max_plan_nights=int(training["response_max_plan_nights"]))
+                                     margin_rate=settings.decisions.margin_rate,
+                                     max_plan_nights=training.response_max_plan_nights)
     frame[AUDIENCE] = audience_mask(frame, catalog.actions)
-    models = fit_response_models(frame, priors, int(training["response_min_contacts"]),
-                                 params=training["xgboost_params"] or None, seed=seed, n_threads=threads,
-                                 prior_sd=float(training["response_prior_sd"]), actions=catalog.ordered_actions(),
-                                 surrogacy_alpha=float(training["surrogacy_alpha"]))
-    choice = choose_response_model(models, as_of.isoformat(), training, input_fingerprint(home), held_out_rows(frame))
+    models = fit_response_models(frame, priors, training.response_min_contacts,
+                                 params=training.xgboost_params or None, seed=settings.seed,
+                                 n_threads=settings.xgboost_threads, prior_sd=training.response_prior_sd,
+                                 actions=catalog.ordered_actions(), surrogacy_alpha=training.surrogacy_alpha)
+    choice = choose_response_model(models, as_of.isoformat(), training.model_dump(), input_fingerprint(home),
+                                   held_out_rows(frame))
     models, logged, decision, chosen, fallback = (choice.models, choice.logged, choice.decision, choice.selection,
                                                   choice.rejected_ranking)
     if chosen is not None:

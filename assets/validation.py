@@ -56,14 +56,14 @@ def build_validated_asset(extract: str) -> dg.AssetsDefinition:
                                        description=f"Great Expectations suite data_contracts/suites/{extract}.json")],
     )
     def validated(context: dg.AssetExecutionContext, home: NbaHome):
-        config = home.config()["ingest"]
+        limits = home.settings().ingest
         contract, suite = load_contract(extract), load_suite(extract)
         with home.warehouse() as con:
             if extract == "purchases":  # a night needs purchases before its as-of date
                 require_history(con, contract, as_of_date(context))
             stage = stage_extract(con, extract, contract, suite, as_of_date(context),
-                                  max_bad_row_share=float(config["max_bad_row_share"]),
-                                  max_future_days=int(config["max_future_days"]),
+                                  max_bad_row_share=limits.max_bad_row_share,
+                                  max_future_days=limits.max_future_days,
                                   extracted_on=home.extracts_date(as_of_date(context)))
             gx_result = validate_table(con, stage.typed_table, suite, parameters=stage.suite_parameters)
             gx_result = gx_result.with_examples(quarantine_examples(con, extract))

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import smtplib
 import urllib.request
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Mapping
 
+from pipelines import config_schema
 from pipelines.settings import ConfigError
 
 TIMEOUT_SECONDS = 20
@@ -41,40 +41,17 @@ class AlertSettings:
     landing_deadline: dt.time | None = None
 
 
-def alert_settings(config: dict) -> AlertSettings:
-    """The checked `alerts:` section; a wrong value is a ConfigError naming the key."""
-    section = config["alerts"]
-    smtp = section["smtp"]
-    interval = section["minimum_interval_seconds"]
-    if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
-        raise ConfigError(f"alerts.minimum_interval_seconds '{interval}' must be a whole number of seconds >= 1")
-    return AlertSettings(webhook_url_env=str(section["webhook_url_env"] or ""), smtp=_smtp_settings(smtp),
-                         ui_url=str(section["ui_url"] or "").rstrip("/"), minimum_interval_seconds=interval,
-                         landing_deadline=_landing_deadline(section["landing_deadline"]))
+def alert_settings(section: config_schema.Alerts) -> AlertSettings:
+    """The channels of the checked `alerts:` section (Settings.alerts): a channel is off while it is empty."""
+    smtp = section.smtp
+    return AlertSettings(webhook_url_env=section.webhook_url_env, smtp=_smtp_settings(smtp) if smtp.host else None,
+                         ui_url=section.ui_url.rstrip("/"), minimum_interval_seconds=section.minimum_interval_seconds,
+                         landing_deadline=config_schema.landing_deadline(section.landing_deadline))
 
 
-def _landing_deadline(text) -> dt.time | None:
-    """`alerts.landing_deadline` as a time of day in the schedule's time zone, or None when it is empty (off)."""
-    if not text:
-        return None
-    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text.strip()) if isinstance(text, str) else None
-    if match is None:
-        raise ConfigError(f"alerts.landing_deadline '{text}' is not a time of day \"HH:MM\" (24 h, in quotes), "
-                          "e.g. \"06:00\"")
-    return dt.time(int(match.group(1)), int(match.group(2)))
-
-
-def _smtp_settings(smtp: dict) -> SmtpSettings | None:
-    if not smtp.get("host"):
-        return None
-    recipients = smtp["to"]  # a list: load_config checks the type against the shipped default
-    if not recipients or not smtp.get("from"):
-        raise ConfigError("alerts.smtp needs 'from' and at least one 'to' address when alerts.smtp.host is set")
-    if bool(smtp.get("username_env")) != bool(smtp.get("password_env")):
-        raise ConfigError("alerts.smtp.username_env and alerts.smtp.password_env are set together or not at all")
-    return SmtpSettings(host=str(smtp["host"]), port=int(smtp["port"]), sender=str(smtp["from"]),
-                        recipients=tuple(str(r) for r in recipients), starttls=bool(smtp["starttls"]),
-                        username_env=str(smtp.get("username_env") or ""), password_env=str(smtp.get("password_env") or ""))
+def _smtp_settings(smtp: config_schema.Smtp) -> SmtpSettings:
+    return SmtpSettings(host=smtp.host, port=smtp.port, sender=smtp.sender, recipients=tuple(smtp.to),
+                        starttls=smtp.starttls, username_env=smtp.username_env, password_env=smtp.password_env)
 
 
 def run_url(ui_url: str, run_id: str) -> str:

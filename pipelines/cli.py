@@ -54,14 +54,14 @@ def cmd_run(args) -> int:
     from pipelines.resources import NbaHome
     from pipelines.runner import run_nightly
     from pipelines.sharding import run_sharded
-    from pipelines.settings import ConfigError, load_config
+    from pipelines.settings import ConfigError, load_settings
 
     landing = Path(args.landing)
     if not landing.is_dir():
         print(f"nba run: landing folder {landing} does not exist", file=sys.stderr)
         return 2
     try:
-        first, why = first_as_of(load_config(args.config), landing)
+        first, why = first_as_of(load_settings(args.config), landing)
         check_as_of(args.as_of, first, why)
     except ConfigError as exc:
         print(f"nba run: {exc}", file=sys.stderr)

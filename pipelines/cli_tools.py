@@ -105,7 +105,7 @@ def evaluate_home(home: str, truth: str, config_path: str | None) -> tuple[dict,
     """
     from demo.policy_evaluation import Limits, evaluate_plan
     from models.decisions.policies import read_decision_settings
-    from pipelines.settings import load_config
+    from pipelines.settings import load_settings
 
     folder = Path(truth) if Path(truth).is_dir() else Path(truth).parent
     if not (folder / "action_truth.csv").exists():
@@ -117,9 +117,9 @@ def evaluate_home(home: str, truth: str, config_path: str | None) -> tuple[dict,
         config_path = str(folder.parent / "nba_config.yaml")
     action_truth = pd.read_csv(folder / "action_truth.csv", dtype={"person_id": str, "action_id": str})
     customers_truth = pd.read_csv(folder / "customers_truth.csv", dtype={"person_id": str})
-    config = load_config(config_path)
+    config = load_settings(config_path)
     catalog = _catalog(config_path)
-    settings = read_decision_settings(config, catalog)
+    settings = read_decision_settings(config.as_dict(), catalog)
     plan = con.execute("SELECT * FROM next_best_actions").df()
     audit = con.execute("SELECT customer_id, action_id, channel, eligible, suppressed, expected_value "
                         "FROM decision_audit").df()
@@ -130,7 +130,7 @@ def evaluate_home(home: str, truth: str, config_path: str | None) -> tuple[dict,
                            "FROM customer_features").df()
     con.close()
     limits = Limits(settings.capacity_calls_per_night, settings.offer_budget_per_night, settings.action_volume_caps)
-    result = evaluate_plan(plan, audit, action_truth, catalog, limits, n_customers, int(config["seed"]))
+    result = evaluate_plan(plan, audit, action_truth, catalog, limits, n_customers, config.seed)
     result |= {"as_of": stored, "truth": str(folder.resolve()), "config": config_path, "catalog": catalog.version}
     eligible = audit.loc[audit["eligible"].astype(bool), ["customer_id", "action_id"]].drop_duplicates()
     return result, stored, {"scores": scores, "responses": responses, "customers_truth": customers_truth,

@@ -12,27 +12,26 @@ import dagster as dg
 from assets import decisions, exports, features, golden_record, ingest, scoring, sharded, training, validation
 from pipelines import settings
 from pipelines.alerts import alert_settings
+from pipelines.config_schema import Settings
 from pipelines.jobs import nightly_job
 from pipelines.partitions import FIRST_AS_OF, build_partitions, with_partitions
 from pipelines.resources import NbaHome
 from pipelines.runner import progress_logger
-from pipelines.schedule_settings import schedule_settings, sensor_settings
 from pipelines.schedules import build_nightly_schedule
-from pipelines.housekeeping import retention_settings
 from pipelines.sensors import (build_failure_alert_sensor, build_housekeeping_sensor, build_landing_deadline_sensor,
                                build_landing_sensor)
 from pipelines.sharding import shard_inputs_job, sharded_job, shards_after_inputs
 
 
-def build_definitions(config: dict, switch_on: bool = False, ui_url: str = "",
+def build_definitions(config: Settings, switch_on: bool = False, ui_url: str = "",
                       first_as_of: dt.date = FIRST_AS_OF) -> dg.Definitions:
     """The Definitions with the schedule, landing sensor and failure alerts of `config`; they run by default only
     when `switch_on` (nba serve). `ui_url` is the UI's address for run links when the config names none.
     `first_as_of`: the first daily partition (pipelines/partitions.first_as_of: from the config or the data)."""
-    alerting = alert_settings(config)
+    alerting = alert_settings(config.alerts)
     if not alerting.ui_url and ui_url:
         alerting = dataclasses.replace(alerting, ui_url=ui_url.rstrip("/"))
-    schedule = schedule_settings(config)
+    schedule = config.schedule
     assets = [*ingest.raw_assets, *validation.validated_assets, golden_record.golden_record,
               features.customer_features, *training.model_assets, scoring.customer_scores,
               decisions.next_best_actions, decisions.realised_lift, exports.campaign_lists, *sharded.sharded_assets]
@@ -43,17 +42,17 @@ def build_definitions(config: dict, switch_on: bool = False, ui_url: str = "",
         assets=assets,
         jobs=[nightly_job, shard_inputs_job, sharded_job],
         schedules=[build_nightly_schedule(schedule, switch_on)],
-        sensors=[build_landing_sensor(sensor_settings(config), switch_on), shards_after_inputs,
+        sensors=[build_landing_sensor(config.sensor, switch_on), shards_after_inputs,
                  build_failure_alert_sensor(alerting, switch_on),
                  build_landing_deadline_sensor(alerting, schedule, switch_on),
-                 build_housekeeping_sensor(retention_settings(config), switch_on)],
+                 build_housekeeping_sensor(config.retention, switch_on)],
         resources={"home": NbaHome(home_dir=dg.EnvVar("NBA_HOME"), landing_dir=dg.EnvVar("NBA_LANDING"),
                                   config_path=dg.EnvVar("NBA_CONFIG"),
                                   mlflow_tracking_uri=dg.EnvVar("NBA_MLFLOW_TRACKING_URI"))},
     )
 
 
-defs = build_definitions(settings.load_config())
+defs = build_definitions(settings.load_settings())
 
 
 def resolve_job(name: str) -> dg.JobDefinition:

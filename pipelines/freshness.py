@@ -7,7 +7,8 @@ import zoneinfo
 from pathlib import Path
 
 from pipelines.alerts import READY_MARKER_NAME as READY_MARKER
-from pipelines.schedule_settings import ScheduleSettings, as_of_for_tick
+from pipelines.config_schema import ScheduleSettings
+from pipelines.schedule_settings import as_of_for_tick
 
 
 def deadline_moment(now: dt.datetime, deadline: dt.time, timezone: str) -> dt.datetime:

@@ -19,32 +19,8 @@ if TYPE_CHECKING:  # Dagster and MLflow load only when housekeeping runs, not fo
 
     from models.exports.retention import ExportsRetention
     from models.training.retention import RunToDelete
+    from pipelines.config_schema import RetentionSettings
     from pipelines.resources import NbaHome
-
-
-@dataclasses.dataclass(frozen=True)
-class RetentionSettings:
-    """How much history a HOME keeps (0: keep all of that kind) and whether nba serve cleans after each night."""
-
-    exports_nights_to_keep: int
-    mlflow_runs_to_keep: int
-    dagster_run_history_days: int
-    after_each_night: bool
-
-
-def retention_settings(config: dict) -> RetentionSettings:
-    """The checked `retention:` section; a wrong value is a ConfigError naming the key and the value."""
-    section = config["retention"]
-    counts = {}
-    for key in ("exports_nights_to_keep", "mlflow_runs_to_keep", "dagster_run_history_days"):
-        value = section[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ConfigError(f"retention.{key} '{value}' must be a whole number >= 0 (0 keeps everything)")
-        counts[key] = value
-    after = section["after_each_night"]
-    if not isinstance(after, bool):
-        raise ConfigError(f"retention.after_each_night '{after}' must be true or false")
-    return RetentionSettings(**counts, after_each_night=after)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,7 +108,7 @@ def cmd_housekeep(args) -> int:
     from pipelines.lock import HomeBusyError, home_lock
     from pipelines.resources import NbaHome
     from pipelines.runner import dagster_instance
-    from pipelines.settings import load_config
+    from pipelines.settings import load_settings
 
     home_dir = Path(args.home).expanduser().resolve()
     config = str(Path(args.config).resolve()) if args.config else ""
@@ -140,7 +116,7 @@ def cmd_housekeep(args) -> int:
         print(f"nba housekeep: {home_dir} is not an nba home (no dagster/ folder)", file=sys.stderr)
         return 2
     try:
-        settings = retention_settings(load_config(config or None))
+        settings = load_settings(config or None).retention
         home = NbaHome(home_dir=str(home_dir), config_path=config,
                        mlflow_tracking_uri=os.environ.get("NBA_MLFLOW_TRACKING_URI", ""))
         with home_lock(home_dir, "nba housekeep"), dagster_instance(home_dir) as instance:

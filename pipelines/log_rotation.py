@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from pipelines.settings import ConfigError
+from pipelines.config_schema import Logs
 
 
 @dataclass(frozen=True)
@@ -21,15 +21,9 @@ class LogRotation:
     keep_files: int
 
 
-def log_rotation(config: dict) -> LogRotation:
-    """The checked `logs:` section; a wrong value is a ConfigError naming the key and the value."""
-    section = config["logs"]
-    size, keep = section["max_megabytes"], section["keep_files"]
-    if isinstance(size, bool) or not isinstance(size, (int, float)) or size <= 0:
-        raise ConfigError(f"logs.max_megabytes '{size}' must be a number of megabytes above 0")
-    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
-        raise ConfigError(f"logs.keep_files '{keep}' must be a whole number >= 1")
-    return LogRotation(max_bytes=max(int(size * 1024 * 1024), 1), keep_files=keep)
+def log_rotation(section: Logs) -> LogRotation:
+    """The rotation of the checked `logs:` section (Settings.logs)."""
+    return LogRotation(max_bytes=max(int(section.max_megabytes * 1024 * 1024), 1), keep_files=section.keep_files)
 
 
 def rotating_log(path: Path, rotation: LogRotation) -> logging.Handler:

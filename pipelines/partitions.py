@@ -18,11 +18,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.settings import ConfigError, load_config
+from pipelines.config_schema import Settings
+from pipelines.settings import ConfigError, load_settings
 
 FIRST_AS_OF = dt.date(1970, 1, 1)
 
-_timezone = load_config()["schedule"]["timezone"]
+_timezone = load_settings().schedule.timezone
 
 
 def build_partitions(first: dt.date) -> dg.DailyPartitionsDefinition:
@@ -33,14 +34,14 @@ def build_partitions(first: dt.date) -> dg.DailyPartitionsDefinition:
 as_of_partitions = build_partitions(FIRST_AS_OF)
 
 
-def first_as_of(config: dict, landing: str | Path | None) -> tuple[dt.date, str]:
+def first_as_of(config: Settings, landing: str | Path | None) -> tuple[dt.date, str]:
     """(first partition, where it comes from): the config's `partitions.first_as_of_date`, else the day after
     the landing folder's first purchase, else FIRST_AS_OF (no landing folder, or no readable purchases in it)."""
     from models.ingest.load import first_purchase_date
 
-    configured = (config.get("partitions") or {}).get("first_as_of_date")
+    configured = config.partitions.first_as_of_date
     if configured:
-        return dt.date.fromisoformat(str(configured)), "partitions.first_as_of_date in the config"
+        return configured, "partitions.first_as_of_date in the config"
     first = first_purchase_date(Path(landing), FIRST_AS_OF) if landing and Path(landing).is_dir() else None
     if first is not None:
         return first + dt.timedelta(days=1), f"the day after the first purchase in {landing}"

@@ -11,8 +11,10 @@ from typing import Iterator
 
 import dagster as dg
 import duckdb
+from pydantic import PrivateAttr
 
 from pipelines import settings
+from pipelines.config_schema import Settings
 
 
 LANDING_RECORD = "landing.txt"
@@ -29,6 +31,7 @@ class NbaHome(dg.ConfigurableResource):
     landing_dir: str = ""
     config_path: str = ""
     mlflow_tracking_uri: str = ""
+    _settings: Settings | None = PrivateAttr(default=None)
 
     @property
     def root(self) -> Path:
@@ -41,7 +44,7 @@ class NbaHome(dg.ConfigurableResource):
 
     @property
     def exports_root(self) -> Path:
-        return settings.resolve_inside(self.root, self.config().get("paths", {}).get("exports", "exports"), "paths.exports")
+        return settings.resolve_inside(self.root, self.settings().paths.get("exports", "exports"), "paths.exports")
 
     @property
     def gx_docs_dir(self) -> Path:
@@ -64,11 +67,15 @@ class NbaHome(dg.ConfigurableResource):
 
         registry.configure_tracking(self.tracking_uri(), self.artifact_root())
 
-    def config(self) -> dict:
-        return settings.load_config(self.config_path or None)
+    def settings(self) -> Settings:
+        """The run configuration (the shipped defaults merged with `config_path`), loaded and validated once per
+        resource instance: a run's steps read one configuration even if the file changes meanwhile."""
+        if self._settings is None:
+            self._settings = settings.load_settings(self.config_path or None)
+        return self._settings
 
     def catalog_path(self) -> Path:
-        configured = self.config().get("paths", {}).get("action_catalog")
+        configured = self.settings().paths.get("action_catalog")
         if not configured:
             return settings.DEFAULT_CATALOG
         base = Path(self.config_path).parent if self.config_path else Path.cwd()
@@ -76,7 +83,7 @@ class NbaHome(dg.ConfigurableResource):
 
     def suppression_path(self) -> Path | None:
         """Optional erasure / suppression list: config paths.suppression_list, else landing suppression.csv."""
-        configured = self.config().get("paths", {}).get("suppression_list")
+        configured = self.settings().paths.get("suppression_list")
         if configured:
             base = Path(self.config_path).parent if self.config_path else Path.cwd()
             return (base / configured).resolve()
@@ -96,9 +103,9 @@ class NbaHome(dg.ConfigurableResource):
 
         folder = self.night_settings_dir(as_of)
         folder.mkdir(parents=True, exist_ok=True)
-        config = self.config()
+        config = self.settings().as_dict()
         suppression = self.suppression_path()
-        config["paths"] = {**config.get("paths", {}), "action_catalog": "catalog.yaml",
+        config["paths"] = {**config["paths"], "action_catalog": "catalog.yaml",
                            **({"suppression_list": str(suppression)} if suppression else {})}
         write_text_atomically(folder / "catalog.yaml", self.catalog_path().read_text(encoding="utf-8"))
         write_text_atomically(folder / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
@@ -131,13 +138,13 @@ class NbaHome(dg.ConfigurableResource):
     def warehouse(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """Open the DuckDB warehouse; each asset opens, writes in transactions and closes."""
         self.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-        limits = self.config()["warehouse"]
+        limits = self.settings().warehouse
         release_free_memory()  # a night runs its assets in one process: start each from the smallest footprint
         con = duckdb.connect(str(self.warehouse_path), read_only=read_only)
         try:
             con.execute("SET preserve_insertion_order = true")
-            con.execute(f"SET memory_limit = '{limits['memory_limit']}'")
-            con.execute(f"SET threads = {int(limits['threads'])}")
+            con.execute(f"SET memory_limit = '{limits.memory_limit}'")
+            con.execute(f"SET threads = {limits.threads}")
             yield con
         finally:
             con.close()

@@ -140,9 +140,9 @@ def run_nightly(home: Path, landing: Path, as_of: dt.date, config_path: Path | N
     from pipelines.definitions import build_definitions
     from pipelines.jobs import NIGHTLY_JOB
     from pipelines.partitions import first_as_of as first_partition
-    from pipelines.settings import load_config
+    from pipelines.settings import load_settings
 
-    config = load_config(config_path)
+    config = load_settings(config_path)
     defs = build_definitions(config, first_as_of=first_as_of or first_partition(config, landing)[0])
 
     resource = NbaHome(home_dir=str(home), landing_dir=str(landing), config_path=str(config_path or ""),

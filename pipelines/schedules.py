@@ -3,21 +3,17 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.config_schema import ScheduleSettings
 from pipelines.jobs import nightly_job
-from pipelines.schedule_settings import ScheduleSettings, as_of_for_tick
-from pipelines.settings import ConfigError
+from pipelines.schedule_settings import as_of_for_tick
 
 SCHEDULE_NAME = "nightly_nba_schedule"
 
 
 def build_nightly_schedule(settings: ScheduleSettings, switch_on: bool) -> dg.ScheduleDefinition:
     """A schedule that runs the nightly job at each `settings.cron` tick in `settings.timezone`, for the as-of
-    date `settings.as_of` names. Running by default only when `switch_on` (nba serve) and the config enables it."""
-    from dagster._utils.schedules import is_valid_cron_string  # the parser the daemon itself uses
-
-    if not is_valid_cron_string(settings.cron):
-        raise ConfigError(f"schedule.cron '{settings.cron}' is not a valid cron expression")
-
+    date `settings.as_of` names (its cron was checked with the config). Running by default only when `switch_on`
+    (nba serve) and the config enables it."""
     def run_for_tick(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
         as_of = as_of_for_tick(context.scheduled_execution_time, settings.timezone, settings.as_of).isoformat()
         done = context.instance.get_runs(filters=dg.RunsFilter(

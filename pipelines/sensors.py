@@ -12,10 +12,10 @@ from typing import Callable
 import dagster as dg
 
 from pipelines import alerts, freshness, housekeeping
+from pipelines.config_schema import RetentionSettings, ScheduleSettings, SensorSettings
 from pipelines.jobs import nightly_job
 from pipelines.resources import NbaHome
 from pipelines.runner import failure_message_from_events
-from pipelines.schedule_settings import ScheduleSettings, SensorSettings
 
 READY_MARKER = freshness.READY_MARKER
 LANDING_SENSOR = "landing_sensor"
@@ -130,7 +130,7 @@ def build_landing_deadline_sensor(settings: alerts.AlertSettings, schedule: Sche
     return landing_deadline_alert
 
 
-def build_housekeeping_sensor(settings: housekeeping.RetentionSettings, switch_on: bool) -> dg.SensorDefinition:
+def build_housekeeping_sensor(settings: RetentionSettings, switch_on: bool) -> dg.SensorDefinition:
     """After each successful night, apply the `retention:` section to HOME (old exports, MLflow runs, Dagster run
     history; pipelines/housekeeping.py). It runs in the sensor, with no run of its own, so it never waits in the
     run queue; while another run is in progress it skips (the next successful night cleans up). Running by default

@@ -166,7 +166,7 @@ def serve(home: Path, landing: Path, config: Path | None, host: str, port: int, 
 def cmd_serve(args) -> int:
     """Check the flags and the config at the edge, then serve."""
     from pipelines.definitions import build_definitions
-    from pipelines.settings import ConfigError, load_config
+    from pipelines.settings import ConfigError, load_settings
 
     landing = Path(args.landing).expanduser().resolve()
     if not landing.is_dir():
@@ -174,9 +174,9 @@ def cmd_serve(args) -> int:
         return 2
     config = Path(args.config).expanduser().resolve() if args.config else None
     try:
-        settings = load_config(config)
-        build_definitions(settings)  # the schedule, sensor and alert settings the daemon will load
-        rotation = log_rotation(settings)
+        settings = load_settings(config)
+        build_definitions(settings)  # the schedule, sensors and alerts the daemon will load
+        rotation = log_rotation(settings.logs)
     except ConfigError as exc:
         print(f"nba serve: {exc}", file=sys.stderr)
         return 2

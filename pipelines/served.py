@@ -21,7 +21,7 @@ def definitions_from_environment(switch_on: bool) -> dg.Definitions:
     (pipelines/partitions.first_as_of); the environment `nba serve` and `nba ui` give their Dagster processes."""
     from pipelines.partitions import first_as_of
 
-    config = settings.load_config(os.environ.get("NBA_CONFIG") or None)
+    config = settings.load_settings(os.environ.get("NBA_CONFIG") or None)
     first, _ = first_as_of(config, os.environ.get("NBA_LANDING") or None)
     return build_definitions(config, switch_on=switch_on, ui_url=os.environ.get("NBA_UI_URL", ""), first_as_of=first)
 

@@ -10,7 +10,7 @@ REASON = "step 'raw__purchases' failed: purchases.csv: required column 'amount' 
 def configured(tmp_path, text: str) -> alerts.AlertSettings:
     path = tmp_path / "nba.yaml"
     path.write_text(text, encoding="utf-8")
-    return alerts.alert_settings(settings.load_config(path))
+    return alerts.alert_settings(settings.load_settings(path).alerts)
 
 
 def test_the_alert_names_the_night_the_failure_and_the_run_link():
@@ -22,7 +22,7 @@ def test_the_alert_names_the_night_the_failure_and_the_run_link():
 
 
 def test_no_channel_is_configured_by_default():
-    defaults = alerts.alert_settings(settings.load_config())
+    defaults = alerts.alert_settings(settings.load_settings().alerts)
     assert (defaults.webhook_url_env, defaults.smtp) == ("", None)
     assert alerts.deliver(defaults, "s", "t", {}) == ([], [])
 

@@ -31,7 +31,7 @@ def test_the_partitions_follow_the_landing_data_or_the_config(tmp_path, capsys, 
     night is refused in one line naming where the first partition comes from; the config may set it."""
     from pipelines.definitions import build_definitions
     from pipelines.partitions import first_as_of
-    from pipelines.settings import load_config
+    from pipelines.settings import load_settings
 
     monkeypatch.setattr(runner, "run_nightly", lambda *a, **k: runner.RunOutcome(True, "run-1", ""))
     landing = tmp_path / "landing"
@@ -39,9 +39,9 @@ def test_the_partitions_follow_the_landing_data_or_the_config(tmp_path, capsys, 
     (landing / "customers.csv").write_text("customer_id,signup_date\nA,1997-01-01\nB,1997-02-03\n")
     (landing / "purchases.csv").write_text("order_id,customer_id,order_ts,amount\n1,B,1997-02-03,9.5\n"
                                            "2,A,1997-01-05,3\n3,A,1900-01-01,1\n")  # 1900: a placeholder
-    first, why = first_as_of(load_config(), landing)
+    first, why = first_as_of(load_settings(), landing)
     assert (first, why) == (dt.date(1997, 1, 6), f"the day after the first purchase in {landing}")
-    job = build_definitions(load_config(), first_as_of=first).resolve_job_def("nightly_nba")
+    job = build_definitions(load_settings(), first_as_of=first).resolve_job_def("nightly_nba")
     keys = job.partitions_def.get_partition_keys()
     assert keys[0] == "1997-01-06" and len(keys) == (dt.date.today() - dt.date(1997, 1, 6)).days + 1
     assert _run(tmp_path, "1997-01-05") == 2
@@ -50,13 +50,34 @@ def test_the_partitions_follow_the_landing_data_or_the_config(tmp_path, capsys, 
     assert _run(tmp_path, "1997-10-01") == 0
     config = tmp_path / "config.yaml"
     config.write_text("partitions: {first_as_of_date: 1997-06-01}\n", encoding="utf-8")
-    assert first_as_of(load_config(config), landing) == (dt.date(1997, 6, 1), "partitions.first_as_of_date in the config")
+    assert first_as_of(load_settings(config), landing) == (dt.date(1997, 6, 1), "partitions.first_as_of_date in the config")
     assert _run(tmp_path, "1997-05-31", "--config", str(config)) == 2
     assert "before the first nightly partition 1997-06-01 (partitions.first_as_of_date" in capsys.readouterr().err
     config.write_text("partitions: {first_as_of_date: June 1997}\n", encoding="utf-8")
     assert _run(tmp_path, "1997-10-01", "--config", str(config)) == 2
     assert capsys.readouterr().err == (f"nba run: {config}: 'partitions.first_as_of_date' must be a date "
                                        "(YYYY-MM-DD), got 'June 1997'\n")
+
+
+def test_a_bad_config_stops_nba_run_in_one_line_before_anything_runs(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(runner, "run_nightly", lambda *a, **k: (_ for _ in ()).throw(AssertionError("ran")))
+    config = tmp_path / "bad.yaml"
+    config.write_text("decisions:\n  holdout_share: 1.5\n", encoding="utf-8")
+    for sharded in ([], ["--sharded"]):
+        assert _run(tmp_path, "1997-10-01", "--config", str(config), *sharded) == 2
+        assert capsys.readouterr().err == (f"nba run: {config}: 'decisions.holdout_share' must be between 0 and 1, "
+                                           "got 1.5\n")
+    assert not (tmp_path / "home").exists()
+
+
+def test_the_assets_read_the_values_of_the_nights_config_file(nightly_home):
+    """The fast config's 25 calls a night (the shipped default is 500) is what the decisions asset planned with."""
+    import json
+
+    from tests.conftest import query
+
+    (summary,) = query(nightly_home, "SELECT summary FROM decision_summary")[0]
+    assert (json.loads(summary)["capacity_calls"], json.loads(summary)["offer_budget"]) == (25, 300.0)
 
 
 def test_the_printed_export_paths_follow_paths_exports(tmp_path, capsys, monkeypatch):

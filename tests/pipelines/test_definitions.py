@@ -105,9 +105,9 @@ def test_partitions_that_follow_the_data_move_the_partitioned_checks_with_their_
     import datetime as dt
 
     from pipelines.definitions import build_definitions
-    from pipelines.settings import load_config
+    from pipelines.settings import load_settings
 
-    moved = build_definitions(load_config(), first_as_of=dt.date(1997, 1, 2))
+    moved = build_definitions(load_settings(), first_as_of=dt.date(1997, 1, 2))
     checked = 0
     for assets_def in moved.assets:
         start = assets_def.partitions_def.start.date()  # raises when a check kept other partitions

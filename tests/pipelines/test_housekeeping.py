@@ -80,7 +80,7 @@ def test_dry_run_lists_then_the_real_pass_deletes_only_what_retention_allows(tmp
 def test_dagster_runs_older_than_the_history_go_at_a_fixed_clock(tmp_path):
     home_dir, config = make_home(tmp_path, KEEP.replace("exports_nights_to_keep: 2", "exports_nights_to_keep: 0")
                                  .replace("mlflow_runs_to_keep: 1", "mlflow_runs_to_keep: 0"))
-    retention = housekeeping.retention_settings(settings.load_config(config))
+    retention = settings.load_settings(config).retention
     home = NbaHome(home_dir=str(home_dir))
     now = dt.datetime.now(dt.timezone.utc)
     with dagster_instance(home_dir) as instance:
@@ -95,7 +95,7 @@ def test_dagster_runs_older_than_the_history_go_at_a_fixed_clock(tmp_path):
 
 def test_the_sensor_applies_retention_after_a_successful_night(tmp_path):
     home_dir, config = make_home(tmp_path)
-    retention = housekeeping.retention_settings(settings.load_config(config))
+    retention = settings.load_settings(config).retention
     sensor = build_housekeeping_sensor(retention, switch_on=True)
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     before = state(home_dir)
@@ -112,7 +112,7 @@ def test_the_sensor_applies_retention_after_a_successful_night(tmp_path):
         sensor(dg.build_run_status_sensor_context(sensor_name=sensor.name, dagster_event=success,
                                                   dagster_instance=instance, dagster_run=run, resources=resources))
     assert state(home_dir) == (KEPT_EXPORTS, [1, 3, 4, 5], 1)
-    off = housekeeping.retention_settings(settings.load_config())
+    off = settings.load_settings().retention
     assert build_housekeeping_sensor(off, switch_on=False).default_status == dg.DefaultSensorStatus.STOPPED
 
 
@@ -134,4 +134,4 @@ def test_a_wrong_retention_setting_is_named(tmp_path, override, message):
     path = tmp_path / "nba.yaml"
     path.write_text(override + "\n", encoding="utf-8")
     with pytest.raises(settings.ConfigError, match=message):
-        housekeeping.retention_settings(settings.load_config(path))
+        settings.load_settings(path).retention

@@ -10,7 +10,6 @@ import pytest
 
 from pipelines import alerts, settings
 from pipelines.resources import NbaHome
-from pipelines.schedule_settings import schedule_settings
 from pipelines.sensors import READY_MARKER, build_landing_deadline_sensor
 from tests.pipelines.receivers import smtp_receiver, webhook_receiver
 
@@ -22,7 +21,7 @@ def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=LISBON)
 
 
-def load(tmp_path, extra: str = "", smtp_port: int = 9) -> dict:
+def load(tmp_path, extra: str = "", smtp_port: int = 9) -> settings.Settings:
     path = tmp_path / "nba.yaml"
     path.write_text(f"""
 schedule: {{cron: "30 1 * * 1-5", timezone: Europe/Lisbon, as_of: today}}
@@ -31,7 +30,7 @@ alerts:
   smtp: {{host: 127.0.0.1, port: {smtp_port}, from: nba@example.org, to: [ops@example.org], starttls: false}}
   landing_deadline: "06:00"
 {extra}""", encoding="utf-8")
-    return settings.load_config(path)
+    return settings.load_settings(path)
 
 
 class Clock:
@@ -65,7 +64,7 @@ def test_one_message_per_missed_night_none_before_the_deadline_nor_twice(tmp_pat
     landing = tmp_path / "landing"
     (landing / MONDAY.isoformat()).mkdir(parents=True)  # the folder is there, its _READY marker is not
     clock = Clock(at(MONDAY, 5, 59))
-    sensor = build_landing_deadline_sensor(alerts.alert_settings(config), schedule_settings(config), True, clock)
+    sensor = build_landing_deadline_sensor(alerts.alert_settings(config.alerts), config.schedule, True, clock)
 
     cursor, _ = evaluate(sensor, landing, None)
     assert posts == [] and mails == []  # a minute before the deadline
@@ -99,7 +98,7 @@ def test_silent_when_the_folder_arrived_with_its_marker_or_the_schedule_does_not
     (landing / MONDAY.isoformat()).mkdir(parents=True)
     (landing / MONDAY.isoformat() / READY_MARKER).touch()
     clock = Clock(at(MONDAY, 8))
-    sensor = build_landing_deadline_sensor(alerts.alert_settings(config), schedule_settings(config), True, clock)
+    sensor = build_landing_deadline_sensor(alerts.alert_settings(config.alerts), config.schedule, True, clock)
     cursor, message = evaluate(sensor, landing, None)
     assert (cursor, message) == (None, "no landing overdue")
     clock.now = at(dt.date(2026, 11, 7), 8)  # a Saturday: the cron '30 1 * * 1-5' runs no night
@@ -111,11 +110,11 @@ def test_silent_when_the_folder_arrived_with_its_marker_or_the_schedule_does_not
 def test_as_of_yesterday_expects_the_folder_of_the_day_before(tmp_path, receivers):
     port, posts, _ = receivers
     config = load(tmp_path, smtp_port=port)
-    config["schedule"]["as_of"] = "yesterday"
+    yesterday = config.schedule.model_copy(update={"as_of": "yesterday"})
     landing = tmp_path / "landing"
     (landing / MONDAY.isoformat()).mkdir(parents=True)
     (landing / MONDAY.isoformat() / READY_MARKER).touch()  # Monday's folder does not count for Monday's tick
-    sensor = build_landing_deadline_sensor(alerts.alert_settings(config), schedule_settings(config), True,
+    sensor = build_landing_deadline_sensor(alerts.alert_settings(config.alerts), yesterday, True,
                                            Clock(at(MONDAY, 6, 1)))
     evaluate(sensor, landing, None)
     assert len(posts) == 1 and posts[0]["text"].startswith("NBA night 2026-11-01 NO LANDING by 06:00")
@@ -128,7 +127,7 @@ def test_the_sensor_runs_under_nba_serve_only_with_a_deadline_and_a_channel(tmp_
     assert served.resolve_sensor_def("landing_deadline_alert").default_status == dg.DefaultSensorStatus.RUNNING
     assert build_definitions(load(tmp_path)).resolve_sensor_def(
         "landing_deadline_alert").default_status == dg.DefaultSensorStatus.STOPPED
-    no_deadline = build_definitions(settings.load_config(), switch_on=True)
+    no_deadline = build_definitions(settings.load_settings(), switch_on=True)
     assert no_deadline.resolve_sensor_def("landing_deadline_alert").default_status == dg.DefaultSensorStatus.STOPPED
 
 
@@ -137,4 +136,4 @@ def test_a_wrong_deadline_is_named(tmp_path, value, shown):
     path = tmp_path / "nba.yaml"
     path.write_text(f"alerts: {{landing_deadline: {value}}}\n", encoding="utf-8")
     with pytest.raises(settings.ConfigError, match=f"alerts.landing_deadline {shown} is not a time of day"):
-        alerts.alert_settings(settings.load_config(path))
+        alerts.alert_settings(settings.load_settings(path).alerts)

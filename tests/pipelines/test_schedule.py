@@ -9,17 +9,18 @@ from dagster._utils.schedules import cron_string_iterator
 
 from pipelines import settings
 from pipelines.definitions import build_definitions
-from pipelines.schedule_settings import as_of_for_tick, schedule_settings
+from pipelines.config_schema import ScheduleSettings, Settings
+from pipelines.schedule_settings import as_of_for_tick
 from pipelines.schedules import SCHEDULE_NAME
 
 LISBON = zoneinfo.ZoneInfo("Europe/Lisbon")
 UTC = dt.timezone.utc
 
 
-def user_config(tmp_path, text: str) -> dict:
+def user_config(tmp_path, text: str) -> Settings:
     path = tmp_path / "nba.yaml"
     path.write_text(text, encoding="utf-8")
-    return settings.load_config(path)
+    return settings.load_settings(path)
 
 
 @pytest.fixture()
@@ -70,7 +71,7 @@ def test_a_tick_runs_the_as_of_date_the_config_names(tmp_path, as_of, expected):
 
 
 def test_a_tick_skips_a_night_that_already_succeeded(tmp_path):
-    repository = build_definitions(settings.load_config()).get_repository_def()
+    repository = build_definitions(settings.load_settings()).get_repository_def()
     schedule = repository.get_schedule_def(SCHEDULE_NAME)
     tick = dt.datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # 02:00 in Madrid: as-of 2026-11-02
     with dg.instance_for_test() as instance:
@@ -100,7 +101,7 @@ def test_the_schedule_is_switched_on_only_where_nba_serve_loads_it(tmp_path, mon
     from pipelines import served
 
     stopped, running = dg.DefaultScheduleStatus.STOPPED, dg.DefaultScheduleStatus.RUNNING
-    assert build_definitions(settings.load_config()).resolve_schedule_def(SCHEDULE_NAME).default_status == stopped
+    assert build_definitions(settings.load_settings()).resolve_schedule_def(SCHEDULE_NAME).default_status == stopped
     config = tmp_path / "nba.yaml"
     config.write_text('schedule: {cron: "30 1 * * 1-5", timezone: Europe/Lisbon}\nsensor: {enabled: false}\n')
     monkeypatch.setenv("NBA_CONFIG", str(config))
@@ -110,6 +111,20 @@ def test_the_schedule_is_switched_on_only_where_nba_serve_loads_it(tmp_path, mon
     assert loaded.resolve_sensor_def("landing_sensor").default_status == dg.DefaultSensorStatus.STOPPED
     config.write_text("schedule: {enabled: false}\n")
     assert served.defs().resolve_schedule_def(SCHEDULE_NAME).default_status == stopped
+
+
+def test_the_served_code_location_refuses_a_bad_config_when_it_loads(tmp_path, monkeypatch):
+    """nba serve's daemon builds its schedule from NBA_CONFIG: a wrong value stops the load with the one message,
+    so no tick and no asset ever runs on it."""
+    from pipelines import served
+
+    config = tmp_path / "nba.yaml"
+    config.write_text("schedule: {timezone: Europe/Lisboa}\n", encoding="utf-8")
+    monkeypatch.setenv("NBA_CONFIG", str(config))
+    with pytest.raises(settings.ConfigError) as caught:
+        served.defs()
+    assert str(caught.value) == (f"{config}: schedule.timezone 'Europe/Lisboa' is not an IANA time zone name, "
+                                 "e.g. 'Europe/Lisbon'")
 
 
 @pytest.mark.parametrize("override, message", [
@@ -126,5 +141,5 @@ def test_a_wrong_schedule_setting_is_named(tmp_path, override, message):
 
 
 def test_schedule_settings_default_to_the_shipped_night():
-    assert schedule_settings(settings.load_config()) == schedule_settings(
-        {"schedule": {"cron": "0  2 * * *", "timezone": "Europe/Madrid", "as_of": "today", "enabled": True}})
+    assert settings.load_settings().schedule == ScheduleSettings(
+        cron="0  2 * * *", timezone="Europe/Madrid", as_of="today", enabled=True)

@@ -93,11 +93,11 @@ def test_a_wrong_log_setting_is_named(tmp_path, override, message):
     path = tmp_path / "nba.yaml"
     path.write_text(override + "\n", encoding="utf-8")
     with pytest.raises(settings.ConfigError, match=message):
-        log_rotation(settings.load_config(path))
+        log_rotation(settings.load_settings(path).logs)
 
 
 def test_shipped_log_rotation():
-    assert log_rotation(settings.load_config()) == LogRotation(max_bytes=50 * 1024 * 1024, keep_files=5)
+    assert log_rotation(settings.load_settings().logs) == LogRotation(max_bytes=50 * 1024 * 1024, keep_files=5)
 
 
 def _alive(pid: int) -> bool:

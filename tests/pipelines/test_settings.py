@@ -1,8 +1,13 @@
-"""Configuration merging, rejection of unknown keys, and paths that may not escape HOME."""
+"""Configuration merging, rejection of unknown keys, the typed settings, and paths that may not escape HOME."""
+import datetime as dt
+
+import pydantic
 import pytest
+import yaml
 
 from pipelines import settings
 from pipelines.lock import HomeBusyError, home_lock
+from pipelines.resources import NbaHome
 
 
 def test_override_merges_nested_keys_and_keeps_the_rest(tmp_path):
@@ -67,4 +72,56 @@ def test_a_number_may_be_written_as_a_whole_number_and_the_shipped_defaults_pass
     path = tmp_path / "night.yaml"
     path.write_text("decisions:\n  offer_budget_per_night: 300\n  margin_rate: 1\n", encoding="utf-8")
     assert settings.load_config(path)["decisions"]["offer_budget_per_night"] == 300
-    settings.check_values(settings.load_config())
+    assert settings.load_settings().as_dict() == yaml.safe_load(settings.DEFAULT_CONFIG.read_text(encoding="utf-8"))
+
+
+def test_the_typed_settings_hold_the_override_with_the_fields_types(tmp_path):
+    path = tmp_path / "night.yaml"
+    path.write_text("decisions:\n  capacity_calls_per_night: 42\n  offer_budget_per_night: 300\n"
+                    "partitions:\n  first_as_of_date: '2024-03-01'\n", encoding="utf-8")
+    loaded = settings.load_settings(path)
+    assert loaded.decisions.capacity_calls_per_night == 42 and type(loaded.decisions.capacity_calls_per_night) is int
+    assert loaded.decisions.offer_budget_per_night == 300.0 and type(loaded.decisions.offer_budget_per_night) is float
+    assert loaded.partitions.first_as_of_date == dt.date(2024, 3, 1)
+    assert type(loaded.decisions.one_action_per_customer) is bool and type(loaded.currency) is str
+    assert loaded.decisions.top_k == settings.load_settings().decisions.top_k  # the rest from default.yaml
+
+
+def test_the_typed_settings_cannot_be_changed():
+    loaded = settings.load_settings()
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
+        loaded.decisions.top_k = 5
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
+        loaded.schedule = None
+    plain = loaded.as_dict()
+    plain["decisions"]["levers"]["email_offer"] = 2.0
+    assert loaded.decisions.levers == {}  # as_dict hands out a copy
+
+
+def test_every_key_of_the_shipped_file_is_an_attribute():
+    def walk(node, section, where):
+        for key, value in node.items():
+            fields = {field.alias or name: name for name, field in type(section).model_fields.items()}
+            assert key in fields, f"{where}{key} has no field"
+            attribute = getattr(section, fields[key])
+            if isinstance(attribute, pydantic.BaseModel):
+                walk(value, attribute, f"{where}{key}.")
+            else:
+                assert attribute == value, f"{where}{key}"
+                seen.append(f"{where}{key}")
+
+    seen = []
+    shipped = yaml.safe_load(settings.DEFAULT_CONFIG.read_text(encoding="utf-8"))
+    walk(shipped, settings.load_settings(), "")
+    assert {key.split(".")[0] for key in seen} == set(shipped)
+    assert {"seed", "decisions.contact_policy.cooldown_after_decline_days", "alerts.smtp.from", "paths"} <= set(seen)
+
+
+def test_a_resource_reads_its_settings_once_from_its_config_file(tmp_path):
+    path = tmp_path / "night.yaml"
+    path.write_text("warehouse: {threads: 1}\n", encoding="utf-8")
+    home = NbaHome(home_dir=str(tmp_path), config_path=str(path))
+    assert home.settings().warehouse.threads == 1
+    path.write_text("warehouse: {threads: 2}\n", encoding="utf-8")
+    assert home.settings().warehouse.threads == 1  # one run, one configuration
+    assert NbaHome(home_dir=str(tmp_path), config_path=str(path)).settings().warehouse.threads == 2
