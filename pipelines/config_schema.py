@@ -80,7 +80,7 @@ class ContactPolicy(Section):
 
 class Decisions(Section):
     top_k: Count
-    min_margin_value: int  # the shipped default is a whole number (0), so a whole number it is, as before
+    min_margin_value: Annotated[float, Field(ge=0)]  # an amount in the extracts' currency (0.5 is one)
     option_confidence: float
     policy_confidence: float
     policy_bound: Literal["single", "shared"]

@@ -63,6 +63,8 @@ def _read_override(path: Path) -> dict:
         raise ConfigError(f"{path}: configuration file not found") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__}: {str(exc).splitlines()[0]})") from exc
+    except ValueError as exc:  # a date YAML reads as one but no calendar has (2026-02-30)
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
     if not isinstance(override, dict):
         raise ConfigError(f"{path}: expected a mapping of configuration keys, got {type(override).__name__}")
     return override

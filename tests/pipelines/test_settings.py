@@ -125,3 +125,15 @@ def test_a_resource_reads_its_settings_once_from_its_config_file(tmp_path):
     path.write_text("warehouse: {threads: 2}\n", encoding="utf-8")
     assert home.settings().warehouse.threads == 1  # one run, one configuration
     assert NbaHome(home_dir=str(tmp_path), config_path=str(path)).settings().warehouse.threads == 2
+
+
+def test_an_amount_threshold_takes_cents_and_an_impossible_date_is_one_message(tmp_path):
+    path = tmp_path / "night.yaml"
+    path.write_text("decisions:\n  min_margin_value: 0.05\n", encoding="utf-8")
+    assert settings.load_settings(path).decisions.min_margin_value == 0.05
+    path.write_text("decisions:\n  min_margin_value: -1\n", encoding="utf-8")
+    with pytest.raises(settings.ConfigError, match=r"'decisions.min_margin_value' must be at least 0, got -1"):
+        settings.load_settings(path)
+    path.write_text("partitions:\n  first_as_of_date: 2026-02-30\n", encoding="utf-8")
+    with pytest.raises(settings.ConfigError, match=r"night.yaml: not valid YAML \(day is out of range for month\)"):
+        settings.load_settings(path)
