@@ -8,7 +8,13 @@ carried out on the night's day, in order:
   (answered, no_answer, busy, wrong_number, callback_requested) and only an answered call reaches the person;
 - the true effect on every person reached: the `conversion` world draws the conversion from
   demo.generator.response and applies it (demo.generator.simulation.apply_conversions), the `lifecycle` world
-  puts the action's effects in force (demo.generator.lifecycle.apply_contacts);
+  puts the action's effects in force (demo.generator.lifecycle.apply_contacts). A conversion world's person converts
+  with `p_treated` when contacted and `p_control` when not, but only a campaign's control arm is ever drawn the
+  latter: nobody the lists leave out converts that way. So a reached person converts only where the contact makes the
+  difference (a draw u with p_control <= u < p_treated, probability p_treated - p_control), and what the lists earn
+  in purchases is what the truth credits them with (`true_net_margin_365d`, (p_treated - p_control) x the
+  conversion's margin). Before, a reached person converted with p_treated: compared with a holdout that gets no
+  conversion drawn, a contact paid about p_treated's conversions;
 - declines among the reached, more often from those the contact hurts (as in the company's campaigns).
 
 What the tools report comes back as rows of the `contacts` feedback extract (campaign_id, customer_id,
@@ -95,7 +101,8 @@ def execute_contacts(state: WorldState, listed: pd.DataFrame, day: int, rng: np.
         p_control, p_treated = response_probabilities(state.people, person[hit], day, actions)
         rows = np.arange(len(hit))
         p_control, p_treated = p_control[rows, action[hit]], p_treated[rows, action[hit]]
-        converted = alive & (rng.random(len(hit)) < p_treated)
+        u = rng.random(len(hit))
+        converted = alive & (u >= p_control) & (u < p_treated)  # only the conversions the contact causes
         harmed[hit] = p_treated < p_control
         codes = np.array([INTERACTION_CHANNELS.index(c) for c in channel[hit]], dtype=np.int64)
         when = apply_conversions(state.people, person[hit], action[hit], codes, converted, day, actions,

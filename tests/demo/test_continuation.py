@@ -143,3 +143,24 @@ def test_company_campaigns_stop_once_the_product_runs_unless_kept(company_campai
         assert pd.to_datetime(campaign_rows["interaction_ts"]).dt.date.nunique() == 1
     else:
         assert campaign_rows.empty
+
+
+def test_conversion_world_contacts_convert_by_what_the_contact_adds():
+    """Nobody the lists leave out is ever drawn p_control's conversion, so a reached person converts with
+    p_treated - p_control: the purchases a list causes are what the truth credits it with."""
+    from demo.generator.response import response_probabilities
+
+    world = start_running(simulate_world(N, SEED, world="conversion"))
+    customers = _consenting(world, "email", 1000)
+    actions = list(world.state.catalog.actions)
+    j = [a.id for a in actions].index("retention_offer")
+    persons = np.array([world.person_of[c] for c in customers])
+    p_control, p_treated = response_probabilities(world.state.people, persons, world.day, actions)
+    alive = np.isinf(world.state.people.death_day[persons])
+    execution = run_night(world, _listed(world, "retention_offer", "email", customers), 7)
+    reached = execution.contacts["reached"].to_numpy() & alive
+    expected = np.clip(p_treated[reached, j] - p_control[reached, j], 0, None).sum()
+    treated_share = p_treated[reached, j].sum()
+    converted = int((execution.converted_day[persons[reached]] >= 0).sum())
+    assert abs(converted - expected) <= 4 * np.sqrt(expected) + 1
+    assert expected + 4 * np.sqrt(expected) + 1 < treated_share   # the old draw would be told apart
