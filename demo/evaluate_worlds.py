@@ -39,38 +39,36 @@ def cmd_evaluate_worlds(args) -> int:
     from pipelines.cli_tools import evaluate_home
 
     root = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="nba-worlds-"))
-    names = [f"{world}-{customers}-{seed}" for world in args.worlds for customers in args.customers for seed in args.seeds]
-    used = [str(root / name / "home") for name in names if (root / name / "home").exists()]
+    runs = [(world, customers, seed) for world in args.worlds for customers in args.customers for seed in args.seeds]
+    used = [str(root / _name(*run) / "home") for run in runs if (root / _name(*run) / "home").exists()]
     if used:  # a night on an old home scores with that home's models, trained by older code on older data
         raise SystemExit(f"nba evaluate-worlds: {', '.join(used)} exists; give a new --out folder")
     root.mkdir(parents=True, exist_ok=True)
     rows, results = [], []
-    for world in args.worlds:
-        for customers in args.customers:
-            for seed in args.seeds:
-                name = f"{world}-{customers}-{seed}"
-                landing, home = root / name / "landing", root / name / "home"
-                print(f"== {name}", flush=True)
-                started = time.perf_counter()
-                generated = run_child(nba_command("generate", "--world", world, "--customers", str(customers),
-                                                  "--seed", str(seed), "--out", str(landing)), echo=False,
-                                      env=child_env())
-                if generated.exit_code:
-                    print("\n".join(generated.output))
-                    return 1
-                config = landing / "nba_config.yaml"
-                command = ["run", "--landing", str(landing), "--as-of", AS_OF.isoformat(), "--home", str(home)]
-                run = run_child(nba_command(*command, *(["--config", str(config)] if config.exists() else [])),
-                                echo=False, env=child_env())
-                if run.exit_code:
-                    print("\n".join(run.output))
-                    return 1
-                result, night, _ = evaluate_home(str(home), str(landing / "truth"), None)
-                result |= {"world": world, "customers": customers, "generator_seed": seed,
-                           "seconds": round(time.perf_counter() - started, 1)}
-                results.append(result)
-                rows.append(summary_row(result))
-                print(f"   done in {result['seconds']} s", flush=True)
+    for world, customers, seed in runs:
+        name = _name(world, customers, seed)
+        landing, home = root / name / "landing", root / name / "home"
+        print(f"== {name}", flush=True)
+        started = time.perf_counter()
+        generated = run_child(nba_command("generate", "--world", world, "--customers", str(customers),
+                                          "--seed", str(seed), "--out", str(landing)), echo=False,
+                              env=child_env())
+        if generated.exit_code:
+            print("\n".join(generated.output))
+            return 1
+        config = landing / "nba_config.yaml"
+        command = ["run", "--landing", str(landing), "--as-of", AS_OF.isoformat(), "--home", str(home)]
+        run = run_child(nba_command(*command, *(["--config", str(config)] if config.exists() else [])),
+                        echo=False, env=child_env())
+        if run.exit_code:
+            print("\n".join(run.output))
+            return 1
+        result, night, _ = evaluate_home(str(home), str(landing / "truth"), None)
+        result |= {"world": world, "customers": customers, "generator_seed": seed,
+                   "seconds": round(time.perf_counter() - started, 1)}
+        results.append(result)
+        rows.append(summary_row(result))
+        print(f"   done in {result['seconds']} s", flush=True)
     table = pd.DataFrame(rows)
     print(table.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
     out = root / "evaluate_worlds.json"
@@ -78,8 +76,13 @@ def cmd_evaluate_worlds(args) -> int:
     print(f"written: {out}")
     if not args.keep:
         for result in results:
-            shutil.rmtree(root / f"{result['world']}-{result['customers']}-{result['generator_seed']}")
+            shutil.rmtree(root / _name(result["world"], result["customers"], result["generator_seed"]))
     return 0
+
+
+def _name(world: str, customers: int, seed: int) -> str:
+    """The folder of one (world, customers, seed) run under --out."""
+    return f"{world}-{customers}-{seed}"
 
 
 def summary_row(result: dict) -> dict:

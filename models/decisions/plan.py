@@ -45,9 +45,9 @@ NBA_COLUMNS = ["customer_id", "rank", "action_id", "channel", "expected_value", 
 AUDIT_COLUMNS = ["customer_id", "action_id", "channel", "eligible", "ineligible_rule", "suppressed",
                  "suppression_reason", "expected_value", "rank", "chosen", "not_chosen_reason"]
 _HOLDOUT_CODE = SUPPRESSION_REASONS.index("holdout") + 1
-# reasons that say who may be listed tonight, not who may be contacted at all: tonight's contact policy (caps and the
-# cool-down after a decline, both set by past contacts) and the holdout
-_TONIGHT_ONLY_CODES = (0, *(SUPPRESSION_REASONS.index(reason) + 1 for reason in
+# codes under which a customer may still be contacted at all: none, or only tonight's contact policy (caps and the
+# cool-down after a decline, both set by past contacts) or the holdout
+_PERMITTED_CODES = (0, *(SUPPRESSION_REASONS.index(reason) + 1 for reason in
                             ("frequency_cap_7d", "frequency_cap_30d", "cooldown_after_decline", "holdout")))
 
 
@@ -183,7 +183,7 @@ def evaluate_options(ids, customers, features, scores, responses, catalog: Catal
                    holdout=holdout, expected_value=values.expected_value, offer_spend=values.offer_spend,
                    order_value_median=values.order_value_median, value_se=values.value_se,
                    channel_ok=(by_channel == 0) | (by_channel == _HOLDOUT_CODE),
-                   channel_permitted=np.isin(by_channel, _TONIGHT_ONLY_CODES))
+                   channel_permitted=np.isin(by_channel, _PERMITTED_CODES))
 
 
 def choose_options(options: Options, settings: DecisionSettings, as_of: date, *, apply_confidence: bool = True) -> ChosenOptions:
