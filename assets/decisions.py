@@ -52,11 +52,12 @@ def next_best_actions(context: dg.AssetExecutionContext, home: NbaHome):
             con, as_of, feedback_settings(config))
         suppressed = load_suppressed_ids(con, home.suppression_path())
         last_as_of, last_summary = warehouse.read_last_decision_summary(con)
+        deployed = warehouse.read_deployed_policy(con, as_of)
         intake = warehouse.read_intake(con)
     response_model = selected_models(home, "response")["response"][1]
     result = decide(customers, features, scores, responses, catalog, config, as_of=as_of,
                     suppressed_ids=suppressed, model_versions=versions,
-                    held_out=getattr(response_model, "held_out", None))
+                    held_out=getattr(response_model, "held_out", None), deployed_policy=deployed)
     contacts = add_night_at_a_glance(result.summary, result.log, catalog, response_model, currency=settings.currency,
                                      previous=previous_night(as_of, last_as_of, last_summary),
                                      quarantine_share=quarantine_shares(intake))

@@ -299,6 +299,17 @@ def read_drifted_columns(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
             .fetchall()}
 
 
+def read_deployed_policy(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> str | None:
+    """The policy the latest night before `as_of` in decision_log deployed (None before any): the baseline tonight's
+    policy must be shown better than (models/decisions/policy_selection.kept_or_replaced). A rerun of a night and a
+    backfill of older nights read the nights before their own date only."""
+    if not table_exists(con, DECISION_LOG):
+        return None
+    row = con.execute(f"SELECT policy FROM {DECISION_LOG} WHERE as_of < ? AND policy IS NOT NULL "
+                      "ORDER BY as_of DESC LIMIT 1", [as_of]).fetchone()
+    return row[0] if row else None
+
+
 def read_last_decision_summary(con: duckdb.DuckDBPyConnection) -> tuple[dt.date | None, dict[str, Any]]:
     """The as-of date and decision summary the home wrote last (None, {} before its first decisions): what
     tonight's run summary compares with ("what changed since last night")."""

@@ -84,6 +84,7 @@ class Decisions(Section):
     option_confidence: float
     policy_confidence: float
     policy_bound: Literal["single", "shared"]
+    keep_deployed_policy: bool
     one_action_per_customer: bool
     holdout_share: Share
     holdout_salt: str

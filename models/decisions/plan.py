@@ -92,13 +92,15 @@ def _rule_features(action) -> set[str]:
 
 def decide(customers: pd.DataFrame, features: pd.DataFrame, scores: pd.DataFrame, responses: pd.DataFrame,
            catalog: Catalog, config: dict, *, as_of: date, suppressed_ids: set[str],
-           model_versions: dict, held_out: HeldOut | None = None) -> DecisionResult:
+           model_versions: dict, held_out: HeldOut | None = None, deployed_policy: str | None = None) -> DecisionResult:
     """Choose tonight's action per customer; see the module docstring for the output tables.
 
     `config` is the full run config (its `seed` and `decisions` section are read); `suppressed_ids`
     are erased / suppressed customers, who get nothing at all. `held_out`: the response model's held-out
     randomised rows; with them the plan is the policy that wins on them (models/decisions/policy_selection.py),
-    without them (no randomised history) the learned / prior-based plan, flagged in the summary.
+    without them (no randomised history) the learned / prior-based plan, flagged in the summary. `deployed_policy`:
+    the policy of the last night before `as_of` (warehouse.read_deployed_policy), which stays unless tonight's best is
+    shown better (policy_selection.kept_or_replaced).
     """
     settings = read_decision_settings(config, catalog)
     ids, customers, features, scores = align_inputs(customers, features, scores, catalog)
@@ -106,7 +108,7 @@ def decide(customers: pd.DataFrame, features: pd.DataFrame, scores: pd.DataFrame
     chosen_options = choose_options(options, settings, as_of)
     choice = None
     if held_out is not None and len(held_out.rows):
-        choice = choose_policy(options, chosen_options, held_out, catalog, settings)
+        choice = choose_policy(options, chosen_options, held_out, catalog, settings, deployed_policy)
         if choice.winner != LEARNED:
             options = with_policy_values(options, choice, features, catalog)
             chosen_options = choose_options(options, settings, as_of, apply_confidence=False)
@@ -276,7 +278,7 @@ def exploration_sets(options: Options, layout: SlotLayout, members: np.ndarray, 
 
 
 def choose_policy(options: Options, chosen_options: ChosenOptions, held_out: HeldOut, catalog: Catalog,
-                  settings: DecisionSettings) -> PolicyChoice:
+                  settings: DecisionSettings, deployed: str | None = None) -> PolicyChoice:
     """Value every candidate policy on the held-out randomised rows under tonight's consent and limits.
 
     A row's customer may be contacted by a candidate on the channels its consent, do-not-contact, erasure and
@@ -293,7 +295,8 @@ def choose_policy(options: Options, chosen_options: ChosenOptions, held_out: Hel
     contactable[known] = options.channel_permitted[rows[known]]
     return select_policy(held_out, catalog, contactable, action_weights(options, settings), n_customers=len(options.ids),
                          z_option=z_of(settings.option_confidence), call_price=float(chosen_options.allocation.prices["calls"]),
-                         confidence=settings.policy_confidence, shared_bound=settings.policy_bound == "shared")
+                         confidence=settings.policy_confidence, shared_bound=settings.policy_bound == "shared",
+                         deployed=deployed if settings.keep_deployed_policy else None)
 
 
 def action_weights(options: Options, settings: DecisionSettings) -> np.ndarray:

@@ -43,6 +43,7 @@ class DecisionSettings:
     option_confidence: float = 0.8   # an option is sent only if its value's lower bound at this level is > 0
     policy_confidence: float = 0.95  # the learned policy must beat the best simple policy at this level
     policy_bound: str = "single"     # "shared": the confidence is shared by every candidate claiming a value
+    keep_deployed_policy: bool = True  # the last night's policy stays unless tonight's best is shown better
 
 
 
@@ -99,7 +100,9 @@ def read_decision_settings(config: Mapping, catalog: Catalog) -> DecisionSetting
         levers={k: float(v) for k, v in levers.items()},
         **{key: float(value) for key in ("option_confidence", "policy_confidence")
            if (value := get(key, (int, float), low=0.5, high=0.999, optional=True)) is not None},
-        **({"policy_bound": bound} if (bound := get("policy_bound", str, optional=True)) else {}))
+        **({"policy_bound": bound} if (bound := get("policy_bound", str, optional=True)) else {}),
+        **({"keep_deployed_policy": keep} if (keep := get("keep_deployed_policy", bool, optional=True)) is not None
+           else {}))
 
 
 def latest_declines_sql(as_of, interactions: str = "interactions") -> str:

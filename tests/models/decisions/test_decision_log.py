@@ -27,6 +27,11 @@ def test_the_log_keeps_every_night_and_a_rerun_replaces_only_its_own_night():
     assert rows == [(first, "C", "survey", "c1b"), (second, "A", "retain", "c2")]
 
 
+    assert warehouse.read_deployed_policy(con, dt.date(2026, 11, 3)) == "learned"  # the latest night before
+    assert warehouse.read_deployed_policy(con, second) == "all:survey"  # a rerun of a night reads the ones before it
+    assert warehouse.read_deployed_policy(con, first) is None  # nothing before the first night
+    assert warehouse.read_deployed_policy(duckdb.connect(), first) is None  # no log yet
+
 
 def test_a_first_night_without_any_withheld_option_does_not_block_the_next_nights_log():
     """The first night's holdout had no withheld option (every column empty): the next night's must still go in,

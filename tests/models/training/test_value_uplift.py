@@ -247,6 +247,36 @@ def test_a_plan_held_back_by_too_little_evidence_says_how_many_more_randomised_r
     assert "evidence_needed" not in choose(enough + 2).as_dict()
 
 
+def test_the_policy_in_place_stays_until_tonights_best_is_shown_better_or_it_is_shown_to_lose_value():
+    """'weak' is worth +0.25 a row and 'bad' -1.0 (noise 10, 2,000 rows each): on its own evidence no action wins.
+    Deployed the night before, 'all:weak' stays (no action is not shown better than it); 'all:bad' goes (it is
+    shown to lose value); with enough rows, 'all:weak' replaces a deployed no action. Without the rule (deployed
+    None), tonight's best bound wins as on a first night."""
+    from models.decisions.policy_selection import HeldOut
+
+    catalog = _catalog({"weak": lambda f: 0.0, "bad": lambda f: 0.0}, cost=0.0)
+
+    def choose(deployed, n_weak=2000):
+        spread = np.where(np.arange(n_weak) % 2 == 0, 10.0, -10.0)
+        gamma = np.concatenate([0.25 + spread, -1.0 + np.where(np.arange(2000) % 2 == 0, 10.0, -10.0)])
+        rows = pd.DataFrame({"customer_id": [f"c{i}" for i in range(len(gamma))], "gamma": gamma, "segment": 0,
+                             "action_id": ["weak"] * n_weak + ["bad"] * 2000, "held_out": False})
+        n = len(rows)
+        held = HeldOut(rows, np.full((n, 2), np.nan), np.full((n, 2), np.nan), np.ones((n, 2), dtype=bool))
+        return select_policy(held, catalog, np.ones((n, len(CHANNELS)), dtype=bool), np.ones(2),
+                             n_customers=10_000, z_option=0.84, call_price=0.0, confidence=0.95, deployed=deployed)
+
+    assert choose(None).winner == "no_action"
+    kept = choose("all:weak")
+    assert kept.winner == "all:weak" and "stays" in kept.reason and "'no_action'" in kept.reason
+    assert next(e for e in kept.estimates if e.chosen).name == "all:weak"
+    dropped = choose("all:bad")
+    assert dropped.winner == "no_action" and "replaces the last night's 'all:bad'" in dropped.reason
+    assert choose("a policy no longer offered").winner == "no_action"
+    assert choose("no_action", n_weak=12_000).winner == "all:weak"  # shown better than the policy in place
+    assert "replaces the last night's 'no_action'" in choose("no_action", n_weak=12_000).reason
+
+
 def test_a_quiet_targeted_rule_does_not_replace_a_better_simple_policy():
     """'a' gains +1 a contact on quiet rows (noise 1) and +3 on loud ones (noise 60). The learned rule contacts only
     the quiet half: its estimate is lower (+0.5 a row against +2.0) but so much surer that its lower bound is higher.
