@@ -54,19 +54,22 @@ def cmd_run(args) -> int:
     from pipelines.resources import NbaHome
     from pipelines.runner import run_nightly
     from pipelines.sharding import run_sharded
-    from pipelines.settings import ConfigError, load_settings
+    from pipelines.settings import ConfigError, check_catalog, load_settings
 
     landing = Path(args.landing)
     if not landing.is_dir():
         print(f"nba run: landing folder {landing} does not exist", file=sys.stderr)
         return 2
+    home = Path(args.home).expanduser().resolve()
     try:
-        first, why = first_as_of(load_settings(args.config), landing)
+        settings = load_settings(args.config)
+        config_path = str(Path(args.config).resolve()) if args.config else ""
+        check_catalog(settings, NbaHome(home_dir=str(home), config_path=config_path).catalog_path(), args.config)
+        first, why = first_as_of(settings, landing)
         check_as_of(args.as_of, first, why)
     except ConfigError as exc:
         print(f"nba run: {exc}", file=sys.stderr)
         return 2
-    home = Path(args.home).expanduser().resolve()
     print(f"nightly run as of {args.as_of} — landing {landing}, home {home}", flush=True)
     started = time.perf_counter()
     try:

@@ -51,6 +51,24 @@ def load_settings(path: str | Path | None = None) -> Settings:
         raise ConfigError(f"{path}: {message}" if path is not None else message) from None
 
 
+def check_catalog(settings: Settings, catalog_path: Path, config_path: str | Path | None = None) -> None:
+    """Read the action catalog a run will use and check the configuration's keys that name its actions
+    (`decisions.action_volume_caps`, `decisions.levers`) before anything runs, not when the decisions asset reads
+    them after training: ConfigError naming the file, the key and the value."""
+    from models.decisions.catalog import CatalogError, load_catalog
+    from models.decisions.policies import read_decision_settings
+    from models.features.customer_features import FEATURE_COLUMNS
+
+    try:
+        catalog = load_catalog(catalog_path, set(FEATURE_COLUMNS))
+    except CatalogError as exc:
+        raise ConfigError(str(exc)) from None  # it names the catalog file, the action and the field
+    try:
+        read_decision_settings(settings.as_dict(), catalog)
+    except ValueError as exc:
+        raise ConfigError(f"{config_path}: {exc}" if config_path else str(exc)) from None
+
+
 def load_config(path: str | Path | None = None) -> dict:
     """`load_settings(path)` as a plain mapping, for the functions of models/ and demo/ that take one."""
     return load_settings(path).as_dict()

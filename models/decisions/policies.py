@@ -76,13 +76,18 @@ def read_decision_settings(config: Mapping, catalog: Catalog) -> DecisionSetting
     caps = dict(section.get("action_volume_caps") or {})
     levers = dict(section.get("levers") or {})
     for key, value in caps.items():
-        if key not in ids or isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"config decisions.action_volume_caps.{key}: expected a catalog action id with a "
-                             f"non-negative integer, got {value!r}")
+        if key not in ids:
+            raise ValueError(f"config decisions.action_volume_caps: '{key}' is not an action id of the catalog "
+                             f"{catalog.source} (its actions: {', '.join(sorted(ids))})")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"config decisions.action_volume_caps.{key}: expected a non-negative integer, got {value!r}")
     for key, value in levers.items():
-        if key not in ids | types or isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ValueError(f"config decisions.levers.{key}: expected a catalog action id or type with a "
-                             f"non-negative number, got {value!r}")
+        if key not in ids | types:
+            raise ValueError(f"config decisions.levers: '{key}' is neither an action id nor an action type of the "
+                             f"catalog {catalog.source} (its actions: {', '.join(sorted(ids))}; types: "
+                             f"{', '.join(sorted(types))})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ValueError(f"config decisions.levers.{key}: expected a non-negative number, got {value!r}")
     if section.get("policy_bound") not in (None, "single", "shared"):
         raise ValueError(f"config decisions.policy_bound: expected single or shared, got {section['policy_bound']!r}")
     seed = config.get("seed")

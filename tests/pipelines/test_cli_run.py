@@ -70,6 +70,26 @@ def test_a_bad_config_stops_nba_run_in_one_line_before_anything_runs(tmp_path, c
     assert not (tmp_path / "home").exists()
 
 
+def test_a_config_naming_an_action_the_catalog_lacks_stops_nba_run_before_anything_runs(tmp_path, capsys,
+                                                                                       monkeypatch):
+    """A volume cap or lever for an action the catalog does not have used to fail in the decisions asset, after
+    ingest and training; a catalog that does not parse, too. Both are refused in one line before anything runs."""
+    monkeypatch.setattr(runner, "run_nightly", lambda *a, **k: (_ for _ in ()).throw(AssertionError("ran")))
+    config = tmp_path / "config.yaml"
+    config.write_text("decisions:\n  action_volume_caps: {mens_emial: 100}\n", encoding="utf-8")
+    assert _run(tmp_path, "1997-10-01", "--config", str(config)) == 2
+    assert capsys.readouterr().err == (
+        f"nba run: {config}: config decisions.action_volume_caps: 'mens_emial' is not an action id of the catalog "
+        "action_catalog.yaml (its actions: content_newsletter, cross_sell, retention_offer, satisfaction_survey, "
+        "service_recovery_call, upsell_premium, winback)\n")
+    config.write_text("decisions:\n  levers: {retention: 2.0}\npaths: {action_catalog: my_catalog.yaml}\n",
+                      encoding="utf-8")
+    (tmp_path / "my_catalog.yaml").write_text("version: '1'\nactions: []\n", encoding="utf-8")
+    assert _run(tmp_path, "1997-10-01", "--config", str(config)) == 2
+    assert capsys.readouterr().err == "nba run: my_catalog.yaml: field 'actions' must be a non-empty list\n"
+    assert not (tmp_path / "home").exists()
+
+
 def test_the_assets_read_the_values_of_the_nights_config_file(nightly_home):
     """The fast config's 25 calls a night (the shipped default is 500) is what the decisions asset planned with."""
     import json
