@@ -318,10 +318,10 @@ def kept_or_replaced(winner: PolicyEstimate, reason: str, deployed: str | None, 
     loses, loss = shown_better(NO_ACTION_POLICY)
     if loses:
         return winner, f"{reason}; the last night's '{deployed}' is shown to lose value: {loss}"
+    also = "" if winner.name == NO_ACTION_POLICY else f", and it is not shown to lose value ({loss})"
     return incumbent, (f"'{deployed}', deployed the last night, stays: tonight's best by its bound '{winner.name}' is "
-                       f"not shown better than it at {confidence:.0%} ({gain}), and it is not shown to lose value "
-                       f"({loss}); a safe policy improvement replaces the policy in place only with one shown better "
-                       f"(decisions.keep_deployed_policy)")
+                       f"not shown better than it at {confidence:.0%} ({gain}){also}; a safe policy improvement "
+                       f"replaces the policy in place only with one shown better (decisions.keep_deployed_policy)")
 
 
 def select_policy(held: HeldOut, catalog: Catalog, contactable: np.ndarray, action_weights: np.ndarray, *,
