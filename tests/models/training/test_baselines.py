@@ -9,7 +9,7 @@ from models.features.btyd import BtydFit
 from models.training.baselines import BTYD_RULE, BtydBaseline, best_baseline
 from models.training.calibration import fit_calibrator
 
-FIT = BtydFit(bg_nbd=(0.25, 33.4, 0.75, 2.2), gamma_gamma=(6.3, 3.6, 15.0), n_customers=1000)  # CDNOW-like
+FIT = BtydFit(purchase_params=(0.25, 33.4, 0.75, 2.2), gamma_gamma=(6.3, 3.6, 15.0), n_customers=1000)  # CDNOW-like
 CUSTOMERS = pd.DataFrame({"btyd_frequency": [12.0, 3.0, 3.0, 0.0], "btyd_recency_days": [250.0, 200.0, 20.0, 0.0],
                           "btyd_age_days": [260.0, 260.0, 260.0, 260.0], "btyd_monetary": [40.0, 20.0, 20.0, 0.0]})
 
