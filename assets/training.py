@@ -3,8 +3,8 @@
 Each model asset either reuses tonight's valid champion (trained for a date on or before the as-of date,
 within the retraining cadence) or trains a candidate, logs it and runs the promotion gate. The model that
 scores tonight is written to the `model_selection` table. When no model is valid for churn, upsell or CLV (a
-first night whose candidate does not beat its best baseline) the baseline that won out of time (the rule, or
-BG/NBD + Gamma-Gamma for churn and CLV) scores, flagged in
+first night whose candidate does not beat its best baseline) the baseline that won on the held-out rows (the rule,
+or BG/NBD or Pareto/NBD + Gamma-Gamma for churn and CLV) scores, flagged in
 `model_selection.baseline_rule`, the asset metadata, the manifest and the run summary; the blocking
 `promotion_gate` check fails only when the response model has no valid version.
 """
@@ -112,12 +112,12 @@ def build_model_asset(target: str, description: str) -> dg.AssetsDefinition:
         model = run.model
         logged, decision, plots = log_and_gate_target(target, run, as_of.isoformat(), config, input_fingerprint(home))
         chosen = select_tonight(target, as_of.isoformat(), decision, logged)
-        if chosen is None:  # a list every night: the baseline that won out of time scores, flagged
-            tonight_btyd = None
-            if run.btyd is not None:
+        if chosen is None:  # a list every night: the baseline that won held out scores, flagged
+            def fit_tonight(btyd_model: str):
                 with home.warehouse() as con:
-                    tonight_btyd, _ = fit_btyd_at(con, as_of)
-            chosen = select_baseline(target, run, as_of.isoformat(), decision, input_fingerprint(home), tonight_btyd)
+                    return fit_btyd_at(con, as_of, model=btyd_model)[0]
+
+            chosen = select_baseline(target, run, as_of.isoformat(), decision, input_fingerprint(home), fit_tonight)
         metadata = {"trained": True, "candidate_version": logged.version, "promoted": decision.promoted,
                     "mlflow_run_id": logged.run_id, "gate": decision.reason,
                     "cutoffs": dg.MetadataValue.json([c.isoformat() for c in run.cutoffs]),

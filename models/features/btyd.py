@@ -12,6 +12,10 @@ purchase day (t_x), `btyd_age_days` = first purchase day to the date (T), `btyd_
 repeat purchase days (m; 0 without repeats). A customer without a purchase has x = t_x = 0 and T = days since
 signup: the model then reads signing up as the first purchase. Fitting uses lifetimes 0.11.3 (BetaGeoFitter,
 GammaGammaFitter), unpenalised unless that fails; at most MAX_FIT_CUSTOMERS, chosen by a hash of the id (deterministic, no seed needed).
+
+Pareto/NBD (models/features/pareto_nbd.py) is the second purchase model, fitted on the same inputs and sample only
+where a baseline needs it (the evaluation cut-off, tonight), never for the features; the night's held-out metrics
+choose between them (models/training/baselines.py).
 """
 from __future__ import annotations
 
@@ -26,6 +30,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from models.features import pareto_nbd
+
 INPUT_COLUMNS: tuple[str, ...] = ("btyd_frequency", "btyd_recency_days", "btyd_age_days", "btyd_monetary")
 OUTPUT_COLUMNS: tuple[str, ...] = ("btyd_p_alive", "btyd_purchases_90d", "btyd_purchases_365d", "btyd_order_value")
 BTYD_COLUMNS: tuple[str, ...] = INPUT_COLUMNS + OUTPUT_COLUMNS
@@ -37,22 +43,35 @@ REFIT_EVERY_DAYS = 91  # training frames over many past dates: parameters refitt
 # The published maximum likelihood first; when it fails, a small L2 penalty (lifetimes' advice for small bases).
 # On CDNOW (1997-10-01, next 39 weeks) 0.0 gave Spearman 0.420 / total -18.6 %, 0.001 gave 0.406 / -10.1 %.
 PENALIZERS = (0.0, 0.001)
+BG_NBD, PARETO_NBD = "bg_nbd", "pareto_nbd"  # the purchase models a BtydFit may hold
+PURCHASE_PARAMETERS = {BG_NBD: ("r", "alpha", "a", "b"), PARETO_NBD: ("r", "alpha", "s", "beta")}
+MODEL_NAMES = {BG_NBD: "BG/NBD + Gamma-Gamma", PARETO_NBD: "Pareto/NBD + Gamma-Gamma"}
 
 
 @dataclass(frozen=True)
 class BtydFit:
-    """Fitted BG/NBD (r, alpha, a, b) and Gamma-Gamma (p, q, v) parameters; gamma_gamma is None when fewer
-    than two customers had a repeat purchase (order value then falls back to the customer's own mean)."""
+    """Fitted purchase model (`model`: BG/NBD (r, alpha, a, b) or Pareto/NBD (r, alpha, s, beta)) and Gamma-Gamma
+    (p, q, v) parameters; gamma_gamma is None when fewer than two customers had a repeat purchase (order value then
+    falls back to the customer's own mean)."""
 
-    bg_nbd: tuple[float, float, float, float]
+    purchase_params: tuple[float, float, float, float]
     gamma_gamma: tuple[float, float, float] | None
     n_customers: int
+    model: str = BG_NBD
+
+    @property
+    def name(self) -> str:
+        """'BG/NBD + Gamma-Gamma' or 'Pareto/NBD + Gamma-Gamma' (a baseline's rule, in reasons and the card)."""
+        return MODEL_NAMES[self.model]
 
     def expected_purchases(self, X: pd.DataFrame, horizon_days: float) -> np.ndarray:
         """E[purchase days in the next `horizon_days` | history] per row of X (INPUT_COLUMNS)."""
         x, t_x, T = _inputs(X)
-        return np.nan_to_num(_bg_nbd(self).conditional_expected_number_of_purchases_up_to_time(
-            float(horizon_days), x, t_x, T), nan=0.0, posinf=0.0)
+        if self.model == PARETO_NBD:
+            expected = pareto_nbd.expected_purchases(self.purchase_params, float(horizon_days), x, t_x, T)
+        else:
+            expected = _bg_nbd(self).conditional_expected_number_of_purchases_up_to_time(float(horizon_days), x, t_x, T)
+        return np.nan_to_num(expected, nan=0.0, posinf=0.0)
 
     def churn_score(self, X: pd.DataFrame, horizon_days: float) -> np.ndarray:
         """A churn score in [0, 1]: exp(-E[purchase days over the horizon]), the chance of none if they came as a
@@ -62,7 +81,9 @@ class BtydFit:
     def p_alive(self, X: pd.DataFrame) -> np.ndarray:
         """P(the customer has not dropped out | history)."""
         x, t_x, T = _inputs(X)
-        return np.clip(np.nan_to_num(_bg_nbd(self).conditional_probability_alive(x, t_x, T), nan=0.0), 0.0, 1.0)
+        alive = (pareto_nbd.p_alive(self.purchase_params, x, t_x, T) if self.model == PARETO_NBD
+                 else _bg_nbd(self).conditional_probability_alive(x, t_x, T))
+        return np.clip(np.nan_to_num(alive, nan=0.0), 0.0, 1.0)
 
     def order_value(self, X: pd.DataFrame) -> np.ndarray:
         """E[revenue of a purchase day]: the Gamma-Gamma posterior mean, shrinking a customer's own mean
@@ -81,7 +102,7 @@ class BtydFit:
 
     def params(self) -> dict[str, float]:
         """The parameters by their published names (for MLflow and the model card)."""
-        names = dict(zip(("r", "alpha", "a", "b"), self.bg_nbd))
+        names = dict(zip(PURCHASE_PARAMETERS[self.model], self.purchase_params))
         return {**names, **(dict(zip(("p", "q", "v"), self.gamma_gamma)) if self.gamma_gamma else {})}
 
 
@@ -111,10 +132,11 @@ WHERE c.signup_date < {cutoff} OR p.customer_id IS NOT NULL
 ORDER BY c.customer_id"""
 
 
-def fit_btyd(inputs: pd.DataFrame) -> BtydFit | None:
-    """Fit BG/NBD on every row of `inputs` (INPUT_COLUMNS; at most MAX_FIT_CUSTOMERS, picked by the caller) and
-    Gamma-Gamma on the rows with repeat purchases of positive value. None when the base is too small or the
-    optimiser fails: the features are then missing (XGBoost handles NaN) and the baselines fall back to rules."""
+def fit_btyd(inputs: pd.DataFrame, model: str = BG_NBD) -> BtydFit | None:
+    """Fit `model` (BG/NBD or Pareto/NBD) on every row of `inputs` (INPUT_COLUMNS; at most MAX_FIT_CUSTOMERS, picked
+    by the caller) and Gamma-Gamma on the rows with repeat purchases of positive value. None when the base is too
+    small or the optimiser fails (or ends at a non-finite likelihood): the features are then missing (XGBoost handles
+    NaN) and the baselines fall back (from Pareto/NBD to the next best baseline, from BG/NBD to the rules)."""
     from lifetimes import BetaGeoFitter, GammaGammaFitter  # imported here: ~0.3 s, needed only when fitting
 
     if len(inputs) < 10 or not (inputs["btyd_frequency"] > 0).any():
@@ -122,24 +144,29 @@ def fit_btyd(inputs: pd.DataFrame) -> BtydFit | None:
     x, t_x, T = _inputs(inputs)
     m = inputs["btyd_monetary"].to_numpy(float)
     repeat = (x > 0) & (m > 0)
-    bg = _quietly(lambda penalizer: BetaGeoFitter(penalizer_coef=penalizer).fit(x, t_x, T), ("r", "alpha", "a", "b"))
-    if bg is None:
+    if model == PARETO_NBD:
+        purchases = _quietly(lambda penalizer: pareto_nbd.fit(x, t_x, T, penalizer), PURCHASE_PARAMETERS[model])
+    else:
+        purchases = _quietly(lambda penalizer: BetaGeoFitter(penalizer_coef=penalizer).fit(x, t_x, T).params_,
+                             PURCHASE_PARAMETERS[BG_NBD])
+    if purchases is None:
         return None
     gg = None
     if repeat.sum() >= 2:
-        gg = _quietly(lambda penalizer: GammaGammaFitter(penalizer_coef=penalizer).fit(x[repeat], m[repeat]),
+        gg = _quietly(lambda penalizer: GammaGammaFitter(penalizer_coef=penalizer).fit(x[repeat], m[repeat]).params_,
                       ("p", "q", "v"))
-    return BtydFit(bg, gg, len(inputs))
+    return BtydFit(purchases, gg, len(inputs), model)
 
 
 def _quietly(fit, names: tuple[str, ...]) -> tuple[float, ...] | None:
-    """The parameters `names` of the first of PENALIZERS whose fit converges to finite positive values, else
-    None. lifetimes prints the optimiser's state before raising ConvergenceError: kept off the night's output."""
+    """The parameters `names` (of the mapping `fit(penalizer)` returns) of the first of PENALIZERS whose fit
+    converges to finite positive values, else None. lifetimes prints the optimiser's state before raising
+    ConvergenceError: kept off the night's output."""
     for penalizer in PENALIZERS:
         try:
             with warnings.catch_warnings(), np.errstate(all="ignore"), contextlib.redirect_stdout(io.StringIO()):
                 warnings.simplefilter("ignore")
-                params = fit(penalizer).params_
+                params = fit(penalizer)
         except Exception:  # ConvergenceError, or scipy / autograd errors on a degenerate base
             continue
         values = tuple(float(params[k]) for k in names)
@@ -159,15 +186,15 @@ def btyd_outputs(fit: BtydFit | None, inputs: pd.DataFrame) -> pd.DataFrame:
 
 
 def fit_btyd_at(con: duckdb.DuckDBPyConnection, as_of: date, *, customers: str = "golden_customers",
-                purchases: str = "purchases") -> tuple[BtydFit | None, pd.DataFrame]:
-    """(fit, inputs of every customer known at `as_of`): the model fitted on the whole base, never a sample of
-    labelled rows, so features at a training cut-off and tonight come from the same procedure."""
+                purchases: str = "purchases", model: str = BG_NBD) -> tuple[BtydFit | None, pd.DataFrame]:
+    """(fit of `model`, inputs of every customer known at `as_of`): the model fitted on the whole base, never a
+    sample of labelled rows, so features at a training cut-off and tonight come from the same procedure."""
     inputs = con.execute(btyd_inputs_sql(as_of, customers, purchases)).df()
     sample = inputs
     if len(inputs) > MAX_FIT_CUSTOMERS:
         order = pd.util.hash_pandas_object(inputs["customer_id"].astype(str), index=False).to_numpy()
         sample = inputs.iloc[np.sort(np.argsort(order, kind="stable")[:MAX_FIT_CUSTOMERS])]
-    return fit_btyd(sample), inputs
+    return fit_btyd(sample, model), inputs
 
 
 def fit_date(as_of: date, every_days: int = REFIT_EVERY_DAYS) -> date:
@@ -211,5 +238,5 @@ def _bg_nbd(fit: BtydFit):
     from lifetimes import BetaGeoFitter
 
     model = BetaGeoFitter()
-    model.params_ = pd.Series(dict(zip(("r", "alpha", "a", "b"), fit.bg_nbd)))
+    model.params_ = pd.Series(dict(zip(PURCHASE_PARAMETERS[BG_NBD], fit.purchase_params)))
     return model

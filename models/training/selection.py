@@ -3,20 +3,22 @@
 A model asset first asks `reuse_champion`; when no champion may be reused it trains, logs the candidate
 (`log_and_gate_target` / `choose_response_model`, which run the promotion gate) and `select_tonight`
 picks the version that scores. A night never scores with a model trained for a later date. When no model is
-valid (a first night whose candidate does not beat its rule baseline), `select_baseline` logs the rule
-baseline (models/training/baselines.py) and it scores tonight, flagged (`Selection.baseline_rule`); the
+valid (a first night whose candidate does not beat its baselines), `select_baseline` logs the baseline that won
+held out (models/training/baselines.py) and it scores tonight, flagged (`Selection.baseline_rule`); the
 champion, when there is one, is still protected from a worse challenger by the gate.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Callable
 
 import pandas as pd
 
 from models.training import registry
 from models.features.btyd import BtydFit
-from models.training.baselines import BTYD_RULE, RULES, best_baseline, in_time_with_btyd, fit_btyd_baseline, fit_rule_baseline
+from models.training.baselines import (PREFIXES, RuleBaseline, baseline_name, best_baseline, fit_tonight_baseline,
+                                       in_time_with_btyd)
 from models.training.evaluation import PRIMARY_METRIC, plot_qini, plot_target_report
 from models.training.train import TrainingRun, primary_score
 from models.training.uplift import ResponseModels, held_out_qini
@@ -84,34 +86,35 @@ def select_tonight(target: str, as_of: str, decision: registry.PromotionDecision
 
 
 def select_baseline(target: str, run: TrainingRun, as_of: str, decision: registry.PromotionDecision,
-                    input_sha256: str, tonight_btyd: BtydFit | None = None) -> Selection:
-    """Log the baseline that won out of time (the rule, or BG/NBD + Gamma-Gamma refitted tonight as
-    `tonight_btyd`) as a version of the target's model (never promoted: the next night's candidate is gated as
-    on a first night) and select it for tonight, with the gate's reason and the baselines' scores."""
+                    input_sha256: str, fit_tonight: Callable[[str], BtydFit | None] | None = None) -> Selection:
+    """Log the baseline that won on the held-out rows (the rule, or BG/NBD or Pareto/NBD + Gamma-Gamma refitted
+    tonight by `fit_tonight(model)`; see baselines.fit_tonight_baseline) as a version of the target's model (never
+    promoted: the next night's candidate is gated as on a first night) and select it for tonight, with the gate's
+    reason and the baselines' scores."""
     metric = PRIMARY_METRIC[run.model.kind]
-    prefix, _ = best_baseline(run.model.metrics, metric)
-    use_btyd = prefix == "btyd" and tonight_btyd is not None and run.btyd is not None
-    baseline = fit_btyd_baseline(run, tonight_btyd) if use_btyd else fit_rule_baseline(run)
+    baseline, note = fit_tonight_baseline(run, fit_tonight)
+    prefix = baseline.metric_prefix
+    fitted = {} if isinstance(baseline, RuleBaseline) else baseline.fit.params()
     logged = registry.log_candidate(
         model_name(target), baseline, params={"target": target, "rule": baseline.rule,
                                               "horizon_days": baseline.horizon_days,
-                                              **({"btyd_" + k: v for k, v in tonight_btyd.params().items()}
-                                                 if use_btyd else {})},
+                                              **{f"{prefix}_{k}": v for k, v in fitted.items()}},
         metrics={k: v for k, v in run.model.metrics.items() if k.startswith(f"{prefix}_")},
         tags={"trained_as_of": as_of, "input_sha256": input_sha256, "baseline_rule": baseline.rule},
-        artifacts={"notes.txt": f"baseline scoring {as_of}: {decision.reason}"},
+        artifacts={"notes.txt": f"baseline scoring {as_of}: {decision.reason}" + (f"\n{note}" if note else "")},
         input_example=run.evaluation_frame[list(baseline.feature_names)].head(3),
     )
     reason = (f"{baseline.rule} baseline v{logged.version} scores tonight: no valid model ({decision.reason}) "
-              f"and no champion trained on or before tonight; {baseline_scores(target, run.model.metrics, metric)}")
+              f"and no champion trained on or before tonight; {note + '; ' if note else ''}"
+              f"{baseline_scores(target, run.model.metrics, metric)}")
     return Selection(target, logged.version, as_of, logged.run_id, reason, baseline.rule)
 
 
 def baseline_scores(target: str, metrics: dict[str, float], metric: str) -> str:
     """The baselines' held-out scores in words, e.g. 'held-out spearman: past spend 0.3135, BG/NBD +
-    Gamma-Gamma 0.4081' (why the one that scores won)."""
-    names = [(RULES[target], f"baseline_{metric}"), (BTYD_RULE, f"btyd_{metric}")]
-    shown = [f"{name} {metrics[key]:.4f}" for name, key in names if key in metrics]
+    Gamma-Gamma 0.4081, Pareto/NBD + Gamma-Gamma 0.4102' (why the one that scores won)."""
+    shown = [f"{baseline_name(target, p)} {metrics[f'{p}_{metric}']:.4f}" for p in PREFIXES
+             if f"{p}_{metric}" in metrics]
     return f"held-out {metric}: " + ", ".join(shown)
 
 
@@ -119,7 +122,8 @@ def baseline_scores(target: str, metrics: dict[str, float], metric: str) -> str:
 def log_and_gate_target(target: str, run: TrainingRun, as_of: str, config: dict, input_sha256: str
                         ) -> tuple[registry.LoggedModel, registry.PromotionDecision, dict[str, bytes]]:
     """Log a churn / upsell / CLV candidate with its report charts and gate it on its primary metric
-    against its best baseline (rule or BG/NBD + Gamma-Gamma) and the champion re-scored on the same evaluation frame."""
+    against its best baseline (rule, BG/NBD or Pareto/NBD + Gamma-Gamma) and the champion re-scored on the same
+    evaluation frame."""
     model, training = run.model, config["training"]
     metric = PRIMARY_METRIC[model.kind]
     plots = plot_target_report(model.report, target)
@@ -132,11 +136,11 @@ def log_and_gate_target(target: str, run: TrainingRun, as_of: str, config: dict,
         input_example=run.evaluation_frame[model.feature_names].head(3),
     )
     if in_time_with_btyd(model.metrics, metric):
+        prefix, score = best_baseline(model.metrics, metric)
         decision = registry.hold_back(
-            model_name(target), logged, candidate_score=model.metrics[metric],
-            baseline_score=model.metrics[f"btyd_{metric}"],
+            model_name(target), logged, candidate_score=model.metrics[metric], baseline_score=score,
             reason=f"its {metric} ({model.metrics[metric]:.4f}) comes from a customer split of one cut-off, not out "
-                   f"of time; {BTYD_RULE} scores over a candidate evaluated in time")
+                   f"of time; {baseline_name(target, prefix)} scores over a candidate evaluated in time")
     else:
         decision = registry.gate_promotion(
             model_name(target), logged, candidate_score=model.metrics[metric],

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from models.features.btyd import BtydFit, fit_btyd_at
+from models.features.btyd import BG_NBD, MODEL_NAMES, PARETO_NBD, BtydFit, fit_btyd_at
 from models.training.calibration import Calibrator, fit_calibrator
 from models.training.evaluation import (PRIMARY_METRIC, calibration_curve, classifier_metrics, lift_by_decile,
                                past_spend_baseline, ranking_metrics, regressor_metrics, rfm_score)
@@ -32,6 +32,8 @@ CLASSIFIER_PARAMS = {"objective": "binary:logistic", "eval_metric": "logloss", "
 REGRESSOR_PARAMS = {"objective": "reg:tweedie", "tweedie_variance_power": 1.5, "max_depth": 4, "eta": 0.1,
                     "min_child_weight": 5, "lambda": 1.0, "num_boost_round": 200}
 BTYD_TARGETS = ("churn", "clv")  # targets BG/NBD + Gamma-Gamma predicts (upsell is about what is bought)
+# the metric prefix of each buy-till-you-die baseline (`btyd_spearman`, `pnbd_auc`, ...)
+BTYD_PREFIXES = {BG_NBD: "btyd", PARETO_NBD: "pnbd"}
 IN_TIME_SHARES = {1: (0.6, 0.2), 2: (0.75, 0.25)}  # (train, calibration) shares when cut-offs are few
 
 
@@ -91,6 +93,11 @@ class TrainingRun:
     n_training_rows: int
     calibration_cutoff: date | None = None  # the seasonal cut-off, when used
     btyd: BtydFit | None = None  # BG/NBD + Gamma-Gamma fitted on the whole base at the evaluation cut-off
+    pnbd: BtydFit | None = None  # Pareto/NBD + Gamma-Gamma, the same way
+
+    def evaluation_fit(self, model: str) -> BtydFit | None:
+        """The fit of `model` (BG_NBD or PARETO_NBD) at the evaluation cut-off, the one its metrics came from."""
+        return self.pnbd if model == PARETO_NBD else self.btyd
 
     @property
     def cutoffs(self) -> list[date]:
@@ -193,12 +200,13 @@ def split_out_of_time(frame: pd.DataFrame, seed: int, calibration_cutoff: date |
 
 def fit_target_model(frame: pd.DataFrame, target: str, *, horizon_days: int, params: Mapping | None = None,
                      seed: int = 0, n_threads: int = 2, notes: Sequence[str] = (),
-                     calibration_cutoff: date | None = None, btyd: BtydFit | None = None,
+                     calibration_cutoff: date | None = None, btyd_fits: Sequence[BtydFit] = (),
                      label_horizon_days: int | None = None) -> tuple[TargetModel, pd.DataFrame]:
     """Fit, calibrate and evaluate a model for `target` on a training frame; returns (model, evaluation rows).
 
-    `calibration_cutoff`: see split_out_of_time (a regressor trains on it like on any other cut-off). `btyd`: the
-    BG/NBD + Gamma-Gamma fitted at the evaluation cut-off, reported as a second baseline (`btyd_*` metrics);
+    `calibration_cutoff`: see split_out_of_time (a regressor trains on it like on any other cut-off). `btyd_fits`:
+    BG/NBD and / or Pareto/NBD + Gamma-Gamma fitted at the evaluation cut-off, reported as baselines (`btyd_*`,
+    `pnbd_*` metrics);
     `label_horizon_days`: the horizon the labels were counted over (shorter than `horizon_days` after a fallback).
     """
     validate_target(target)
@@ -214,7 +222,7 @@ def fit_target_model(frame: pd.DataFrame, target: str, *, horizon_days: int, par
         fitted = fit_calibrated_classifier(train, calibration, features, params, seed, n_threads)
     model = TargetModel(fitted.booster, features, fitted.calibrator, n_threads, target=target,
                         horizon_days=horizon_days, notes=[*notes, *split_notes, f"trained on {len(train)} rows"])
-    model.metrics, model.report = evaluate_target_model(model, evaluation, btyd, label_horizon_days or horizon_days)
+    model.metrics, model.report = evaluate_target_model(model, evaluation, btyd_fits, label_horizon_days or horizon_days)
     # one cut-off: the held-out rows are a customer split of it (in time), which cannot show how the model carries
     # over to customers at tonight's later ages (models/training/selection.py holds such a candidate back)
     model.metrics["out_of_time"] = float(frame["cutoff"].nunique() > 1)
@@ -223,27 +231,29 @@ def fit_target_model(frame: pd.DataFrame, target: str, *, horizon_days: int, par
     return model, evaluation
 
 
-def evaluate_target_model(model: TargetModel, evaluation: pd.DataFrame, btyd: BtydFit | None = None,
+def evaluate_target_model(model: TargetModel, evaluation: pd.DataFrame, btyd_fits: Sequence[BtydFit] = (),
                           label_horizon_days: int | None = None) -> tuple[dict[str, float], dict[str, Any]]:
-    """Held-out metrics of `model` next to its rule baseline (prefixed `baseline_`) and, for churn and CLV, to
-    BG/NBD + Gamma-Gamma fitted at the evaluation cut-off (`btyd_`), plus curves for plots. For CLV,
-    `total_percent_error` is the money calibration: predicted total against realised total out of time."""
+    """Held-out metrics of `model` next to its rule baseline (prefixed `baseline_`) and, for churn and CLV, to each
+    buy-till-you-die model fitted at the evaluation cut-off (`btyd_` BG/NBD, `pnbd_` Pareto/NBD, + Gamma-Gamma),
+    plus curves for plots. For CLV, `total_percent_error` is the money calibration: predicted total against realised
+    total out of time."""
     y, pred = evaluation["label"].to_numpy(), model.predict(evaluation)
-    with_btyd = btyd is not None and model.target in BTYD_TARGETS
+    fits = btyd_fits if model.target in BTYD_TARGETS else ()
     label_days = label_horizon_days or model.horizon_days
     if model.kind == "regressor":
         baseline = regressor_metrics(y, past_spend_baseline(evaluation, model.horizon_days))
         metrics = {**regressor_metrics(y, pred), **{f"baseline_{k}": v for k, v in baseline.items() if k != "n_eval"}}
-        if with_btyd:  # counted over the labels' horizon and scaled like them (see labels.py)
-            revenue = btyd.revenue(evaluation, label_days) * model.horizon_days / label_days
-            metrics |= {f"btyd_{k}": v for k, v in regressor_metrics(y, revenue).items() if k != "n_eval"}
+        for fit in fits:  # counted over the labels' horizon and scaled like them (see labels.py)
+            revenue = fit.revenue(evaluation, label_days) * model.horizon_days / label_days
+            metrics |= {f"{BTYD_PREFIXES[fit.model]}_{k}": v for k, v in regressor_metrics(y, revenue).items()
+                        if k != "n_eval"}
         return metrics, {"lift": lift_by_decile(y, pred)}
     baseline_score = rfm_score(evaluation, model.target)
     metrics = {**classifier_metrics(y, pred),
                **{f"baseline_{k}": v for k, v in ranking_metrics(y, baseline_score).items()}}
-    if with_btyd:
-        score = btyd.churn_score(evaluation, label_days)
-        metrics |= {f"btyd_{k}": v for k, v in ranking_metrics(y, score).items()}
+    for fit in fits:
+        score = fit.churn_score(evaluation, label_days)
+        metrics |= {f"{BTYD_PREFIXES[fit.model]}_{k}": v for k, v in ranking_metrics(y, score).items()}
     return metrics, {"calibration_curve": calibration_curve(y, pred), "lift": lift_by_decile(y, pred),
                      "baseline_lift": lift_by_decile(y, baseline_score)}
 
@@ -283,10 +293,16 @@ def train_target_model(con: duckdb.DuckDBPyConnection, as_of: date, target: str,
                                  purchases=purchases, interactions=interactions, lexicon=lexicon,
                                  snapshot_key=snapshot_key)
     horizon_days = plan.requested_horizon_days if target == "clv" else plan.horizon_days  # CLV labels are scaled
-    btyd = None
+    btyd = pnbd = None
+    notes = list(plan.notes)
     if target in BTYD_TARGETS:  # the evaluation cut-off is the latest planned one (split_out_of_time)
-        btyd, _ = fit_btyd_at(con, max(plan.cutoffs), customers=customers, purchases=purchases)
+        cutoff = max(plan.cutoffs)
+        btyd, _ = fit_btyd_at(con, cutoff, customers=customers, purchases=purchases)
+        pnbd, _ = fit_btyd_at(con, cutoff, customers=customers, purchases=purchases, model=PARETO_NBD)
+        notes += [f"{MODEL_NAMES[m]} could not be fitted at the evaluation cut-off {cutoff}: no such baseline"
+                  for m, fit in ((BG_NBD, btyd), (PARETO_NBD, pnbd)) if fit is None]
     model, evaluation = fit_target_model(frame, target, horizon_days=horizon_days, params=params, seed=seed,
-                                         n_threads=n_threads, notes=plan.notes, calibration_cutoff=seasonal,
-                                         btyd=btyd, label_horizon_days=plan.horizon_days)
-    return TrainingRun(model, plan, evaluation.reset_index(drop=True), len(frame), seasonal, btyd)
+                                         n_threads=n_threads, notes=notes, calibration_cutoff=seasonal,
+                                         btyd_fits=[f for f in (btyd, pnbd) if f is not None],
+                                         label_horizon_days=plan.horizon_days)
+    return TrainingRun(model, plan, evaluation.reset_index(drop=True), len(frame), seasonal, btyd, pnbd)

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from demo.cdnow import cdnow_path, read_log
-from models.features.btyd import (BTYD_COLUMNS, INPUT_COLUMNS, REFIT_EVERY_DAYS, add_btyd_features, btyd_inputs_sql,
-                                  btyd_outputs, fit_btyd, fit_btyd_at, fit_date)
+from models.features import pareto_nbd
+from models.features.btyd import (BG_NBD, BTYD_COLUMNS, INPUT_COLUMNS, PARETO_NBD, REFIT_EVERY_DAYS, add_btyd_features,
+                                  btyd_inputs_sql, btyd_outputs, fit_btyd, fit_btyd_at, fit_date)
 
 AS_OF = date(1997, 10, 1)
 
@@ -84,6 +85,36 @@ def test_no_purchase_on_or_after_the_date_changes_the_inputs_or_the_fit(cdnow_sa
     cut_extracts = cdnow_sample.execute(btyd_inputs_sql(cut, "golden_customers", "early")).df()
     pd.testing.assert_frame_equal(cut_extracts, before)
     assert fit_btyd(cut_extracts) == fit_btyd(before)
+
+
+@pytest.mark.parametrize("model", [BG_NBD, PARETO_NBD])
+def test_a_purchase_on_or_after_the_date_changes_no_fit_and_one_before_it_does(cdnow_sample, model):
+    """Point in time for both purchase models: fitted only on completed purchases strictly before the date."""
+    con, cut = cdnow_sample, date(1997, 4, 1)
+    con.execute("CREATE OR REPLACE TABLE later AS SELECT * FROM purchases WHERE order_ts < ? UNION ALL "
+                "SELECT customer_id, CAST(? AS TIMESTAMP) + INTERVAL (n) DAY, 25.0, 'completed' "
+                "FROM (SELECT customer_id FROM golden_customers LIMIT 300), range(0, 3) t(n)", [cut, cut])
+    con.execute("CREATE OR REPLACE TABLE earlier AS SELECT * FROM later UNION ALL "
+                "SELECT customer_id, CAST(? AS TIMESTAMP) - INTERVAL 1 DAY, 25.0, 'completed' "
+                "FROM (SELECT customer_id FROM golden_customers LIMIT 300)", [cut])
+    fits = {table: fit_btyd_at(con, cut, purchases=table, model=model)[0]
+            for table in ("purchases", "later", "earlier")}
+    assert fits["purchases"] is not None and fits["purchases"].model == model
+    assert fits["later"] == fits["purchases"]  # 900 purchases on and after the date: nothing moved
+    assert fits["earlier"] != fits["purchases"]  # 300 the day before: the fit sees them
+
+
+def test_a_pareto_nbd_fit_that_fails_or_ends_at_nan_gives_no_fit_and_bg_nbd_still_fits(cdnow_sample, monkeypatch):
+    inputs = cdnow_sample.execute(btyd_inputs_sql(AS_OF, "golden_customers", "purchases")).df()
+    assert fit_btyd(inputs, PARETO_NBD).name == "Pareto/NBD + Gamma-Gamma"
+
+    def no_convergence(*args, **kwargs):
+        raise pareto_nbd.ConvergenceError("Pareto/NBD did not converge: ABNORMAL")
+
+    for broken in (no_convergence, lambda *a, **k: {"r": np.nan, "alpha": 1.0, "s": 1.0, "beta": 1.0}):
+        monkeypatch.setattr(pareto_nbd, "fit", broken)
+        assert fit_btyd(inputs, PARETO_NBD) is None
+        assert fit_btyd(inputs, BG_NBD).model == BG_NBD
 
 
 def test_fits_kept_across_dates_come_from_an_earlier_grid_date_and_read_nothing_on_or_after_the_date(cdnow_sample):
