@@ -59,6 +59,14 @@ class BtydFit:
     n_customers: int
     model: str = BG_NBD
 
+    def __setstate__(self, state: dict) -> None:
+        """A fit pickled before Pareto/NBD (a baseline version in an existing MLflow store) named its parameters
+        `bg_nbd`: it still loads, as the BG/NBD fit it is."""
+        if "bg_nbd" in state:
+            state = {"model": BG_NBD, **{k: v for k, v in state.items() if k != "bg_nbd"},
+                     "purchase_params": state["bg_nbd"]}
+        self.__dict__.update(state)
+
     @property
     def name(self) -> str:
         """'BG/NBD + Gamma-Gamma' or 'Pareto/NBD + Gamma-Gamma' (a baseline's rule, in reasons and the card)."""

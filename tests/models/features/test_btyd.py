@@ -144,3 +144,21 @@ def test_too_small_or_repeatless_bases_give_no_fit_rather_than_invented_numbers(
                                "btyd_age_days": np.arange(1.0, 51.0), "btyd_monetary": [0.0] * 50})
     assert fit_btyd(no_repeats) is None
     assert btyd_outputs(None, tiny).isna().all().all()
+
+
+def test_a_fit_pickled_before_pareto_nbd_still_loads_as_the_bg_nbd_fit_it_is():
+    """Baseline versions logged by the version before Pareto/NBD hold a BtydFit whose parameters were named
+    `bg_nbd`: an existing MLflow store must still load them (pickle state as that version wrote it)."""
+    import pickle
+
+    from models.features.btyd import BG_NBD, BtydFit
+
+    written = object.__new__(BtydFit)  # pickled as the old class did: the class, then its fields as the state
+    written.__dict__.update({"bg_nbd": (0.24, 4.4, 0.79, 2.4), "gamma_gamma": (6.2, 3.9, 15.4), "n_customers": 100})
+    data = pickle.dumps(written)
+    assert b"bg_nbd" in data and b"purchase_params" not in data
+    new = BtydFit((0.24, 4.4, 0.79, 2.4), (6.2, 3.9, 15.4), 100)
+    old = pickle.loads(data)
+    assert old.purchase_params == new.purchase_params and old.model == BG_NBD
+    assert old.params() == new.params()
+    assert pickle.loads(pickle.dumps(new)) == new
