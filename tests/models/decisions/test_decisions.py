@@ -195,8 +195,12 @@ def test_levers_weight_an_action(catalog):
 def test_bad_config_values_are_named(catalog):
     with pytest.raises(ValueError, match="decisions.holdout_share"):
         run(catalog, holdout_share=2)
-    with pytest.raises(ValueError, match="decisions.action_volume_caps.nope"):
+    with pytest.raises(ValueError, match="decisions.action_volume_caps: 'nope' is not an action id of the catalog"):
         run(catalog, action_volume_caps={"nope": 3})
+    with pytest.raises(ValueError, match="decisions.action_volume_caps.upsell: expected a non-negative integer, got -1"):
+        run(catalog, action_volume_caps={"upsell": -1})
+    with pytest.raises(ValueError, match="decisions.levers: 'nope' is neither an action id nor an action type"):
+        run(catalog, levers={"nope": 2.0})
     customers, features, scores, responses = hand_inputs()
     with pytest.raises(ValueError, match="features lacks column.*contacts_email_7d"):
         run(catalog, inputs=(customers, features.drop(columns="contacts_email_7d"), scores, responses))
