@@ -213,26 +213,30 @@ def test_with_a_shared_bound_many_worthless_actions_rarely_deploy_one_by_chance(
     assert deployed <= 6
 
 
+def _weak_and_bad(n_weak: int, deployed: str | None = None):
+    """The policy choice on two actions' rows: 'weak' worth +0.25 a row on `n_weak` rows and 'bad' -1.0 on 2,000,
+    both under noise of 10, with `deployed` the policy in place."""
+    from models.decisions.policy_selection import HeldOut
+
+    catalog = _catalog({"weak": lambda f: 0.0, "bad": lambda f: 0.0}, cost=0.0)
+    spread = np.where(np.arange(n_weak) % 2 == 0, 10.0, -10.0)
+    gamma = np.concatenate([0.25 + spread, -1.0 + np.where(np.arange(2000) % 2 == 0, 10.0, -10.0)])
+    rows = pd.DataFrame({"customer_id": [f"c{i}" for i in range(len(gamma))], "gamma": gamma, "segment": 0,
+                         "action_id": ["weak"] * n_weak + ["bad"] * 2000, "held_out": False})
+    n = len(rows)
+    held = HeldOut(rows, np.full((n, 2), np.nan), np.full((n, 2), np.nan), np.ones((n, 2), dtype=bool))
+    return select_policy(held, catalog, np.ones((n, len(CHANNELS)), dtype=bool), np.ones(2), n_customers=10_000,
+                         z_option=0.84, call_price=0.0, confidence=0.95, deployed=deployed)
+
+
 def test_a_plan_held_back_by_too_little_evidence_says_how_many_more_randomised_rows_would_show_it():
     """'weak' is worth +0.25 per row under noise of 10 on 2,000 rows: its bound is below zero, so no action is
     deployed. The summary names it and the extra rows that would show it if its estimate held — and with that many
     rows of the same mean and spread it is deployed, with a tenth fewer it is not."""
-    from models.decisions.policy_selection import HeldOut
     from models.exports.run_summary import policy_lines
     from models.exports.run_summary_texts import TEXTS
 
-    catalog = _catalog({"weak": lambda f: 0.0, "bad": lambda f: 0.0}, cost=0.0)
-
-    def choose(n_weak: int):
-        spread = np.where(np.arange(n_weak) % 2 == 0, 10.0, -10.0)
-        gamma = np.concatenate([0.25 + spread, -1.0 + np.where(np.arange(2000) % 2 == 0, 10.0, -10.0)])
-        rows = pd.DataFrame({"customer_id": [f"c{i}" for i in range(len(gamma))], "gamma": gamma, "segment": 0,
-                             "action_id": ["weak"] * n_weak + ["bad"] * 2000, "held_out": False})
-        n = len(rows)
-        held = HeldOut(rows, np.full((n, 2), np.nan), np.full((n, 2), np.nan), np.ones((n, 2), dtype=bool))
-        return select_policy(held, catalog, np.ones((n, len(CHANNELS)), dtype=bool), np.ones(2),
-                             n_customers=10_000, z_option=0.84, call_price=0.0, confidence=0.95)
-
+    choose = _weak_and_bad
     choice = choose(2000)
     assert choice.winner == "no_action"
     evidence = choice.as_dict()["evidence_needed"]
@@ -252,19 +256,8 @@ def test_the_policy_in_place_stays_until_tonights_best_is_shown_better_or_it_is_
     Deployed the night before, 'all:weak' stays (no action is not shown better than it); 'all:bad' goes (it is
     shown to lose value); with enough rows, 'all:weak' replaces a deployed no action. Without the rule (deployed
     None), tonight's best bound wins as on a first night."""
-    from models.decisions.policy_selection import HeldOut
-
-    catalog = _catalog({"weak": lambda f: 0.0, "bad": lambda f: 0.0}, cost=0.0)
-
     def choose(deployed, n_weak=2000):
-        spread = np.where(np.arange(n_weak) % 2 == 0, 10.0, -10.0)
-        gamma = np.concatenate([0.25 + spread, -1.0 + np.where(np.arange(2000) % 2 == 0, 10.0, -10.0)])
-        rows = pd.DataFrame({"customer_id": [f"c{i}" for i in range(len(gamma))], "gamma": gamma, "segment": 0,
-                             "action_id": ["weak"] * n_weak + ["bad"] * 2000, "held_out": False})
-        n = len(rows)
-        held = HeldOut(rows, np.full((n, 2), np.nan), np.full((n, 2), np.nan), np.ones((n, 2), dtype=bool))
-        return select_policy(held, catalog, np.ones((n, len(CHANNELS)), dtype=bool), np.ones(2),
-                             n_customers=10_000, z_option=0.84, call_price=0.0, confidence=0.95, deployed=deployed)
+        return _weak_and_bad(n_weak, deployed)
 
     assert choose(None).winner == "no_action"
     kept = choose("all:weak")
