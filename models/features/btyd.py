@@ -198,11 +198,16 @@ def fit_btyd_at(con: duckdb.DuckDBPyConnection, as_of: date, *, customers: str =
     """(fit of `model`, inputs of every customer known at `as_of`): the model fitted on the whole base, never a
     sample of labelled rows, so features at a training cut-off and tonight come from the same procedure."""
     inputs = con.execute(btyd_inputs_sql(as_of, customers, purchases)).df()
-    sample = inputs
-    if len(inputs) > MAX_FIT_CUSTOMERS:
-        order = pd.util.hash_pandas_object(inputs["customer_id"].astype(str), index=False).to_numpy()
-        sample = inputs.iloc[np.sort(np.argsort(order, kind="stable")[:MAX_FIT_CUSTOMERS])]
-    return fit_btyd(sample, model), inputs
+    return fit_btyd(fit_sample(inputs), model), inputs
+
+
+def fit_sample(inputs: pd.DataFrame) -> pd.DataFrame:
+    """The customers a model is fitted on: all of `inputs`, or MAX_FIT_CUSTOMERS of them chosen by a hash of the id
+    (deterministic; the same for every purchase model fitted on the same inputs)."""
+    if len(inputs) <= MAX_FIT_CUSTOMERS:
+        return inputs
+    order = pd.util.hash_pandas_object(inputs["customer_id"].astype(str), index=False).to_numpy()
+    return inputs.iloc[np.sort(np.argsort(order, kind="stable")[:MAX_FIT_CUSTOMERS])]
 
 
 def fit_date(as_of: date, every_days: int = REFIT_EVERY_DAYS) -> date:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from models.features.btyd import BG_NBD, MODEL_NAMES, PARETO_NBD, BtydFit, fit_btyd_at
+from models.features.btyd import BG_NBD, MODEL_NAMES, PARETO_NBD, BtydFit, fit_btyd, fit_btyd_at, fit_sample
 from models.training.calibration import Calibrator, fit_calibrator
 from models.training.evaluation import (PRIMARY_METRIC, calibration_curve, classifier_metrics, lift_by_decile,
                                past_spend_baseline, ranking_metrics, regressor_metrics, rfm_score)
@@ -297,8 +297,8 @@ def train_target_model(con: duckdb.DuckDBPyConnection, as_of: date, target: str,
     notes = list(plan.notes)
     if target in BTYD_TARGETS:  # the evaluation cut-off is the latest planned one (split_out_of_time)
         cutoff = max(plan.cutoffs)
-        btyd, _ = fit_btyd_at(con, cutoff, customers=customers, purchases=purchases)
-        pnbd, _ = fit_btyd_at(con, cutoff, customers=customers, purchases=purchases, model=PARETO_NBD)
+        btyd, inputs = fit_btyd_at(con, cutoff, customers=customers, purchases=purchases)
+        pnbd = fit_btyd(fit_sample(inputs), PARETO_NBD)  # the same inputs and sample, read once
         notes += [f"{MODEL_NAMES[m]} could not be fitted at the evaluation cut-off {cutoff}: no such baseline"
                   for m, fit in ((BG_NBD, btyd), (PARETO_NBD, pnbd)) if fit is None]
     model, evaluation = fit_target_model(frame, target, horizon_days=horizon_days, params=params, seed=seed,
