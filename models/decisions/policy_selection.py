@@ -57,6 +57,7 @@ import pandas as pd
 
 from models.decisions.catalog import CHANNELS, Catalog
 from models.training.surrogate import DEFAULT_ALPHA as SURROGACY_ALPHA
+from models.training.value_uplift import weighted_mean_se
 
 LEARNED, SEGMENT, RANKED, NO_ACTION_POLICY = "learned", "segment", "ranked", "no_action"
 NET_VALUE_ONLY = "valued on net value"
@@ -85,6 +86,8 @@ class HeldOut:
     optionally gamma_direct: the row's score on net value where gamma is the surrogate index of its conversion.
     Optionally fold: the row's cross-fitting fold for the segment rule (models/training/uplift.policy_folds), and
     out_of_sample: the row's own action's value in `uplift` comes from a model that did not see the row.
+    Optionally weight: the row's weight in its action's averages, the precision of its experiment
+    (models/training/value_uplift.precision_weights); without it every row weighs the same.
     uplift / uplift_se: (R, A) the learned value per catalog action (NaN where the action has no model).
     eligible: (R, A) the action's rules held for the customer on the contact date.
     surrogacy_alpha: level of the check that a candidate's value via conversions agrees with its value on net value.
@@ -96,6 +99,12 @@ class HeldOut:
     eligible: np.ndarray
     surrogacy_alpha: float = SURROGACY_ALPHA
     min_rows: int = 200  # rows of an action in a segment the segment rule needs (training.response_min_contacts)
+
+    def weights(self) -> np.ndarray:
+        """Each row's weight in its action's averages (1 for every row of rows without a `weight` column)."""
+        if "weight" in self.rows.columns:
+            return self.rows["weight"].to_numpy(float)
+        return np.ones(len(self.rows))
 
 
 @dataclass
@@ -197,7 +206,7 @@ def evaluate_policy(held: HeldOut, choice: np.ndarray, cost: np.ndarray, weight:
     gamma = held.rows[gamma_column].to_numpy(float)
     picked = np.where(choice >= 0, np.asarray(action_ids, dtype=object)[np.maximum(choice, 0)], None)
     contribution = np.where(picked == experiment, weight * (gamma - cost), 0.0)
-    return (*_scaled_mean(contribution[rows], experiment[rows], n_customers), contribution)
+    return (*_scaled_mean(contribution[rows], experiment[rows], n_customers, held.weights()[rows]), contribution)
 
 
 def evaluate_checked(held: HeldOut, choice: np.ndarray, cost: np.ndarray, weight: np.ndarray,
@@ -213,7 +222,7 @@ def evaluate_checked(held: HeldOut, choice: np.ndarray, cost: np.ndarray, weight
     if np.array_equal(direct[2], contribution):
         return value, se, contribution, ""
     experiment = held.rows["action_id"].to_numpy()
-    gap, gap_se = _scaled_mean((direct[2] - contribution)[rows], experiment[rows], n_customers)
+    gap, gap_se = _scaled_mean((direct[2] - contribution)[rows], experiment[rows], n_customers, held.weights()[rows])
     if abs(gap) > NormalDist().inv_cdf(1 - held.surrogacy_alpha / 2) * gap_se:
         return (*direct, f"{NET_VALUE_ONLY}: via conversions {value:,.2f} disagrees (gap {gap:,.2f}, "
                          f"se {gap_se:,.2f})")
@@ -230,12 +239,14 @@ def on_net_value(held: HeldOut, action_ids: list[str]) -> HeldOut:
     return replace(held, rows=rows)
 
 
-def _scaled_mean(contribution: np.ndarray, experiment: np.ndarray, n_customers: int) -> tuple[float, float]:
+def _scaled_mean(contribution: np.ndarray, experiment: np.ndarray, n_customers: int,
+                 weight: np.ndarray) -> tuple[float, float]:
+    """(n_customers x the sum over experiments of the rows' weighted mean contribution, its standard error)."""
     value, variance = 0.0, 0.0
     for a in np.unique(experiment):
-        part = contribution[experiment == a]
-        value += part.mean()
-        variance += part.var(ddof=1) / len(part) if len(part) > 1 else 0.0
+        mean, se = weighted_mean_se(contribution[experiment == a], weight[experiment == a])
+        value += mean
+        variance += se ** 2
     return float(n_customers * value), float(n_customers * np.sqrt(variance))
 
 
@@ -247,14 +258,14 @@ def segment_rule(held: HeldOut, catalog: Catalog, rows: np.ndarray,
     Segments where nothing gains are absent. A customer gets the first of its segment's actions it may get (its
     rules hold and a channel of it is allowed), so a customer the best action cannot reach still gets the next."""
     experiment = held.rows["action_id"].to_numpy()
-    gamma = held.rows["gamma"].to_numpy(float)
+    gamma, weight = held.rows["gamma"].to_numpy(float), held.weights()
     gains: dict[int, list[tuple[float, int, float]]] = {}  # segment -> [(gain after cost, action index, effect)]
     for a, action in enumerate(catalog.ordered_actions()):
         cost = min(action.cost_per_contact.values())
         own = rows & (experiment == action.id) & held.eligible[:, a]
         for s in np.unique(segments[own]):
             cell = own & (segments == s)
-            gain = float(gamma[cell].mean()) - cost
+            gain = weighted_mean_se(gamma[cell], weight[cell])[0] - cost
             if cell.sum() >= held.min_rows and gain > 0:
                 gains.setdefault(int(s), []).append((gain, a, gain + cost))
     return {s: [(a, effect) for _, a, effect in sorted(cells, key=lambda c: (-c[0], c[1]))]
@@ -290,8 +301,9 @@ def describe_rule(rule: dict[int, list[tuple[str, float]]], labels: tuple[str, .
 
 
 def kept_or_replaced(winner: PolicyEstimate, reason: str, deployed: str | None, estimates: list[PolicyEstimate],
-                     contributions: dict[str, np.ndarray], valued_on: dict[str, np.ndarray], experiment: np.ndarray, *,
-                     n_customers: int, z: float, confidence: float) -> tuple[PolicyEstimate, str]:
+                     contributions: dict[str, np.ndarray], valued_on: dict[str, np.ndarray], experiment: np.ndarray,
+                     weight: np.ndarray, *, n_customers: int, z: float,
+                     confidence: float) -> tuple[PolicyEstimate, str]:
     """Tonight's policy given the one the last night deployed (`deployed`; None on a first night or with
     `decisions.keep_deployed_policy: false`): a safe policy improvement replaces the deployed policy only when the new
     one is shown better than it (Thomas et al. 2015: the baseline is the policy in place), so tonight's `winner`
@@ -310,7 +322,8 @@ def kept_or_replaced(winner: PolicyEstimate, reason: str, deployed: str | None, 
         rows = valued_on[name] & valued_on[deployed]
         if not rows.any():
             return True, f"no rows value both '{name}' and '{deployed}'"
-        gain, se = _scaled_mean((contributions[name] - contributions[deployed])[rows], experiment[rows], n_customers)
+        gain, se = _scaled_mean((contributions[name] - contributions[deployed])[rows], experiment[rows], n_customers,
+                                weight[rows])
         return bool(round(gain - z * se, 9) > 0), (f"paired gain of '{name}' over '{deployed}' {gain:,.2f} (lower "
                                                   f"bound {gain - z * se:,.2f}) on {int(rows.sum()):,} rows")
     better, gain = shown_better(winner.name)
@@ -371,8 +384,9 @@ def select_policy(held: HeldOut, catalog: Catalog, contactable: np.ndarray, acti
     # an action whose conversions disagree with its net value on its own rows is valued on net value alone in the
     # rules fitted below and in every candidate that sends it, and deployed at that effect
     held = on_net_value(held, net_value_only)
-    action_effects = {action_id: effect for action_id, effect in
-                      held.rows.groupby("action_id", sort=True)["gamma"].mean().items()}
+    experiment, gamma, weight = held.rows["action_id"].to_numpy(), held.rows["gamma"].to_numpy(float), held.weights()
+    action_effects = {str(a): weighted_mean_se(gamma[experiment == a], weight[experiment == a])[0]
+                      for a in np.unique(experiment)}
     segments = {name: rule_segments(name, held.rows["segment"].to_numpy()) for name in (RANKED, SEGMENT)}
     for name, segment in segments.items():  # the rules fitted on the rows: cross-fitted over the folds when the
         if "fold" in held.rows.columns:      # rows carry them, so every row values them
@@ -394,7 +408,6 @@ def select_policy(held: HeldOut, catalog: Catalog, contactable: np.ndarray, acti
     simple = [e for e in estimates if e.name not in TARGETED]  # in order of simplicity: ties keep the first
     baseline = max(simple, key=lambda e: round(e.lcb, 9))
     shared = f", shared by {claims} candidates" if claims > 1 else ""
-    experiment = held.rows["action_id"].to_numpy()
     winner, reason, simpler = baseline, "", list(simple)
     for targeted in TARGETED:  # in order of simplicity: each must beat every simpler candidate on its rows
         rows = valued_on[targeted]
@@ -404,12 +417,12 @@ def select_policy(held: HeldOut, catalog: Catalog, contactable: np.ndarray, acti
         bounds = []  # every simpler candidate's estimate on these rows (if valued on all of them): the best bound
         for e in simpler:  # is the one to beat
             if valued_on[e.name][rows].all():
-                value, se = _scaled_mean(contributions[e.name][rows], experiment[rows], n_customers)
+                value, se = _scaled_mean(contributions[e.name][rows], experiment[rows], n_customers, weight[rows])
                 bounds.append((round(value - z * se, 9), value, e.name))
         simpler.append(estimate)
         rival_lcb, rival_value, rival = max(bounds, key=lambda b: b[0])  # ties keep the simpler
         gain, gain_se = _scaled_mean((contributions[targeted] - contributions[rival])[rows], experiment[rows],
-                                     n_customers)
+                                     n_customers, weight[rows])
         estimate.note += (f"; best simpler policy on the same rows '{rival}' {rival_value:,.2f} (lower bound "
                           f"{rival_lcb:,.2f}), paired gain {gain:,.2f} (lower bound {gain - z * gain_se:,.2f})")
         if gain > 0 and round(estimate.lcb - rival_lcb, 9) > 0:  # ahead of every simpler one on the same rows, safer
@@ -424,7 +437,7 @@ def select_policy(held: HeldOut, catalog: Catalog, contactable: np.ndarray, acti
                   f"policy was not fitted on ({int(valued_on[RANKED].sum()):,} for the ranked and the segment rules, "
                   f"{int(valued_on[LEARNED].sum()):,} for the learned targeting)")
     winner, reason = kept_or_replaced(winner, reason, deployed, estimates, contributions, valued_on, experiment,
-                                      n_customers=n_customers, z=z, confidence=confidence)
+                                      weight, n_customers=n_customers, z=z, confidence=confidence)
     winner.chosen = True
     evidence = None
     if winner.name not in TARGETED:

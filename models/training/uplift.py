@@ -55,7 +55,7 @@ from models.training.surrogate import DEFAULT_ALPHA, apply_surrogate
 from models.training.train import BoostedModel, SharedMatrices, fit_calibrated_classifier
 from models.training.training_sets import build_population_features, read_lexicon_once
 from models.training.value_uplift import (ValueModel, dr_pseudo_outcome, fit_baseline_outcome,
-                                          fit_value_model, fold_of, with_propensity)
+                                          fit_value_model, fold_of, precision_weights, with_propensity)
 from models.warehouse import table_columns, table_exists
 
 RESPONSE_META = ("customer_id", "campaign_date", "action_id", "treated", "label", "source", "propensity", "value",
@@ -338,6 +338,9 @@ def fit_value_models(models: ResponseModels, frame: pd.DataFrame, actions: Seque
         models.notes.extend(check.notes)
         for action_id in check.per_action:
             models.metrics[f"value_via_conversions_{action_id}"] = float(action_id in check.used)
+    # each row weighs by its experiment's precision in every average over the rows (value_uplift.precision_weights)
+    weight = precision_weights(pd.concat([train, held], ignore_index=True))
+    train, held = train.assign(weight=weight[:len(train)]), held.assign(weight=weight[len(train):])
     train = train.assign(oof_tau=np.nan)
     for action in actions:
         own = train[train["action_id"] == action.id]
@@ -378,7 +381,7 @@ def fit_value_models(models: ResponseModels, frame: pd.DataFrame, actions: Seque
         held = held.assign(out_of_sample=own_out_of_fold | held["held_out"].to_numpy(bool))
         held = held.assign(segment=recency_segment(held["days_since_last_purchase"]))
         columns = ["customer_id", "action_id", "gamma", *(["gamma_direct"] if "gamma_direct" in held else []),
-                   "segment", "held_out", "fold", "out_of_sample"]
+                   "segment", "held_out", "fold", "out_of_sample", "weight"]
         models.held_out = HeldOut(held[columns], uplift, se, eligible,
                                   surrogacy_alpha=DEFAULT_ALPHA if surrogacy_alpha is None else surrogacy_alpha,
                                   min_rows=min_contacts)

@@ -11,7 +11,9 @@ on that date: known, because the assignment was random).
        Gamma = (Y - m(x)) (T / e - (1 - T) / (1 - e))
    has E[Gamma | x] = the true effect whatever m's errors; a good m only removes noise (what a customer
    would have spent anyway), which is most of Y's variance.
-2. effect = mean Gamma (standard error sd / sqrt(n)) among rows whose customer met the action's rules.
+2. effect = mean Gamma (standard error sd / sqrt(n)) among rows whose customer met the action's rules, each row
+   weighted by the precision of its experiment (precision_weights: a company campaign, the plan's holdout
+   experiment and its exploration draws are separate experiments of very different noise; one source: equal weights).
 3. tau(x), one of two forms, whichever explains more of Gamma out of fold (covariance of Gamma with the
    out-of-fold prediction; ties go to the simpler): `value_scaled`, tau = a + b m(x), an effect in
    proportion to what the customer is worth anyway (two numbers, hard to overfit: a retention or upsell
@@ -39,6 +41,7 @@ VALUE_PARAMS = {"objective": "reg:squarederror", "max_depth": 3, "eta": 0.08, "m
 TAU_PARAMS = {**VALUE_PARAMS, "max_depth": 2, "num_boost_round": 60}
 N_FOLDS = 2
 MIN_ROWS_PER_ARM = 200  # default `training.response_min_contacts`
+MIN_STRATUM_ROWS = 30   # rows of one source of an action whose own Gamma variance sets their weight
 
 
 @dataclass
@@ -77,6 +80,54 @@ class ValueModel:
 def dr_pseudo_outcome(y: np.ndarray, t: np.ndarray, e: np.ndarray, baseline: np.ndarray) -> np.ndarray:
     """The doubly robust score of the effect per row (see the module docstring)."""
     return (y - baseline) * ipw_weight(t, e)
+
+
+def precision_weights(rows: pd.DataFrame, column: str = "gamma") -> np.ndarray:
+    """Per row the weight of its experiment in its action's averages: 1 / the variance of `column` (Gamma) among the
+    rows of its action and `source`, scaled to mean 1 per action; 1 for every row of an action with one source.
+
+    The sources of an action's rows are separate randomised experiments: a company campaign (about a quarter of its
+    audience held out), the plan's own contacts against its 5 % holdout (a control row weighs 1 / 0.05 = 20 in
+    Gamma) and its exploration draws. Each one's mean Gamma is unbiased for the effect among its rows; averaged
+    with equal row weights, a noisy source swamps a clean one and more rows give a worse estimate (measured, 12-night
+    lifecycle simulation, 20,000 customers, seed 11, last night: the upsell's 14,978 campaign rows had se 0.77 per
+    contact, its 9,581 plan rows 2.70; pooled with equal weights 1.15, by precision 0.74). Weighting each row by its
+    source's precision is the inverse-variance combination of the experiments (the weights depend on the design
+    and the spread of the outcome, never on the sign of an effect). A source with fewer than MIN_STRATUM_ROWS rows
+    (or no spread) takes its action's overall variance."""
+    weight = np.ones(len(rows))
+    if "source" not in rows.columns or not len(rows):
+        return weight
+    values = rows[column].to_numpy(float)
+    action, source = rows["action_id"].to_numpy(), rows["source"].astype(str).to_numpy()
+    for a in np.unique(action):
+        own = action == a
+        sources = np.unique(source[own])
+        if len(sources) < 2:
+            continue
+        overall = float(np.var(values[own], ddof=1)) if own.sum() > 1 else 0.0
+        for s in sources:
+            cell = own & (source == s)
+            var = float(np.var(values[cell], ddof=1)) if cell.sum() >= MIN_STRATUM_ROWS else overall
+            var = var if var > 0 else overall
+            weight[cell] = 1.0 / var if var > 0 else 1.0
+        weight[own] /= weight[own].mean()
+    return weight
+
+
+def weighted_mean_se(values: np.ndarray, weight: np.ndarray | None = None) -> tuple[float, float]:
+    """(weighted mean, its sandwich standard error) of `values`; equal weights give the mean and sd / sqrt(n)
+    (ddof 1). Standard error 0 with fewer than two values."""
+    values = np.asarray(values, dtype=float)
+    n = len(values)
+    if not n:
+        return 0.0, 0.0
+    w = np.ones(n) if weight is None else np.asarray(weight, dtype=float)
+    total = float(w.sum())
+    mean = float(np.dot(w, values) / total)
+    if n < 2:
+        return mean, 0.0
+    return mean, float(np.sqrt(np.sum((w * (values - mean)) ** 2) * n / (n - 1)) / total)
 
 
 def with_propensity(rows: pd.DataFrame) -> pd.DataFrame:
@@ -130,7 +181,8 @@ def fit_value_model(rows: pd.DataFrame, features: list[str], action_id: str, hor
                                 n_threads).predict(rows[out])
     explained = {kind: float(np.cov(gamma, pred)[0, 1]) if np.std(pred) > 1e-9 else 0.0 for kind, pred in oof.items()}
     kind = "tree" if explained["tree"] > explained["value_scaled"] else "value_scaled"
-    slope, slope_se = calibration_slope(gamma, oof[kind])
+    weight = rows["weight"].to_numpy(float) if "weight" in rows.columns else None
+    slope, slope_se = calibration_slope(gamma, oof[kind], weight)
     if kind == "tree":
         tau, coef = _fit(rows, features, "gamma", TAU_PARAMS, [*base_seed, 9, 7], n_threads), (0.0, 1.0)
         mean_tau = float(np.mean(tau.predict(rows)))
@@ -158,26 +210,29 @@ def _least_squares(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 def audience_effect(rows: pd.DataFrame) -> tuple[float, float, str]:
     """(mean Gamma, its standard error, where): among the rows whose customer met the action's rules on the
-    contact date when there are enough (the plan only offers it there), else over all rows."""
+    contact date when there are enough (the plan only offers it there), else over all rows; rows weighted by their
+    `weight` (precision_weights) when they carry one."""
     chosen, where = rows, f"all {len(rows)} rows"
     if "in_audience" in rows.columns:
         audience = rows[rows["in_audience"].astype(bool)]
         if min(int(audience["treated"].sum()), int((audience["treated"] == 0).sum())) >= 30:
             chosen, where = audience, f"{len(audience)} rows meeting the action's rules"
-    gamma = chosen["gamma"].to_numpy(float)
-    return float(gamma.mean()), float(gamma.std(ddof=1) / np.sqrt(len(gamma))), where
+    weight = chosen["weight"].to_numpy(float) if "weight" in chosen.columns else None
+    return (*weighted_mean_se(chosen["gamma"].to_numpy(float), weight), where)
 
 
-def calibration_slope(gamma: np.ndarray, tau: np.ndarray) -> tuple[float, float]:
-    """(slope, sandwich standard error) of Gamma on the centred predicted effect: ~1 when the predicted
-    spread is real, ~0 when it is noise; (0, inf) when the prediction has no spread."""
-    centred = tau - tau.mean()
-    spread = float(np.sum(centred ** 2))
+def calibration_slope(gamma: np.ndarray, tau: np.ndarray, weight: np.ndarray | None = None) -> tuple[float, float]:
+    """(slope, sandwich standard error) of Gamma on the centred predicted effect (rows weighted by `weight`,
+    precision_weights): ~1 when the predicted spread is real, ~0 when it is noise; (0, inf) when the prediction has
+    no spread."""
+    w = np.ones(len(gamma)) if weight is None else np.asarray(weight, dtype=float)
     if not np.std(tau) > 1e-9:
         return 0.0, float("inf")
-    slope = float(np.sum(centred * (gamma - gamma.mean())) / spread)
-    residual = gamma - gamma.mean() - slope * centred
-    return slope, float(np.sqrt(np.sum(centred ** 2 * residual ** 2)) / spread)
+    centred = tau - np.dot(w, tau) / w.sum()
+    spread = float(np.sum(w * centred ** 2))
+    slope = float(np.sum(w * centred * (gamma - np.dot(w, gamma) / w.sum())) / spread)
+    residual = gamma - np.dot(w, gamma) / w.sum() - slope * centred
+    return slope, float(np.sqrt(np.sum((w * centred * residual) ** 2)) / spread)
 
 
 def _fit(rows: pd.DataFrame, features: list[str], label: str, params: Mapping | None, seed: list[int],

@@ -348,3 +348,40 @@ def test_a_learned_rule_must_beat_the_simpler_ranked_rule_not_only_the_simple_po
     learned = next(e for e in choice.estimates if e.name == LEARNED)
     assert "best simpler policy on the same rows 'ranked'" in learned.note
     assert choice.winner == RANKED
+
+
+def _two_experiments(seed: int, effect: float = 1.0) -> pd.DataFrame:
+    """One action's rows from two randomised sources with a known effect: a balanced company campaign (half
+    contacted) and the plan's own contacts against a 5 % holdout, whose control rows weigh 20 in Gamma."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for source, n, share in (("campaign", 10_000, 0.5), ("plan", 10_000, 0.95)):
+        treated = (rng.uniform(size=n) < share).astype(float)
+        value = rng.normal(20.0, 30.0, size=n) + effect * treated
+        parts.append(pd.DataFrame({"action_id": "a", "source": source, "treated": treated, "propensity": share,
+                                   "gamma": dr_pseudo_outcome(value, treated, np.full(n, share), np.full(n, 20.0))}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_each_experiment_weighs_by_its_precision_so_more_rows_never_make_an_effect_noisier():
+    from models.training.value_uplift import precision_weights, weighted_mean_se
+
+    rows = _two_experiments(seed=3)
+    weight = precision_weights(rows)
+    campaign = (rows["source"] == "campaign").to_numpy()
+    gamma = rows["gamma"].to_numpy(float)
+    alone = weighted_mean_se(gamma[campaign])
+    pooled = weighted_mean_se(gamma)
+    weighted = weighted_mean_se(gamma, weight)
+    assert pooled[1] > 1.1 * alone[1]           # equal weights: the holdout experiment's noise swamps the campaign
+    assert weighted[1] < alone[1]               # by precision: the second experiment adds information
+    assert weight[campaign].mean() > 3 * weight[~campaign].mean()
+    assert weighted_mean_se(gamma, np.ones(len(gamma))) == pytest.approx(  # equal weights: mean and sd / sqrt(n)
+        (gamma.mean(), gamma.std(ddof=1) / np.sqrt(len(gamma))))
+    estimates = [weighted_mean_se(r["gamma"].to_numpy(float), precision_weights(r))
+                 for r in (_two_experiments(seed=s) for s in range(20, 60))]
+    means, ses = np.array([m for m, _ in estimates]), np.array([s for _, s in estimates])
+    assert abs(means.mean() - 1.0) < 3 * ses.mean() / np.sqrt(len(means))  # unbiased for the known effect
+    assert 0.6 < means.std() / ses.mean() < 1.5                          # its standard error is honest
+    one_source = rows[campaign]
+    assert np.array_equal(precision_weights(one_source), np.ones(len(one_source)))  # one source: as before
