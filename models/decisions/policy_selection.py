@@ -18,7 +18,9 @@ on channel ch earns Gamma - cost(a, ch) there, else 0, so
 
 is unbiased for pi's incremental value over N customers like the experiments' (w_i < 1 when a limit lets
 only a share of the policy's intended contacts through tonight). Its standard error adds each
-experiment's variance. Where an action's Gamma is the surrogate index of its conversions (models/training/surrogate.py), each
+experiment's variance. Each mean weighs a row by the precision of its source (HeldOut.weights: a company campaign,
+the plan's holdout experiment and its exploration draws are separate experiments of very different noise;
+models/training/value_uplift.precision_weights). Where an action's Gamma is the surrogate index of its conversions (models/training/surrogate.py), each
 candidate is also valued on net value alone, on the same rows; when the two disagree (paired, at the rows'
 `surrogacy_alpha`), conversions do not tell that candidate's story and it is valued on net value alone
 (evaluate_checked). When that happens to an 'all:<action>' candidate, the action's rows are valued on net value alone

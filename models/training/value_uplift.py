@@ -86,12 +86,13 @@ def precision_weights(rows: pd.DataFrame, column: str = "gamma") -> np.ndarray:
     """Per row the weight of its experiment in its action's averages: 1 / the variance of `column` (Gamma) among the
     rows of its action and `source`, scaled to mean 1 per action; 1 for every row of an action with one source.
 
-    The sources of an action's rows are separate randomised experiments: a company campaign (about a quarter of its
-    audience held out), the plan's own contacts against its 5 % holdout (a control row weighs 1 / 0.05 = 20 in
-    Gamma) and its exploration draws. Each one's mean Gamma is unbiased for the effect among its rows; averaged
-    with equal row weights, a noisy source swamps a clean one and more rows give a worse estimate (measured, 12-night
-    lifecycle simulation, 20,000 customers, seed 11, last night: the upsell's 14,978 campaign rows had se 0.77 per
-    contact, its 9,581 plan rows 2.70; pooled with equal weights 1.15, by precision 0.74). Weighting each row by its
+    The sources of an action's rows are separate randomised experiments: a company campaign (in the demo worlds a
+    quarter of its audience held out), the plan's own contacts against its 5 % holdout (a control row weighs
+    1 / 0.05 = 20 in Gamma) and its exploration draws. Each one's mean Gamma is unbiased for the effect among its
+    rows; averaged with equal row weights, a noisy source swamps a clean one and more rows give a worse estimate
+    (measured, 12-night lifecycle simulation, 20,000 customers, seed 11, last night, inverse propensity without m:
+    the upsell's 14,978 campaign rows had se 0.77 per contact, its 9,581 plan rows 2.70; pooled with equal weights
+    1.15, by precision 0.74). Weighting each row by its
     source's precision is the inverse-variance combination of the experiments (the weights depend on the design
     and the spread of the outcome, never on the sign of an effect). A source with fewer than MIN_STRATUM_ROWS rows
     (or no spread) takes its action's overall variance."""
