@@ -385,3 +385,32 @@ def test_each_experiment_weighs_by_its_precision_so_more_rows_never_make_an_effe
     assert 0.6 < means.std() / ses.mean() < 1.5                          # its standard error is honest
     one_source = rows[campaign]
     assert np.array_equal(precision_weights(one_source), np.ones(len(one_source)))  # one source: as before
+
+
+def test_a_policy_in_place_shown_to_lose_value_goes_even_when_tonights_best_is_not_shown_better_than_it():
+    """kept_or_replaced on constructed contributions. The learned rule in place is valued on its 1,000 out-of-sample
+    rows, where it loses 2.0 a row (noise 1). Tonight's best, 'all:a' (+0.3 a row, noise 60, valued on all 4,000
+    rows), is not shown better than it on those rows, yet no action is: the learned rule goes. With a learned rule
+    that loses nothing it stays."""
+    from models.decisions.policy_selection import PolicyEstimate, kept_or_replaced, z_of
+
+    rng = np.random.default_rng(5)
+    n = 4000
+    experiment = np.full(n, "a", dtype=object)
+    its_rows = np.zeros(n, dtype=bool)
+    its_rows[:1000] = True
+    a = rng.normal(0.3, 60.0, n)
+
+    def choose(learned_loss):
+        learned = np.where(its_rows, rng.normal(-learned_loss, 1.0, n), 0.0)
+        contributions = {"no_action": np.zeros(n), "all:a": a, "learned": learned}
+        valued_on = {"no_action": np.ones(n, bool), "all:a": np.ones(n, bool), "learned": its_rows}
+        estimates = [PolicyEstimate(name, 0.0, 0.0, 0.0, 0.0) for name in contributions]
+        winner = estimates[1]
+        return kept_or_replaced(winner, "tonight's best", "learned", estimates, contributions, valued_on, experiment,
+                                np.ones(n), n_customers=n, z=z_of(0.95), confidence=0.95)
+
+    chosen, reason = choose(learned_loss=2.0)
+    assert chosen.name == "all:a" and "'learned' is shown to lose value" in reason
+    chosen, reason = choose(learned_loss=0.0)
+    assert chosen.name == "learned" and "stays" in reason
