@@ -49,6 +49,9 @@ _HOLDOUT_CODE = SUPPRESSION_REASONS.index("holdout") + 1
 # cool-down after a decline, both set by past contacts) or the holdout
 _PERMITTED_CODES = (0, *(SUPPRESSION_REASONS.index(reason) + 1 for reason in
                             ("frequency_cap_7d", "frequency_cap_30d", "cooldown_after_decline", "holdout")))
+# codes of tonight's contact rules, set by past contacts (the plan's own listed ones included)
+_CONTACT_RULE_CODES = tuple(SUPPRESSION_REASONS.index(reason) + 1 for reason in
+                            ("frequency_cap_7d", "frequency_cap_30d", "cooldown_after_decline"))
 
 
 @dataclass
@@ -162,6 +165,8 @@ class ChosenOptions:
     withheld: np.ndarray      # (C,) for holdout customers the option the plan would have chosen (-1: none)
     threshold_removed: dict   # customers left with no action by min_margin_value / option_confidence, and the
                               # estimated value of their best option so held back
+    contact_rules_held_back: dict  # customers whose best option worth sending is on a channel tonight's contact rules
+                                   # close, and how much better it is than their best open one (contact_rules_held_back)
     exploration_set: np.ndarray | None = None  # (C,) explored customers' uniform draw set (exploration_sets)
 
 
@@ -195,9 +200,10 @@ def choose_options(options: Options, settings: DecisionSettings, as_of: date, *,
     `apply_confidence`) the lower bound of its value at `option_confidence` is positive."""
     ev, holdout, contactable = options.expected_value, options.holdout, options.contactable
     feasible = contactable & ~holdout[:, None]
-    worth = contactable & (ev >= settings.min_margin_value) & (ev > 0)
+    passes = (ev >= settings.min_margin_value) & (ev > 0)
     if apply_confidence:
-        worth &= ev - z_of(settings.option_confidence) * options.value_se > 0
+        passes &= ev - z_of(settings.option_confidence) * options.value_se > 0
+    worth = contactable & passes
     removed = feasible & (ev > 0) & ~worth  # worth something by its estimate, held back by a threshold
     pair_action = np.array([[a.id for a in options.actions].index(a) for a, _ in options.pairs], dtype=np.int64)
     layout = build_layout(pair_action, len(options.actions), settings.one_action_per_customer)
@@ -240,7 +246,27 @@ def choose_options(options: Options, settings: DecisionSettings, as_of: date, *,
                  probability=probability, no_action_probability=p_none, reasons=reasons, withheld=withheld,
                  threshold_removed={"customers": int(left_out.any(axis=1).sum()),
                                     "value": round(float(np.where(left_out, ev, 0.0).max(axis=1).sum()), 6)},
+                 contact_rules_held_back=contact_rules_held_back(options, passes),
                  exploration_set=exploration_sets(options, layout, members, greedy, slot_explored))
+
+
+def contact_rules_held_back(options: Options, passes: np.ndarray) -> dict:
+    """What tonight's contact rules (frequency caps, the cool-down after a decline) held back: the customers, holdout
+    aside, whose best option worth sending (`passes`: the value thresholds) is on a channel those rules close tonight
+    and is worth more than their best open one; the sum of the differences by the options' estimates (before the
+    night's limits on calls, budget and volumes); and the customers per reason of that closed option. The caps count
+    the plan's own listed contacts, so a channel deployed every night is closed to last night's customers for as long
+    as the cap's window lasts."""
+    customers = ~options.holdout[:, None]
+    closed = options.eligible & np.isin(options.suppression, _CONTACT_RULE_CODES) & passes & customers
+    best_closed = np.where(closed, options.expected_value, 0.0).max(axis=1, initial=0.0)
+    best_open = np.where(options.contactable & passes & customers, options.expected_value, 0.0).max(axis=1, initial=0.0)
+    held = best_closed > best_open
+    reason = options.suppression[np.arange(len(held)), np.where(closed, options.expected_value, -np.inf).argmax(axis=1)
+                                 ] if options.suppression.shape[1] else np.zeros(len(held), dtype=np.int8)
+    by_reason = {SUPPRESSION_REASONS[code - 1]: int(np.sum(held & (reason == code))) for code in _CONTACT_RULE_CODES}
+    return {"customers": int(held.sum()), "value": round(float(np.sum((best_closed - best_open)[held])), 6),
+            "by_reason": {k: v for k, v in by_reason.items() if v}}
 
 
 def withheld_options(problem: AllocationProblem, allocation: Allocation, layout: SlotLayout, allowed: np.ndarray,
@@ -506,6 +532,7 @@ def _summary(options: Options, chosen_options: ChosenOptions, settings: Decision
                    "rounds": allocation.rounds, "repaired_slots": allocation.repaired_slots},
         "order_value_median": round(options.order_value_median, 6),
         "threshold_removed": chosen_options.threshold_removed,
+        "contact_rules_held_back": chosen_options.contact_rules_held_back,
         "option_confidence": settings.option_confidence, "min_margin_value": settings.min_margin_value,
         "policy_version": catalog.version, "model_versions": dict(model_versions),
     }

@@ -144,6 +144,11 @@ def constraint_lines(summary: dict, texts: dict) -> list[str]:
         lines.append(f"- thresholds (value lower bound at {summary.get('option_confidence', 0):.0%} confidence, minimum "
                      f"value {summary.get('min_margin_value', 0):,.2f}) left {removed['customers']:,} customers without "
                      f"an action whose best option was estimated at {removed['value']:,.2f} in all")
+    held = summary.get("contact_rules_held_back") or {}
+    if held.get("customers"):
+        reasons = ", ".join(f"{reason}: {count:,}" for reason, count in sorted(held.get("by_reason", {}).items()))
+        lines.append(texts["contact_rules"].format(customers=f"{held['customers']:,}", value=f"{held['value']:,.2f}",
+                                                   reasons=reasons))
     return lines
 
 

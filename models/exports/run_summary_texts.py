@@ -43,6 +43,10 @@ TEXTS: dict[str, dict[str, str]] = {
                          "yet known tonight (rule `not_yet_known`), not counted as bad rows.",
         "models": "## Models scoring tonight",
         "costs": "## What the constraints cost (value left on the table)",
+        "contact_rules": "- contact rules (frequency caps, cool-down after a decline) closed the best option worth "
+                         "sending of {customers} customers tonight; their best open options are estimated at {value} "
+                         "less in all ({reasons}). The caps count the plan's own lists, so an action sent every night "
+                         "on one channel reaches last night's customers again only once the cap's window has passed.",
         "policy": "## Which policy drives tonight's plan",
         "deployed": "Deployed: **{winner}** — {reason}.",
         "evidence": "**Held back by too little evidence:** **{policy}** is estimated at {value} ± {se} but its "
@@ -96,6 +100,11 @@ TEXTS: dict[str, dict[str, str]] = {
                          "erróneas.",
         "models": "## Modelos que puntúan esta noche",
         "costs": "## Lo que cuestan las restricciones (valor que se deja sobre la mesa)",
+        "contact_rules": "- las reglas de contacto (topes de frecuencia, pausa tras un rechazo) cerraron esta noche la "
+                         "mejor opción que valía la pena enviar a {customers} clientes; sus mejores opciones abiertas "
+                         "se estiman en {value} menos en total ({reasons}). Los topes cuentan las listas del propio "
+                         "plan: una acción enviada cada noche por un canal vuelve a llegar a los clientes de anoche "
+                         "solo cuando ha pasado la ventana del tope.",
         "policy": "## Qué política guía el plan de esta noche",
         "deployed": "Desplegada: **{winner}** — {reason}.",
         "evidence": "**Retenida por falta de evidencia:** **{policy}** se estima en {value} ± {se}, pero su cota "
@@ -148,6 +157,11 @@ TEXTS: dict[str, dict[str, str]] = {
                          "como linhas com erro.",
         "models": "## Modelos que pontuam esta noite",
         "costs": "## O que custam as restrições (valor deixado na mesa)",
+        "contact_rules": "- as regras de contato (limites de frequência, pausa após uma recusa) fecharam esta noite a "
+                         "melhor opção que valia a pena enviar a {customers} clientes; suas melhores opções abertas "
+                         "são estimadas em {value} a menos no total ({reasons}). Os limites contam as listas do "
+                         "próprio plano: uma ação enviada toda noite por um canal só volta a alcançar os clientes da "
+                         "noite anterior depois que a janela do limite passar.",
         "policy": "## Que política orienta o plano desta noite",
         "deployed": "Implementada: **{winner}** — {reason}.",
         "evidence": "**Retida por falta de evidência:** **{policy}** é estimada em {value} ± {se}, mas seu limite "

@@ -13,6 +13,8 @@ from models.decisions.catalog import CHANNELS, load_catalog, parse_catalog
 from models.decisions.control_groups import assign_holdout
 from models.decisions.plan import AUDIT_COLUMNS, NBA_COLUMNS, decide
 from models.decisions.explain import explain_customer, policy_reason
+from models.exports.run_summary import constraint_lines
+from models.exports.run_summary_texts import TEXTS
 
 FEATURES = {"purchases_365d", "complaints_30d", "avg_order_value_365d", "days_since_last_decline",
             *(f"reachable_{ch}" for ch in CHANNELS), *(f"contacts_{ch}_{w}" for ch in CHANNELS for w in ("7d", "30d"))}
@@ -494,3 +496,30 @@ def test_policies_are_valued_on_both_arms_of_the_plans_own_experiment(catalog):
     # costs: A, E and F (capped on e-mail tonight, but they consented) by e-mail 0.1, B (no e-mail consent) by SMS 0.2
     per_row = (-18.0 - 0.1) / 2 + (20.0 - (0.2 + 0.1 + 0.1) / 3) / 2
     assert survey["value"] == pytest.approx(6 * per_row, abs=0.01)
+
+
+def test_the_summary_reports_what_tonights_contact_rules_held_back(catalog):
+    """A customer whose best option worth sending is on a channel a frequency cap or the cool-down after a decline
+    closes tonight is counted with the difference to its best open option; consent, do-not-contact, erasure and the
+    holdout are not the contact rules and count nothing."""
+    customers, features, scores, _ = hand_inputs()
+    rows = [(c, a) for c in customers["customer_id"] for a in ("retain", "survey", "upsell")]
+    responses = pd.DataFrame(rows, columns=["customer_id", "action_id"]).assign(p_treated=0.1, uplift=0.0,
+                                                                               p_control=0.1, value_se=0.1)
+    responses["value_uplift"] = np.where(responses["action_id"] == "survey", 2.0, -5.0)  # only the survey pays
+    by_id = features.set_index("customer_id")
+    by_id.loc["A", "contacts_email_7d"] = 1   # A: e-mail capped (survey 1.9), SMS open (1.8): 0.1 held back
+    by_id.loc["E", "days_since_last_decline"] = 3  # E: cooling down on every channel: 1.9 held back
+    by_id.loc["F", "contacts_sms_30d"] = 3    # F: e-mail capped for 7 days, SMS for 30: 1.9 held back (7-day cap)
+    inputs = (customers, by_id.reset_index(), scores, responses)  # B: no e-mail consent; C: do not contact; D: erased
+    result = run(catalog, inputs=inputs, min_margin_value=0.0)
+    held = result.summary["contact_rules_held_back"]
+    assert held["customers"] == 3 and held["value"] == pytest.approx(0.1 + 1.9 + 1.9)
+    assert held["by_reason"] == {"frequency_cap_7d": 2, "cooldown_after_decline": 1}
+    assert chosen_of(result)["A"] == ("survey", "sms") and chosen_of(result)["B"] == ("survey", "sms")
+    lines = "\n".join(constraint_lines(result.summary, TEXTS["es"]))
+    assert "3 clientes" in lines and "3.90" in lines and "frequency_cap_7d: 2" in lines
+    held_out = run(catalog, inputs=inputs, min_margin_value=0.0, holdout_share=1.0).summary["contact_rules_held_back"]
+    assert held_out == {"customers": 0, "value": 0.0, "by_reason": {}}  # a held-out customer gets nothing anyway
+    assert "contact rules" not in "\n".join(constraint_lines(result.summary | {"contact_rules_held_back": held_out},
+                                                             TEXTS["en"]))
