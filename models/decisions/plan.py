@@ -257,15 +257,18 @@ def contact_rules_held_back(options: Options, passes: np.ndarray) -> dict:
     night's limits on calls, budget and volumes); and the customers per reason of that closed option. The caps count
     the plan's own listed contacts, so a channel deployed every night is closed to last night's customers for as long
     as the cap's window lasts."""
-    customers = ~options.holdout[:, None]
+    ev, customers = options.expected_value, ~options.holdout[:, None]
     closed = options.eligible & np.isin(options.suppression, _CONTACT_RULE_CODES) & passes & customers
-    best_closed = np.where(closed, options.expected_value, 0.0).max(axis=1, initial=0.0)
-    best_open = np.where(options.contactable & passes & customers, options.expected_value, 0.0).max(axis=1, initial=0.0)
-    held = best_closed > best_open
-    reason = options.suppression[np.arange(len(held)), np.where(closed, options.expected_value, -np.inf).argmax(axis=1)
-                                 ] if options.suppression.shape[1] else np.zeros(len(held), dtype=np.int8)
-    by_reason = {SUPPRESSION_REASONS[code - 1]: int(np.sum(held & (reason == code))) for code in _CONTACT_RULE_CODES}
-    return {"customers": int(held.sum()), "value": round(float(np.sum((best_closed - best_open)[held])), 6),
+    closed_value = np.where(closed, ev, 0.0)  # > 0 only on closed options worth sending
+    best_open = np.where(options.contactable & passes & customers, ev, 0.0).max(axis=1, initial=0.0)
+    held = closed_value.max(axis=1, initial=0.0) > best_open
+    if not held.any():
+        return {"customers": 0, "value": 0.0, "by_reason": {}}
+    best = closed_value[held].argmax(axis=1)  # the best closed option, and the rule that closed it
+    reason = options.suppression[held][np.arange(len(best)), best]
+    by_reason = {SUPPRESSION_REASONS[code - 1]: int(np.sum(reason == code)) for code in _CONTACT_RULE_CODES}
+    gap = closed_value[held].max(axis=1) - best_open[held]
+    return {"customers": int(held.sum()), "value": round(float(gap.sum()), 6),
             "by_reason": {k: v for k, v in by_reason.items() if v}}
 
 
