@@ -359,13 +359,10 @@ def fit_value_models(models: ResponseModels, frame: pd.DataFrame, actions: Seque
     if train.empty:
         models.notes.append("no randomised contact has a settled outcome yet: no value model")
         return
-    horizon = {a.id: float(a.outcome_horizon_days) for a in actions}  # m(x) = h r(x), r the daily margin
-    baseline, model_r = fit_baseline_outcome(train, features, seed=seed, n_threads=n_threads, params=params,
-                                             horizon_days=train["action_id"].map(horizon).to_numpy(float))
+    baseline, model_m = fit_baseline_outcome(train, features, seed=seed, n_threads=n_threads, params=params)
     train = train.assign(baseline=baseline, gamma=dr_pseudo_outcome(
         train["value"].to_numpy(float), train["treated"].to_numpy(float), train["propensity"].to_numpy(float), baseline))
-    held_baseline = (model_r.predict(held) * held["action_id"].map(horizon).to_numpy(float) if len(held)
-                     else np.zeros(0))
+    held_baseline = model_m.predict(held) if len(held) else np.zeros(0)
     held = held.assign(gamma=dr_pseudo_outcome(held["value"].to_numpy(float), held["treated"].to_numpy(float),
                                                held["propensity"].to_numpy(float), held_baseline))
     # the plan's holdout experiment measures a stream of contacts: its rows measure one contact's effect
@@ -388,8 +385,7 @@ def fit_value_models(models: ResponseModels, frame: pd.DataFrame, actions: Seque
     for action in actions:
         own = train[train["action_id"] == action.id]
         model, oof_tau = fit_value_model(own, features, action.id, action.outcome_horizon_days, seed=seed,
-                                         n_threads=n_threads, baseline_model=model_r,
-                                         baseline_scale=action.outcome_horizon_days, min_rows=min_contacts)
+                                         n_threads=n_threads, baseline_model=model_m, min_rows=min_contacts)
         train.loc[own.index, "oof_tau"] = oof_tau
         if model is None:
             models.notes.append(f"{action.id}: no value model ({int(own['treated'].sum())} contacted, "

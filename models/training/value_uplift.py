@@ -7,10 +7,7 @@ on that date: known, because the assignment was random).
 
 1. One baseline outcome model m(x) ~ E[Y | x], pooled over every action's rows and both arms (a customer's
    next weeks of margin hardly depend on which campaign they were in: pooling gives it all the data), fitted
-   on the other fold (K folds by a hash of the customer id). Actions measure Y over different horizons (30 days
-   for an e-mail, 90 for a win-back), so m is the row's horizon h times a model r(x) of the daily margin,
-   m(x) = h r(x): a pooled model of Y itself cannot tell a 90-day row from a 30-day one and leaves that spread
-   in Gamma as noise. With a known e the pseudo-outcome
+   on the other fold (K folds by a hash of the customer id). With a known e the pseudo-outcome
        Gamma = (Y - m(x)) (T / e - (1 - T) / (1 - e))
    has E[Gamma | x] = the true effect whatever m's errors; a good m only removes noise (what a customer
    would have spent anyway), which is most of Y's variance.
@@ -65,13 +62,12 @@ class ValueModel:
     notes: list[str] = field(default_factory=list)
     kind: str = "tree"
     coef: tuple[float, float] = (0.0, 1.0)  # value_scaled: tau = coef[0] + coef[1] * m(x)
-    baseline_scale: float = 1.0  # value_scaled: m(x) = baseline_scale * the tau model's prediction (h x r(x))
 
     def predict(self, X: pd.DataFrame, matrix=None) -> tuple[np.ndarray, np.ndarray]:
         """(value uplift, its standard error) per row: effect + slope * (tau - mean tau)."""
         raw = self.tau.predict(matrix if matrix is not None else X)
         if self.kind == "value_scaled":
-            raw = self.coef[0] + self.coef[1] * self.baseline_scale * raw
+            raw = self.coef[0] + self.coef[1] * raw
         return self.value_of(raw)
 
     def value_of(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -184,33 +180,24 @@ def fold_of(customer_ids: pd.Series, seed: int, n_folds: int = N_FOLDS) -> np.nd
 
 
 def fit_baseline_outcome(rows: pd.DataFrame, features: list[str], *, seed: int, n_threads: int,
-                         params: Mapping | None = None,
-                         horizon_days: np.ndarray | None = None) -> tuple[np.ndarray, BoostedModel]:
-    """(out-of-fold m(x) for `rows`, r fitted on all of them) — the pooled baseline outcome model m(x) = h r(x),
-    r the daily margin, each row's `value` read over its own horizon h (`horizon_days`; None: one horizon, h = 1).
-
-    Measured on the last night of two 12-night simulations (20,000 customers; 30- and 90-day actions; every
-    settled row): a pooled model of the value itself explained 18 % (lifecycle) and 16 % (conversion) of its
-    variance out of fold, h r(x) 24 %; the effects' standard errors fell by 3-19 %."""
-    h = np.ones(len(rows)) if horizon_days is None else np.asarray(horizon_days, dtype=float)
-    rows = rows.assign(value=rows["value"].to_numpy(float) / h)
+                         params: Mapping | None = None) -> tuple[np.ndarray, BoostedModel]:
+    """(out-of-fold m(x) for `rows`, m fitted on all of them) — the pooled baseline outcome model."""
     fold = fold_of(rows["customer_id"], seed)
     out_of_fold = np.zeros(len(rows))
     for k in range(N_FOLDS):
         if (fold == k).any() and (fold != k).any():
             out_of_fold[fold == k] = _fit(rows[fold != k], features, "value", params, [seed, k, 1],
                                           n_threads).predict(rows[fold == k])
-    return out_of_fold * h, _fit(rows, features, "value", params, [seed, 9, 1], n_threads)
+    return out_of_fold, _fit(rows, features, "value", params, [seed, 9, 1], n_threads)
 
 
 def fit_value_model(rows: pd.DataFrame, features: list[str], action_id: str, horizon_days: int, *,
-                    seed: int, n_threads: int, baseline_model: BoostedModel, baseline_scale: float = 1.0,
+                    seed: int, n_threads: int, baseline_model: BoostedModel,
                     min_rows: int = MIN_ROWS_PER_ARM) -> tuple[ValueModel | None, np.ndarray]:
     """(the action's effect model, the chosen form's out-of-fold raw prediction for each of `rows`) fitted on its
     settled randomised rows (with `gamma`, `baseline` = the out-of-fold m(x), `treated`, optional `in_audience`);
     (None, NaN) when an arm has fewer than `min_rows` rows. `baseline_model` is m fitted on all training rows (what
-    tonight's customers are scored with), in value units once multiplied by `baseline_scale` (the action's horizon
-    when it predicts the daily margin r). The out-of-fold prediction (the row's customer's fold was left out of the
+    tonight's customers are scored with). The out-of-fold prediction (the row's customer's fold was left out of the
     fit that predicts it) values the learned targeting on rows its model did not see."""
     if min(int(rows["treated"].sum()), int((rows["treated"] == 0).sum())) < min_rows:
         return None, np.full(len(rows), np.nan)
@@ -242,7 +229,7 @@ def fit_value_model(rows: pd.DataFrame, features: list[str], action_id: str, hor
              f"{explained['value_scaled']:.3g}, tree {explained['tree']:.3g}), slope {slope:.2f} (se {slope_se:.2f}) "
              f"-> {clipped:.2f}"]
     return ValueModel(action_id, horizon_days, tau, effect, effect_se, mean_tau, clipped, slope_se, len(rows),
-                      notes, kind, coef, float(baseline_scale)), oof[kind]
+                      notes, kind, coef), oof[kind]
 
 
 def _least_squares(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
