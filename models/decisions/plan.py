@@ -45,13 +45,11 @@ NBA_COLUMNS = ["customer_id", "rank", "action_id", "channel", "expected_value", 
 AUDIT_COLUMNS = ["customer_id", "action_id", "channel", "eligible", "ineligible_rule", "suppressed",
                  "suppression_reason", "expected_value", "rank", "chosen", "not_chosen_reason"]
 _HOLDOUT_CODE = SUPPRESSION_REASONS.index("holdout") + 1
-# codes under which a customer may still be contacted at all: none, or only tonight's contact policy (caps and the
-# cool-down after a decline, both set by past contacts) or the holdout
-_PERMITTED_CODES = (0, *(SUPPRESSION_REASONS.index(reason) + 1 for reason in
-                            ("frequency_cap_7d", "frequency_cap_30d", "cooldown_after_decline", "holdout")))
 # codes of tonight's contact rules, set by past contacts (the plan's own listed ones included)
 _CONTACT_RULE_CODES = tuple(SUPPRESSION_REASONS.index(reason) + 1 for reason in
                             ("frequency_cap_7d", "frequency_cap_30d", "cooldown_after_decline"))
+# codes under which a customer may still be contacted at all: none, or only tonight's contact rules or the holdout
+_PERMITTED_CODES = (0, *_CONTACT_RULE_CODES, _HOLDOUT_CODE)
 
 
 @dataclass
