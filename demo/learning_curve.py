@@ -12,9 +12,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from models.decisions.policies import CAP_WINDOWS
+
 LIST_CHANNELS = {"email": "email", "sms": "sms", "app": "app", "call_center": "phone"}
 LIST_COLUMNS = ["customer_id", "action_id", "channel", "campaign_id", "expected_value"]
-CAP_WINDOWS = {"7d": ("max_contacts_per_channel_7d", 7), "30d": ("max_contacts_per_channel_30d", 30)}
+CAP_SETTINGS = {window: f"max_contacts_per_channel_{window}" for window in CAP_WINDOWS}
 GROWTH_TARGET = 1.2           # last-4-nights mean >= 1.2 x the first night's
 BEST_SINGLE_AFTER_NIGHT = 4   # no night below the best single action after the fourth
 COVERAGE_TARGET = 0.9         # realised lift's 95 % interval covers the truth in >= 90 % of cells
@@ -49,17 +51,17 @@ def cap_violations(listed: pd.DataFrame, contact_policy: dict) -> dict:
     """Customers contacted on a channel more often than the caps allow, counting only the pipeline's own lists'
     contacts that reached the person (`listed`: as_of, customer_id, channel; a bounce or an unanswered call the
     tools report is no contact, as the contact policy counts it). A window of W days on night D holds those of nights in
-    [D - W, D], as the contact policy counts them (models.decisions.policies.decision_log_counts_sql).
+    [D - W + 1, D]: no W consecutive days may hold more than the cap (models.decisions.policies.CAP_WINDOWS).
     Returns per window the cap, the largest count seen and the (night, customer, channel) cells above the cap."""
     result = {}
     frame = listed[["as_of", "customer_id", "channel"]].copy()
     frame["as_of"] = pd.to_datetime(frame["as_of"])
     nights = sorted(frame["as_of"].unique())
-    for window, (key, days) in CAP_WINDOWS.items():
-        cap = contact_policy[key]
+    for window, days in CAP_WINDOWS.items():
+        cap = contact_policy[CAP_SETTINGS[window]]
         worst, over = 0, 0
         for night in nights:
-            part = frame[(frame["as_of"] <= night) & (frame["as_of"] >= night - pd.Timedelta(days=days))]
+            part = frame[(frame["as_of"] <= night) & (frame["as_of"] > night - pd.Timedelta(days=days))]
             tonight = frame.loc[frame["as_of"] == night, ["customer_id", "channel"]].drop_duplicates()
             counts = part.groupby(["customer_id", "channel"]).size().rename("n").reset_index()
             counts = counts.merge(tonight, on=["customer_id", "channel"])

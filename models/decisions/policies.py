@@ -4,6 +4,8 @@
 Consent, do-not-contact and erasure are absolute. A channel is usable only when the customer consented
 to it and is reachable on it; a do-not-contact or erased (suppressed) customer gets nothing at all.
 The contact policy adds frequency caps per channel (7 and 30 days) and a cool-down after a decline.
+A cap of N per W days means that no W consecutive calendar days hold more than N contacts on the channel,
+tonight's included (CAP_WINDOWS).
 Missing values are read the cautious way: missing consent or reachability = no, missing
 do_not_contact = do not contact, missing contact counts = none, missing decline = never declined.
 """
@@ -21,6 +23,12 @@ SUPPRESSION_REASONS = ("erased", "do_not_contact",
                        *(f"no_consent_{ch}" for ch in CHANNELS), *(f"unreachable_{ch}" for ch in CHANNELS),
                        "frequency_cap_7d", "frequency_cap_30d", "cooldown_after_decline", "holdout")
 _CODE = {reason: code for code, reason in enumerate(SUPPRESSION_REASONS, start=1)}
+# The caps' windows in days. A cap of N per W days holds when no W consecutive calendar days have more than N
+# contacts on the channel, tonight's included: tonight's list is sent on the as-of date, so the earlier contacts
+# it shares a window with are those of the W - 1 days before it, and a customer may get a weekly e-mail under
+# "one per 7 days". The tools count their caps the same way (Braze's frequency capping counts calendar days:
+# "every 2 days" is the current and the previous one).
+CAP_WINDOWS = {"7d": 7, "30d": 30}
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,22 @@ def latest_declines_sql(as_of, interactions: str = "interactions") -> str:
             f"AND interaction_ts < TIMESTAMP '{as_of}' GROUP BY customer_id")
 
 
+def cap_window_start(as_of, days: int) -> str:
+    """SQL date of the first day whose contacts count toward a `days`-day cap tonight (CAP_WINDOWS)."""
+    return f"DATE '{as_of}' - INTERVAL {int(days) - 1} DAY"
+
+
+def campaign_contact_counts_sql(as_of, channels: Sequence[str], interactions: str = "interactions") -> str:
+    """SQL for (customer_id, seen_<channel>_7d, seen_<channel>_30d ...): the campaign contacts the interactions
+    extract reports on each channel in each cap window before `as_of` (CAP_WINDOWS). The model features
+    contacts_<channel>_7d / _30d count a day more (the 7 / 30 days before the as-of date)."""
+    counts = ", ".join(f"count(*) FILTER (channel = '{ch}' AND interaction_ts >= {cap_window_start(as_of, days)}) "
+                       f"AS seen_{ch}_{window}" for ch in channels for window, days in CAP_WINDOWS.items())
+    return (f"SELECT customer_id, {counts} FROM {interactions} WHERE type = 'campaign' "
+            f"AND interaction_ts < TIMESTAMP '{as_of}' "
+            f"AND interaction_ts >= {cap_window_start(as_of, max(CAP_WINDOWS.values()))} GROUP BY customer_id")
+
+
 def contact_policy_features() -> list[str]:
     """Feature columns the contact policy reads."""
     return ["days_since_last_decline", *(f"reachable_{ch}" for ch in CHANNELS),
@@ -178,22 +202,27 @@ def evaluate_suppression(customers: pd.DataFrame, features: pd.DataFrame, erased
 
 
 def _contacts(customers: pd.DataFrame, features: pd.DataFrame, channel: str, window: str) -> np.ndarray:
-    """Contacts on `channel` in the window: those the interactions extract shows, or the pipeline's own
-    listed decisions of the window (`logged_<channel>_<window>` from decision_log_counts_sql) when more —
-    a list sent yesterday counts before the tools report it back (the larger, so an echoed contact is not
-    counted twice)."""
-    seen = _number(features, f"contacts_{channel}_{window}", missing=0.0)
+    """Contacts on `channel` in the cap window (CAP_WINDOWS): those the interactions extract shows
+    (`seen_<channel>_<window>` from campaign_contact_counts_sql), or the pipeline's own listed decisions of the
+    window (`logged_<channel>_<window>` from decision_log_counts_sql) when more — a list sent yesterday counts
+    before the tools report it back (the larger, so an echoed contact is not counted twice). Without the
+    `seen_` counts (decision inputs built by hand) the features' contacts_<channel>_<window> stand in: their
+    window is a day longer, so they cap as much or more."""
+    seen_column = f"seen_{channel}_{window}"
+    seen = (_number(customers, seen_column, missing=0.0) if seen_column in customers.columns
+            else _number(features, f"contacts_{channel}_{window}", missing=0.0))
     logged = f"logged_{channel}_{window}"
     return np.fmax(seen, _number(customers, logged, missing=0.0)) if logged in customers.columns else seen
 
 
 def decision_log_counts_sql(as_of, channels: Sequence[str], log_table: str = "decision_log") -> str:
     """SQL for (customer_id, logged_<channel>_7d, logged_<channel>_30d ...): the customers the pipeline listed
-    on each channel in the 7 and 30 days before `as_of` (holdout rows list nothing)."""
-    counts = ", ".join(f"count(*) FILTER (channel = '{ch}' AND as_of >= DATE '{as_of}' - INTERVAL {days} DAY) "
-                       f"AS logged_{ch}_{days}d" for ch in channels for days in (7, 30))
+    on each channel in each cap window before `as_of` (CAP_WINDOWS; holdout rows list nothing)."""
+    counts = ", ".join(f"count(*) FILTER (channel = '{ch}' AND as_of >= {cap_window_start(as_of, days)}) "
+                       f"AS logged_{ch}_{window}" for ch in channels for window, days in CAP_WINDOWS.items())
     return (f"SELECT customer_id, {counts} FROM {log_table} WHERE as_of < DATE '{as_of}' "
-            f"AND as_of >= DATE '{as_of}' - INTERVAL 30 DAY AND action_id <> 'no_action' GROUP BY customer_id")
+            f"AND as_of >= {cap_window_start(as_of, max(CAP_WINDOWS.values()))} AND action_id <> 'no_action' "
+            "GROUP BY customer_id")
 
 
 def _flag(frame: pd.DataFrame, column: str, *, missing: bool) -> np.ndarray:

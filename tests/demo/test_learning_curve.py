@@ -23,13 +23,18 @@ def test_weekly_lists_within_the_caps_pass():
     assert caps["30d"]["cells_over_cap"] == 0 and caps["30d"]["max_count"] == 3
 
 
-def test_consecutive_weekly_nights_break_the_7_day_cap_and_four_in_30_days_the_30_day_cap():
-    """Nights 7 days apart are inside one 7-day window ([D - 7, D]), as the contact policy counts them."""
-    listed = _lists([(d, "C1", "email") for d in ("2026-11-01", "2026-11-08", "2026-11-15", "2026-11-22")]
+def test_nights_six_days_apart_break_the_7_day_cap_and_four_in_30_days_the_30_day_cap():
+    """A window of W days on night D holds nights D - W + 1 .. D: weekly nights share no 7-day window, nights six
+    days apart do; four weekly e-mails fall in one 30-day window."""
+    weekly = _lists([(d, "C1", "email") for d in ("2026-11-01", "2026-11-08", "2026-11-15", "2026-11-22")]
                     + [("2026-11-01", "C2", "email"), ("2026-11-01", "C2", "sms")])
-    caps = cap_violations(listed, POLICY)
-    assert caps["7d"]["cells_over_cap"] == 3 and caps["7d"]["max_count"] == 2
+    caps = cap_violations(weekly, POLICY)
+    assert caps["7d"]["cells_over_cap"] == 0 and caps["7d"]["max_count"] == 1
     assert caps["30d"]["cells_over_cap"] == 1 and caps["30d"]["max_count"] == 4
+    six_days = _lists([(d, "C1", "sms") for d in ("2026-11-01", "2026-11-07", "2026-12-01")])
+    caps = cap_violations(six_days, POLICY)
+    assert caps["7d"]["cells_over_cap"] == 1 and caps["7d"]["max_count"] == 2
+    assert caps["30d"]["cells_over_cap"] == 0 and caps["30d"]["max_count"] == 2  # 11-01 is 30 days before 12-01
 
 
 def _night(k, plan, best_single):

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from models import warehouse
-from models.decisions.policies import SUPPRESSION_REASONS, decision_log_counts_sql
+from models.decisions.policies import SUPPRESSION_REASONS, campaign_contact_counts_sql, decision_log_counts_sql
 from tests.models.decisions.test_decisions import catalog, email_suppression_of_two, run  # noqa: F401  (catalog is a fixture)
 
 
@@ -71,6 +71,38 @@ def test_yesterdays_list_counts_toward_the_caps_before_the_tools_report_it():
     codes = email_suppression_of_two(logged_email_7d=[1.0, np.nan], logged_email_30d=[1.0, np.nan])
     assert SUPPRESSION_REASONS[codes[0] - 1] == "frequency_cap_7d"
     assert codes[1] == 0
+
+
+def test_a_cap_of_one_per_7_days_allows_a_weekly_contact_and_three_per_30_days_a_fourth_after_30_days():
+    """No 7 (30) consecutive days may hold more contacts than the cap, tonight's included: a list or a reported
+    contact of 7 days ago shares no 7-day window with tonight's, one of 6 days ago does. The same for the
+    interactions extract's campaign contacts, whatever their time of day, and for the 30-day window."""
+    con = duckdb.connect()
+    tonight = dt.date(2026, 11, 30)
+    for days_ago, customers in ((7, ["week"]), (6, ["six"]), (30, ["A30"]), (29, ["A29"])):
+        warehouse.append_decision_log(con, tonight - dt.timedelta(days=days_ago), _log(customers),
+                                      campaign_id="c", policy="learned")
+    warehouse.append_decision_log(con, tonight - dt.timedelta(days=1), _log(["A30", "A29"]), campaign_id="c",
+                                  policy="learned")
+    warehouse.append_decision_log(con, tonight - dt.timedelta(days=8), _log(["A30", "A29"]), campaign_id="c",
+                                  policy="learned")
+    logged = con.execute(decision_log_counts_sql(tonight, ["email"])).df().set_index("customer_id").sort_index()
+    assert logged["logged_email_7d"].to_dict() == {"A29": 1, "A30": 1, "six": 1, "week": 0}
+    assert logged["logged_email_30d"].to_dict() == {"A29": 3, "A30": 2, "six": 1, "week": 1}
+    con.execute("CREATE TABLE interactions AS SELECT * FROM (VALUES "
+                "('week', TIMESTAMP '2026-11-23 23:59:00', 'email', 'campaign'), "
+                "('six', TIMESTAMP '2026-11-24 00:00:00', 'email', 'campaign'), "
+                "('six', TIMESTAMP '2026-11-29 10:00:00', 'email', 'inquiry'), "
+                "('late', TIMESTAMP '2026-11-30 08:00:00', 'email', 'campaign')) "
+                "t(customer_id, interaction_ts, channel, type)")
+    seen = con.execute(campaign_contact_counts_sql(tonight, ["email"])).df().set_index("customer_id").sort_index()
+    assert seen.to_dict("index") == {"six": {"seen_email_7d": 1, "seen_email_30d": 1},
+                                     "week": {"seen_email_7d": 0, "seen_email_30d": 1}}  # 'late' is tonight's
+    codes = email_suppression_of_two(seen_email_7d=[0, 1], seen_email_30d=[1, 1], logged_email_7d=[0, 0],
+                                     logged_email_30d=[1, 1])
+    assert codes[0] == 0 and SUPPRESSION_REASONS[codes[1] - 1] == "frequency_cap_7d"
+    codes = email_suppression_of_two(logged_email_7d=[0, 0], logged_email_30d=[3, 2])
+    assert SUPPRESSION_REASONS[codes[0] - 1] == "frequency_cap_30d" and codes[1] == 0
 
 
 def test_a_holdout_customers_withheld_contact_counts_toward_its_caps_as_the_plans_contacts_do(catalog):  # noqa: F811
