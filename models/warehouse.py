@@ -146,7 +146,8 @@ def _feedback_table(con: duckdb.DuckDBPyConnection) -> str | None:
 def read_listed_delivery(con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: FeedbackSettings) -> pd.DataFrame:
     """Every contact listed before `as_of` with its delivery state (models/decisions/feedback.py)."""
     if not table_exists(con, DECISION_LOG):
-        return pd.DataFrame(columns=["as_of", "customer_id", "action_id", "channel", "campaign_id", "delivery", "reported"])
+        return pd.DataFrame(columns=["as_of", "customer_id", "action_id", "channel", "campaign_id", "delivery", "reported",
+                                     "contacted_on"])
     return con.execute(f"SELECT * FROM ({listed_delivery_sql(as_of, settings, DECISION_LOG, _feedback_table(con))}) "
                        "ORDER BY as_of, customer_id, action_id").df()
 

@@ -10,7 +10,9 @@ Every contact the plan listed (decision_log rows with an action, not held out) g
   while the tool reports on the same campaign and channel, once the list has expired (`valid_for_days`);
 - `outstanding`: none of these yet (the list may still be worked).
 Only feedback dated strictly before the as-of date is known (point in time). The contact caps count delivered
-and outstanding contacts, never the ones the tools say did not reach the customer.
+and outstanding contacts, never the ones the tools say did not reach the customer, on the day a tool says the contact
+went out (`contacted_on`: its first `sent` or reached status), else on the night it was listed: a list a tool works
+days after its night counts from the day it was sent.
 """
 from __future__ import annotations
 
@@ -46,16 +48,17 @@ def _quoted(values: tuple[str, ...]) -> str:
 
 def listed_delivery_sql(as_of: dt.date, settings: FeedbackSettings, log_table: str = "decision_log",
                         contacts: str | None = "stg_contacts") -> str:
-    """SQL for (as_of, customer_id, action_id, channel, campaign_id, delivery, reported) of every contact the plan
-    listed before `as_of`: `delivery` one of DELIVERY_STATES (module docstring), `reported` whether a tool reports
-    on its campaign and channel. `contacts` None (the extract was never delivered): every state is assumed."""
+    """SQL for (as_of, customer_id, action_id, channel, campaign_id, delivery, reported, contacted_on) of every contact
+    the plan listed before `as_of`: `delivery` one of DELIVERY_STATES (module docstring), `reported` whether a tool
+    reports on its campaign and channel, `contacted_on` the date of the first status saying the contact went out or
+    reached the person (NULL without one). `contacts` None (the extract was never delivered): every state is assumed."""
     assumed = f"DATE '{as_of}' - INTERVAL {int(settings.assume_delivered_after_days)} DAY"
     expired = f"DATE '{as_of}' - INTERVAL {int(settings.valid_for_days)} DAY"
     listed = (f"SELECT as_of, customer_id, action_id, channel, campaign_id FROM {log_table} "
               f"WHERE as_of < DATE '{as_of}' AND NOT is_holdout AND action_id <> 'no_action' AND channel IS NOT NULL")
     if contacts is None:
         return (f"SELECT *, CASE WHEN as_of <= {assumed} THEN 'delivered' ELSE 'outstanding' END AS delivery, "
-                f"false AS reported FROM ({listed})")
+                f"false AS reported, CAST(NULL AS DATE) AS contacted_on FROM ({listed})")
     channel = "CASE channel " + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in FEEDBACK_CHANNEL.items()) + " ELSE channel END"
     known = f"SELECT *, {channel} AS list_channel FROM {contacts} WHERE status_at < TIMESTAMP '{as_of}'"
     return f"""
@@ -63,7 +66,8 @@ def listed_delivery_sql(as_of: dt.date, settings: FeedbackSettings, log_table: s
         events AS (SELECT campaign_id, customer_id, action_id,
                           bool_or(status IN ({_quoted(REACHED)})) AS reached, bool_or(status IN ({_quoted(FAILED)})) AS failed,
                           bool_or(status IN ({_quoted(NOT_REACHED)})) AS attempted,
-                          min(status_at) FILTER (status = 'sent') AS sent_at
+                          min(status_at) FILTER (status = 'sent') AS sent_at,
+                          min(status_at) FILTER (status = 'sent' OR status IN ({_quoted(REACHED)})) AS out_at
                    FROM known GROUP BY ALL),
         reporting AS (SELECT DISTINCT campaign_id, list_channel AS channel FROM known)
         SELECT l.*, CASE
@@ -75,7 +79,7 @@ def listed_delivery_sql(as_of: dt.date, settings: FeedbackSettings, log_table: s
             WHEN e.attempted OR r.campaign_id IS NOT NULL THEN 'outstanding'
             WHEN l.as_of <= {assumed} THEN 'delivered'
             ELSE 'outstanding' END AS delivery,
-            r.campaign_id IS NOT NULL AS reported
+            r.campaign_id IS NOT NULL AS reported, CAST(e.out_at AS DATE) AS contacted_on
         FROM ({listed}) l
         LEFT JOIN events e USING (campaign_id, customer_id, action_id)
         LEFT JOIN reporting r ON r.campaign_id = l.campaign_id AND r.channel = l.channel"""
@@ -84,7 +88,8 @@ def listed_delivery_sql(as_of: dt.date, settings: FeedbackSettings, log_table: s
 def counted_contacts_sql(as_of: dt.date, settings: FeedbackSettings, log_table: str = "decision_log",
                          contacts: str | None = "stg_contacts") -> str:
     """SQL for the listed contacts the contact caps count (decision_log's columns the caps read): delivered and
-    outstanding ones; a contact the tools say never reached the customer does not use up a cap.
+    outstanding ones; a contact the tools say never reached the customer does not use up a cap. `as_of` is the day
+    the contact counts on: the day a tool says it went out when that is later than its night (`contacted_on`).
 
     A holdout customer's withheld option counts as the contact it would have been: the option withheld from it
     tonight must be the one the plan would choose were it not held out, and the plan would have capped it after
@@ -93,7 +98,7 @@ def counted_contacts_sql(as_of: dt.date, settings: FeedbackSettings, log_table: 
     (measured: 83 holdout customers against 630 contacted for an e-mail on the second weekly night of a
     simulation, where the 5 % holdout gives about 33). Holdout customers are never listed, so this changes nobody's
     list."""
-    listed = (f"SELECT as_of, customer_id, action_id, channel FROM "
+    listed = (f"SELECT greatest(as_of, coalesce(contacted_on, as_of)) AS as_of, customer_id, action_id, channel FROM "
               f"({listed_delivery_sql(as_of, settings, log_table, contacts)}) WHERE delivery <> 'not_delivered'")
     withheld = (f"SELECT as_of, customer_id, withheld_action_id AS action_id, withheld_channel AS channel "
                 f"FROM {log_table} WHERE as_of < DATE '{as_of}' AND is_holdout AND withheld_channel IS NOT NULL")

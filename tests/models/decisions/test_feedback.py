@@ -84,6 +84,25 @@ def test_caps_skip_contacts_the_tools_say_never_arrived(con):
     assert pd.isna(counts.get("B")) or counts.get("B") == 0  # bounced: the cap is not used up
 
 
+def test_a_list_the_tools_sent_days_after_its_night_counts_from_the_day_it_was_sent(con):
+    """The night-1 list (Nov 1) is valid for 7 days: a tool that works it on Nov 5 sends A's e-mail then, so on Nov 8 A
+    has had an e-mail in the 7-day window (Nov 2-8) and may not get another; B's went out on Nov 1 and may."""
+    _stage_contacts(con, [("c1", "A", "discount_email", "email", "sent", "2026-11-05 07:00"),
+                          ("c1", "A", "discount_email", "email", "opened", "2026-11-06 07:00"),
+                          ("c1", "B", "discount_email", "email", "sent", "2026-11-01 07:00"),
+                          ("c1", "C", "discount_email", "email", "delivered", "2026-11-01 08:00")])
+    frame = warehouse.read_listed_delivery(con, dt.date(2026, 11, 8), SETTINGS).set_index("customer_id")
+    assert frame.loc[["A", "B", "C"], "contacted_on"].astype(str).tolist() == ["2026-11-05", "2026-11-01", "2026-11-01"]
+    assert pd.isna(frame.at["F", "contacted_on"]) and frame.at["F", "delivery"] == "not_delivered"
+    customers, = _decision_customers(con, dt.date(2026, 11, 8))
+    week = customers.set_index("customer_id")["logged_email_7d"]
+    assert week.get("A") == 1 and week.get("B", 0) == 0 and week.get("C", 0) == 0
+    month = customers.set_index("customer_id")["logged_email_30d"]
+    assert (month.get("A"), month.get("B"), month.get("C")) == (1, 1, 1)
+    phone = customers.set_index("customer_id")["logged_phone_7d"]
+    assert phone.get("P", 0) == 0  # no dialer feedback: the call counts on its night, 7 days ago
+
+
 def test_feedback_is_kept_across_deliveries_without_duplicates(con):
     assert _stage_contacts(con, [("c1", "A", "discount_email", "email", "delivered", "2026-11-01 07:00")]) == 1
     assert _stage_contacts(con, [("c1", "A", "discount_email", "email", "delivered", "2026-11-01 07:00"),
