@@ -16,7 +16,8 @@ import pandas as pd
 
 from models.decisions.catalog import CHANNELS
 from models.decisions.feedback import FeedbackSettings, counted_contacts_sql, listed_delivery_sql
-from models.decisions.policies import campaign_contact_counts_sql, decision_log_counts_sql, latest_declines_sql
+from models.decisions.policies import (CAP_WINDOWS, campaign_contact_counts_sql, decision_log_counts_sql,
+                                      latest_declines_sql)
 
 INGEST_LOG = "ingest_log"            # ingest: every file loaded (models/ingest/load.py writes it)
 STAGING_LOG = "staging_log"          # validation: rows in / accepted / quarantined per extract
@@ -171,13 +172,13 @@ def read_decision_inputs(con: duckdb.DuckDBPyConnection, as_of: dt.date,
     and the contacts the caps count in their windows: the interactions extract's campaign contacts (`seen_`)
     and the pipeline's own listed ones (`logged_`, delivered or outstanding, per the tools' feedback).
     """
-    seen_columns = "".join(f", coalesce(s.seen_{ch}_{w}, 0) AS seen_{ch}_{w}" for ch in CHANNELS for w in ("7d", "30d"))
+    seen_columns = "".join(f", coalesce(s.seen_{ch}_{w}, 0) AS seen_{ch}_{w}" for ch in CHANNELS for w in CAP_WINDOWS)
     seen = f"LEFT JOIN ({campaign_contact_counts_sql(as_of, CHANNELS)}) s USING (customer_id)"
     logged, logged_columns = "", ""
     if table_exists(con, DECISION_LOG):  # the pipeline's own lists count toward the caps (decision_log_counts_sql)
         counted = f"({counted_contacts_sql(as_of, feedback, DECISION_LOG, _feedback_table(con))})"
         logged = f"LEFT JOIN ({decision_log_counts_sql(as_of, CHANNELS, counted)}) l USING (customer_id)"
-        logged_columns = "".join(f", l.logged_{ch}_{w}" for ch in CHANNELS for w in ("7d", "30d"))
+        logged_columns = "".join(f", l.logged_{ch}_{w}" for ch in CHANNELS for w in CAP_WINDOWS)
     customers = con.execute("SELECT g.customer_id, g.do_not_contact, g.consent_email, g.consent_sms, g.consent_phone, "
                             f"g.consent_app, d.days_since_any_decline{seen_columns}{logged_columns} FROM golden_customers g "
                             f"LEFT JOIN ({latest_declines_sql(as_of, decline_events(con))}) d USING (customer_id) {seen} {logged} "
