@@ -306,6 +306,7 @@ def fit_response_models(frame: pd.DataFrame, prior_uplift: Mapping[str, float], 
         _evaluate_on(models, frame[frame["campaign_date"].isin(held_out)])
     else:
         models.effects = _without_slopes(models.effects)
+    frame = train = rows = control = None  # copies of campaign rows the value models do not need (memory at 1M)
     if actions and "value" in value_frame.columns:
         fit_value_models(models, value_frame, actions, features, min_contacts, params=params, seed=seed,
                          n_threads=n_threads, surrogacy_alpha=surrogacy_alpha)
@@ -356,6 +357,8 @@ def fit_value_models(models: ResponseModels, frame: pd.DataFrame, actions: Seque
     parts = {a.id: split_value_rows(rows[rows["action_id"] == a.id], seed) for a in actions}
     train = pd.concat([part[0] for part in parts.values()])
     held = pd.concat([part[1] for part in parts.values()])
+    how = {action_id: part[2] for action_id, part in parts.items()}
+    del rows, parts  # every row with its features lives on in train or held only (memory at 1M customers)
     if train.empty:
         models.notes.append("no randomised contact has a settled outcome yet: no value model")
         return
@@ -367,7 +370,8 @@ def fit_value_models(models: ResponseModels, frame: pd.DataFrame, actions: Seque
                                                held["propensity"].to_numpy(float), held_baseline))
     # the plan's holdout experiment measures a stream of contacts: its rows measure one contact's effect
     # (value_uplift.per_contact_divisor, over every row of each action and night)
-    divisor = per_contact_divisor(pd.concat([train, held], ignore_index=True))
+    divisor = per_contact_divisor(_stacked(train, held, ["source", "contacts_in_window", "treated", "action_id",
+                                                         "campaign_date"]))
     train = train.assign(gamma=train["gamma"].to_numpy(float) / divisor[:len(train)])
     held = held.assign(gamma=held["gamma"].to_numpy(float) / divisor[len(train):])
     if surrogacy_alpha is not None and "label" in train.columns:
@@ -379,7 +383,7 @@ def fit_value_models(models: ResponseModels, frame: pd.DataFrame, actions: Seque
         for action_id in check.per_action:
             models.metrics[f"value_via_conversions_{action_id}"] = float(action_id in check.used)
     # each row weighs by its experiment's precision in every average over the rows (value_uplift.precision_weights)
-    weight = precision_weights(pd.concat([train, held], ignore_index=True))
+    weight = precision_weights(_stacked(train, held, ["source", "action_id", "gamma"]))
     train, held = train.assign(weight=weight[:len(train)]), held.assign(weight=weight[len(train):])
     train = train.assign(oof_tau=np.nan)
     for action in actions:
@@ -393,7 +397,7 @@ def fit_value_models(models: ResponseModels, frame: pd.DataFrame, actions: Seque
                                 f"needs {min_contacts} in each arm)")
             continue
         models.values[action.id] = model
-        models.notes.extend(n + f"; {parts[action.id][2]}" for n in model.notes)
+        models.notes.extend(n + f"; {how[action.id]}" for n in model.notes)
         models.metrics[f"value_effect_{action.id}"] = model.effect
         models.metrics[f"value_effect_se_{action.id}"] = model.effect_se
         models.metrics[f"value_slope_{action.id}"] = model.slope
@@ -402,7 +406,9 @@ def fit_value_models(models: ResponseModels, frame: pd.DataFrame, actions: Seque
     # targeting on the rows whose own action's value comes from a model that did not see them: a training row's from
     # its action's out-of-fold fit (the other actions' models never saw it), a held-out row's from the full fit
     # (models/decisions/policy_selection.py).
-    held = pd.concat([train.assign(held_out=False), held.assign(held_out=True)], ignore_index=True)
+    train["held_out"], held["held_out"] = False, True
+    held = pd.concat([train, held], ignore_index=True)
+    del train
     held = held[held["action_id"].isin(list(models.values))]
     held = held[held.groupby("action_id")["treated"].transform("nunique") == 2].reset_index(drop=True)
     held["fold"] = policy_folds(held, seed)
@@ -425,6 +431,13 @@ def fit_value_models(models: ResponseModels, frame: pd.DataFrame, actions: Seque
         models.held_out = HeldOut(held[columns], uplift, se, eligible,
                                   surrogacy_alpha=DEFAULT_ALPHA if surrogacy_alpha is None else surrogacy_alpha,
                                   min_rows=min_contacts)
+
+
+def _stacked(train: pd.DataFrame, held: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Training rows then held-out rows, only those of `columns` the rows have: what a per-row weight reads, without
+    a copy of every feature."""
+    keep = [c for c in columns if c in train.columns]
+    return pd.concat([train[keep], held[keep]], ignore_index=True)
 
 
 def _audience_effect(rows: pd.DataFrame, min_contacts: int) -> tuple[float, float, str]:
