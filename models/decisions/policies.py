@@ -146,7 +146,7 @@ def campaign_contact_counts_sql(as_of, channels: Sequence[str], interactions: st
 def contact_policy_features() -> list[str]:
     """Feature columns the contact policy reads."""
     return ["days_since_last_decline", *(f"reachable_{ch}" for ch in CHANNELS),
-            *(f"contacts_{ch}_{window}" for ch in CHANNELS for window in ("7d", "30d"))]
+            *(f"contacts_{ch}_{window}" for ch in CHANNELS for window in CAP_WINDOWS)]
 
 
 def evaluate_eligibility(features: pd.DataFrame, actions: Sequence[Action]) -> tuple[np.ndarray, np.ndarray, list[str]]:
