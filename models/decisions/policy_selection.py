@@ -52,6 +52,7 @@ confidence, or when the deployed policy is shown to lose value; otherwise it sta
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from statistics import NormalDist
 
 import numpy as np
@@ -107,6 +108,19 @@ class HeldOut:
         if "weight" in self.rows.columns:
             return self.rows["weight"].to_numpy(float)
         return np.ones(len(self.rows))
+
+    @cached_property
+    def experiments(self) -> tuple[np.ndarray, np.ndarray]:
+        """(per row the index of its experiment's action id in the sorted ids, the sorted ids): the rows grouped by
+        integers, not by comparing millions of strings again for every candidate (the policy selection took 101 of
+        a 1,000,000-customer night's 137 s in the decisions step that way)."""
+        codes, labels = pd.factorize(self.rows["action_id"].to_numpy(), sort=True)
+        return codes.astype(np.int64), np.asarray(labels, dtype=object)
+
+    def experiment_of(self, action_ids: list[str]) -> np.ndarray:
+        """Per action id its experiment index (experiments), -2 for an action with no rows."""
+        index = {label: k for k, label in enumerate(self.experiments[1])}
+        return np.array([index.get(a, -2) for a in action_ids], dtype=np.int64)
 
 
 @dataclass
@@ -204,9 +218,9 @@ def evaluate_policy(held: HeldOut, choice: np.ndarray, cost: np.ndarray, weight:
                     gamma_column: str = "gamma") -> tuple[float, float, np.ndarray]:
     """(value over `n_customers`, standard error, per-row contribution) of a policy's per-row choice,
     estimated on the rows where `rows` is True."""
-    experiment = held.rows["action_id"].to_numpy()
+    experiment = held.experiments[0]
     gamma = held.rows[gamma_column].to_numpy(float)
-    picked = np.where(choice >= 0, np.asarray(action_ids, dtype=object)[np.maximum(choice, 0)], None)
+    picked = np.where(choice >= 0, held.experiment_of(action_ids)[np.maximum(choice, 0)], -1)
     contribution = np.where(picked == experiment, weight * (gamma - cost), 0.0)
     return (*_scaled_mean(contribution[rows], experiment[rows], n_customers, held.weights()[rows]), contribution)
 
@@ -223,7 +237,7 @@ def evaluate_checked(held: HeldOut, choice: np.ndarray, cost: np.ndarray, weight
     direct = evaluate_policy(held, choice, cost, weight, action_ids, n_customers, rows, "gamma_direct")
     if np.array_equal(direct[2], contribution):
         return value, se, contribution, ""
-    experiment = held.rows["action_id"].to_numpy()
+    experiment = held.experiments[0]
     gap, gap_se = _scaled_mean((direct[2] - contribution)[rows], experiment[rows], n_customers, held.weights()[rows])
     if abs(gap) > NormalDist().inv_cdf(1 - held.surrogacy_alpha / 2) * gap_se:
         return (*direct, f"{NET_VALUE_ONLY}: via conversions {value:,.2f} disagrees (gap {gap:,.2f}, "
@@ -243,9 +257,13 @@ def on_net_value(held: HeldOut, action_ids: list[str]) -> HeldOut:
 
 def _scaled_mean(contribution: np.ndarray, experiment: np.ndarray, n_customers: int,
                  weight: np.ndarray) -> tuple[float, float]:
-    """(n_customers x the sum over experiments of the rows' weighted mean contribution, its standard error)."""
+    """(n_customers x the sum over experiments of the rows' weighted mean contribution, its standard error).
+    `experiment`: per row its experiment's action id, or its index in the sorted ids (HeldOut.experiments: the same
+    sums in the same order, faster)."""
     value, variance = 0.0, 0.0
-    for a in np.unique(experiment):
+    groups = (np.flatnonzero(np.bincount(experiment)) if np.issubdtype(experiment.dtype, np.integer) and len(experiment)
+              else np.unique(experiment))
+    for a in groups:
         mean, se = weighted_mean_se(contribution[experiment == a], weight[experiment == a])
         value += mean
         variance += se ** 2
@@ -259,12 +277,12 @@ def segment_rule(held: HeldOut, catalog: Catalog, rows: np.ndarray,
     cheapest contact cost on average (effect = their mean Gamma, before the cost), on at least `held.min_rows` rows.
     Segments where nothing gains are absent. A customer gets the first of its segment's actions it may get (its
     rules hold and a channel of it is allowed), so a customer the best action cannot reach still gets the next."""
-    experiment = held.rows["action_id"].to_numpy()
+    experiment, codes = held.experiments[0], held.experiment_of([a.id for a in catalog.ordered_actions()])
     gamma, weight = held.rows["gamma"].to_numpy(float), held.weights()
     gains: dict[int, list[tuple[float, int, float]]] = {}  # segment -> [(gain after cost, action index, effect)]
     for a, action in enumerate(catalog.ordered_actions()):
         cost = min(action.cost_per_contact.values())
-        own = rows & (experiment == action.id) & held.eligible[:, a]
+        own = rows & (experiment == codes[a]) & held.eligible[:, a]
         for s in np.unique(segments[own]):
             cell = own & (segments == s)
             gain = weighted_mean_se(gamma[cell], weight[cell])[0] - cost
@@ -282,7 +300,7 @@ def segment_choice(held: HeldOut, catalog: Catalog, contactable: np.ndarray, seg
     n = len(held.rows)
     choice, cost, best = np.full(n, -1), np.zeros(n), np.zeros(n)
     channels = {a: cheapest_channel(catalog, a, contactable)
-                for rule, _ in rules for ranked in rule.values() for a, _ in ranked}
+                for a in sorted({a for rule, _ in rules for ranked in rule.values() for a, _ in ranked})}
     for rule, rows in rules:
         for s, ranked in rule.items():
             for a, effect in ranked:
@@ -386,9 +404,9 @@ def select_policy(held: HeldOut, catalog: Catalog, contactable: np.ndarray, acti
     # an action whose conversions disagree with its net value on its own rows is valued on net value alone in the
     # rules fitted below and in every candidate that sends it, and deployed at that effect
     held = on_net_value(held, net_value_only)
-    experiment, gamma, weight = held.rows["action_id"].to_numpy(), held.rows["gamma"].to_numpy(float), held.weights()
-    action_effects = {str(a): weighted_mean_se(gamma[experiment == a], weight[experiment == a])[0]
-                      for a in np.unique(experiment)}
+    (experiment, labels), gamma, weight = held.experiments, held.rows["gamma"].to_numpy(float), held.weights()
+    action_effects = {str(labels[a]): weighted_mean_se(gamma[experiment == a], weight[experiment == a])[0]
+                      for a in np.flatnonzero(np.bincount(experiment, minlength=len(labels)))}
     segments = {name: rule_segments(name, held.rows["segment"].to_numpy()) for name in (RANKED, SEGMENT)}
     for name, segment in segments.items():  # the rules fitted on the rows: cross-fitted over the folds when the
         if "fold" in held.rows.columns:      # rows carry them, so every row values them
