@@ -163,15 +163,21 @@ def weighted_mean_se(values: np.ndarray, weight: np.ndarray | None = None) -> tu
     return mean, float(np.sqrt(np.sum((w * (values - mean)) ** 2) * n / (n - 1)) / total)
 
 
-def with_propensity(rows: pd.DataFrame) -> pd.DataFrame:
-    """The rows with `propensity` = the contacted share of their action's rows on their date (per source: a
-    company campaign and the plan's own holdout are separate experiments), or the row's own known `propensity`
-    where it has one (an exploration draw's); dates lacking an arm dropped."""
+def with_propensity(rows: pd.DataFrame, where: np.ndarray | None = None) -> pd.DataFrame:
+    """The rows (those where `where` is True, when given) with `propensity` = the contacted share of their action's
+    rows on their date (per source: a company campaign and the plan's own holdout are separate experiments), or the
+    row's own known `propensity` where it has one (an exploration draw's); dates lacking an arm dropped. One copy of
+    the rows: the shares are counted on their key columns alone."""
     keys = ["action_id", "campaign_date", *(["source"] if "source" in rows.columns else [])]
-    share = rows.groupby(keys)["treated"].transform("mean")
-    known = rows["propensity"] if "propensity" in rows.columns else pd.Series(np.nan, index=rows.index)
+    at = np.arange(len(rows)) if where is None else np.flatnonzero(where)
+    slim = rows[[*keys, "treated", *(["propensity"] if "propensity" in rows.columns else [])]].take(at)
+    share = slim.groupby(keys)["treated"].transform("mean")
+    known = slim["propensity"] if "propensity" in slim.columns else pd.Series(np.nan, index=slim.index)
     propensity = known.astype(float).fillna(share).to_numpy(float)
-    return rows.assign(propensity=propensity)[((share > 0) & (share < 1)).to_numpy()]
+    keep = ((share > 0) & (share < 1)).to_numpy()
+    out = rows.take(at[keep])
+    out["propensity"] = propensity[keep]
+    return out
 
 
 def fold_of(customer_ids: pd.Series, seed: int, n_folds: int = N_FOLDS) -> np.ndarray:
