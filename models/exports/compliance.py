@@ -102,9 +102,9 @@ def check_export_file(header: list[str], frame: pd.DataFrame, spec: dict, kind: 
         return ([f"{file_name}: holds personal column(s) {personal}"] if personal else []) + (
             [f"{file_name}: {int(erased.sum())} row(s) are erased, e.g. customer_id {', '.join(ids[erased].head(3))}"]
             if erased.any() else [])
-    person = golden.assign(_known=True).reindex(ids)
+    person = golden.reindex(ids)  # the listed people's golden rows only (not a copy of the whole golden record)
     rules = {
-        "are not in golden_customers": person["_known"].isna().to_numpy(),
+        "are not in golden_customers": golden.index.get_indexer(ids) < 0,
         f"lack consent_{spec['channel']}": ~_flags(person[f"consent_{spec['channel']}"], False),
         "are do_not_contact": _flags(person["do_not_contact"], True),
         "are suppressed or erased": ids.isin(suppressed).to_numpy() if suppressed else np.zeros(len(ids), bool),

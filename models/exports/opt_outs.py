@@ -63,7 +63,9 @@ def blocked_rows(frame: pd.DataFrame, channel: str | None, blocked: pd.DataFrame
     if blocked is None or blocked.empty or frame.empty:
         return np.zeros(len(frame), bool), np.zeros(len(frame), bool)
     with duckdb.connect() as con:
-        con.register("_rows", frame.assign(row=np.arange(len(frame)), email=frame.get("email"), phone=frame.get("phone")))
+        con.register("_rows", pd.DataFrame({"row": np.arange(len(frame)), "customer_id": frame["customer_id"].to_numpy(),
+                                            **{c: frame[c].to_numpy() if c in frame.columns else None
+                                               for c in ("email", "phone")}}))  # the key columns, not a copy of all
         con.register("_blocked", blocked)
         hits = con.execute(f"""
             WITH keyed AS (SELECT row, nullif(trim(CAST(customer_id AS VARCHAR)), '') AS customer_id,

@@ -423,7 +423,7 @@ def fit_value_models(models: ResponseModels, frame: pd.DataFrame, actions: Seque
     train["held_out"], held["held_out"], held["oof_tau"] = False, True, np.nan
     arms = _stacked(train, held, ["action_id", "treated"]).groupby("action_id")["treated"].nunique()
     kept = [a for a in models.values if arms.get(a, 0) == 2]
-    parts = [part[part["action_id"].isin(kept)] for part in (train, held)]
+    parts = [part if part["action_id"].isin(kept).all() else part[part["action_id"].isin(kept)] for part in (train, held)]
     del train, held
     if sum(len(part) for part in parts):
         columns = ["customer_id", "action_id", "gamma", *(["gamma_direct"] if "gamma_direct" in parts[0] else []),
