@@ -81,10 +81,14 @@ def contact_fields(customers: pd.DataFrame, settings: ContactSettings, places: d
     """
     places = places or load_places()
     rows, quarantined = [], []
-    for record in customers.to_dict("records"):
-        fields, problems = _contact_record(record, settings, places)
-        rows.append({"customer_id": record["customer_id"], **fields})
-        quarantined += [{"customer_id": record["customer_id"], **p} for p in problems]
+    try:
+        for record in customers.to_dict("records"):
+            fields, problems = _contact_record(record, settings, places)
+            rows.append({"customer_id": record["customer_id"], **fields})
+            quarantined += [{"customer_id": record["customer_id"], **p} for p in problems]
+    finally:  # each number is looked up once per call; the caches would otherwise hold a million of them all night
+        _parse_phone.cache_clear()
+        _phone_zone.cache_clear()
     return (pd.DataFrame(rows, columns=["customer_id", *CONTACT_COLUMNS]),
             pd.DataFrame(quarantined, columns=["customer_id", "field", "value", "rule"]))
 
