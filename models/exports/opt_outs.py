@@ -81,5 +81,9 @@ def blocked_rows(frame: pd.DataFrame, channel: str | None, blocked: pd.DataFrame
 
 
 def drop_erased(frame: pd.DataFrame, erased_ids: set[str] | frozenset[str]) -> pd.DataFrame:
-    """The rows of an export frame whose customer_id is not erased (erased people appear in no file)."""
-    return frame[~frame["customer_id"].astype(str).isin({str(i) for i in erased_ids})].reset_index(drop=True)
+    """The rows of an export frame whose customer_id is not erased (erased people appear in no file); the frame itself
+    when nobody in it is (no copy of millions of rows)."""
+    keep = ~frame["customer_id"].astype(str).isin({str(i) for i in erased_ids}).to_numpy()
+    if keep.all() and frame.index.equals(pd.RangeIndex(len(frame))):
+        return frame
+    return frame[keep].reset_index(drop=True)

@@ -69,6 +69,7 @@ def write_export_set(lists: dict[str, pd.DataFrame], extra: dict[str, pd.DataFra
                 digest = hashlib.file_digest(handle, "sha256").hexdigest()
             files[file_name] = {**owner, "profile": STANDARD, "format": file_fmt, "rows": len(frame),
                                 "bytes": path.stat().st_size, "sha256": digest}
+        plan = frame = None  # the typed copies are written: the compliance check re-reads the files, not them
         profile_files = {}
         for name in sorted(tools):
             profile_files |= write_profile_set(staging, tools[name], contacts, suppression, day)
