@@ -354,8 +354,6 @@ def fit_value_models(models: ResponseModels, frame: pd.DataFrame, actions: Seque
     Each row's Gamma is the direct DR score of its value, or, for the actions whose surrogacy holds up, the
     score of the surrogate index of its conversion flag (models/training/surrogate.py; `surrogacy_alpha`
     None: direct only)."""
-    from models.decisions.policies import evaluate_eligibility
-
     # one copy of the settled rows of the catalog's actions, then one of its training and one of its held-out rows
     # (at 1,000,000 customers the frame is ~2.3M rows x 70 columns: each copy is ~1.4 GB)
     rows = with_propensity(frame, where=(frame["value"].notna() & frame["action_id"].isin([a.id for a in actions]))
@@ -366,7 +364,7 @@ def fit_value_models(models: ResponseModels, frame: pd.DataFrame, actions: Seque
         out, how[action.id] = value_holdout(rows[["customer_id", "campaign_date"]].take(at), seed)
         train_at.append(at[~out])
         held_at.append(at[out])
-    train, held = (rows.take(np.concatenate(at) if at else np.zeros(0, dtype=np.int64)) for at in (train_at, held_at))
+    train, held = (rows.take(np.concatenate(positions)) for positions in (train_at, held_at))
     del rows
     if train.empty:
         models.notes.append("no randomised contact has a settled outcome yet: no value model")
