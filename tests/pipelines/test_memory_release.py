@@ -63,9 +63,27 @@ def test_frames_only_a_reference_cycle_keeps_alive_are_freed():
         step["self"] = step
         del step
         before = rss_mb()
-        release_freed_memory()
+        release_freed_memory(collect_above_bytes=0)
         print(before, rss_mb())
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
     before, after = float(out[0]), float(out[1])
     assert before - after > 300, (before, after)  # of the 400 MB
+
+
+def test_a_small_process_is_not_walked_for_cycles():
+    """Below the threshold a full collection would cost more than it could give back: none runs."""
+    script = textwrap.dedent("""
+        import gc
+        from pipelines.jobs import release_freed_memory
+
+        gc.disable()
+        full = []
+        gc.callbacks.append(lambda phase, info: full.append(info["generation"]) if phase == "start" else None)
+        release_freed_memory(collect_above_bytes=1 << 40)
+        small = len(full)
+        release_freed_memory(collect_above_bytes=0)
+        print(small, len(full))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+    assert (int(out[0]), int(out[1])) == (0, 1)
