@@ -1,6 +1,7 @@
 """The nightly job: the whole asset graph (with its checks) for one as-of date."""
 import ctypes
 import ctypes.util
+import functools
 import gc
 import os
 
@@ -27,12 +28,18 @@ def release_freed_memory(collect_above_bytes: int = COLLECT_ABOVE_BYTES) -> bool
     rss = _resident_bytes()
     if rss is None or rss > collect_above_bytes:
         gc.collect()
+    trim = _malloc_trim()
+    return bool(trim(0)) if trim is not None else False
+
+
+@functools.cache
+def _malloc_trim():
+    """glibc's malloc_trim, looked up once (find_library runs ldconfig), or None where there is no such function."""
     name = ctypes.util.find_library("c")
     try:
-        trim = getattr(ctypes.CDLL(name), "malloc_trim") if name else None
-    except OSError:
-        trim = None
-    return bool(trim(0)) if trim is not None else False
+        return getattr(ctypes.CDLL(name), "malloc_trim") if name else None
+    except (OSError, AttributeError):
+        return None
 
 
 def _resident_bytes() -> int | None:
