@@ -523,3 +523,68 @@ def test_the_summary_reports_what_tonights_contact_rules_held_back(catalog):
     assert held_out == {"customers": 0, "value": 0.0, "by_reason": {}}  # a held-out customer gets nothing anyway
     assert "contact rules" not in "\n".join(constraint_lines(result.summary | {"contact_rules_held_back": held_out},
                                                              TEXTS["en"]))
+
+
+def _tree_rows(effect_of_frequency, n: int = 2400, seed: int = 5):
+    """Randomised survey and upsell rows whose Gamma depends on purchases_365d only as `effect_of_frequency` says
+    (recency is spread evenly over every row, so the recency segments cannot tell the customers apart)."""
+    rng = np.random.default_rng(seed)
+    frequency = rng.integers(0, 6, n)
+    action = np.where(np.arange(n) % 2 == 0, "survey", "upsell")
+    gamma = np.where(action == "survey", effect_of_frequency(frequency), 0.5) + rng.normal(0, 2.0, n)
+    return pd.DataFrame({"customer_id": np.resize(["A", "B", "E", "F"], n), "action_id": action, "gamma": gamma,
+                         "segment": rng.integers(0, 4, n), "held_out": False, "fold": np.arange(n) % 4,
+                         "purchases_365d": frequency.astype(np.float32),
+                         "days_since_last_purchase": rng.integers(1, 500, n).astype(np.float32)})
+
+
+def test_a_policy_tree_finds_who_an_action_pays_for_on_a_feature_the_segments_do_not_see(catalog):
+    """The survey gains +6 a contact among customers with three or more purchases in the year and loses 6 among the
+    others (their recency says nothing): the policy tree, cross-fitted, beats every simpler candidate, and the plan
+    sends the survey only to the frequent buyer among tonight's customers (A: 3 purchases; B, F: 1; E: 0), valued at
+    its leaf's effect; the reason names the split."""
+    from models.decisions.policy_selection import TREE, HeldOut
+
+    customers, features, scores, responses = hand_inputs()
+    rows = _tree_rows(lambda f: np.where(f >= 3, 6.0, -6.0))
+    n = len(rows)
+    held = HeldOut(rows, np.full((n, 3), np.nan), np.full((n, 3), np.nan), np.ones((n, 3), dtype=bool), min_rows=50)
+    result = decide(customers, features, scores, responses, catalog, copy.deepcopy(CONFIG), as_of=AS_OF,
+                    suppressed_ids={"D"}, model_versions={}, held_out=held)
+    selection = result.summary["policy_selection"]
+    assert selection["winner"] == TREE, selection["reason"]
+    assert selection["tree"]["root"][0] == "purchases_365d" and 2 <= selection["tree"]["root"][1] < 3
+    assert "purchases_365d > 2" in selection["reason"]
+    chosen = chosen_of(result)
+    assert chosen["A"][0] == "survey"
+    assert all(chosen[c][0] != "survey" for c in "BEF")
+    survey = audit_row(result, "A", "survey", "email")["expected_value"]
+    assert 5.0 < survey + 0.1 < 7.0
+
+
+def test_a_policy_tree_on_no_difference_between_customers_does_not_replace_a_simpler_policy(catalog):
+    """The survey gains +3 for everyone, whatever their frequency: the tree has nothing to find, so a simpler policy
+    stays deployed."""
+    from models.decisions.policy_selection import TREE, HeldOut
+
+    customers, features, scores, responses = hand_inputs()
+    rows = _tree_rows(lambda f: np.full(len(f), 3.0))
+    n = len(rows)
+    held = HeldOut(rows, np.full((n, 3), np.nan), np.full((n, 3), np.nan), np.ones((n, 3), dtype=bool), min_rows=50)
+    result = decide(customers, features, scores, responses, catalog, copy.deepcopy(CONFIG), as_of=AS_OF,
+                    suppressed_ids={"D"}, model_versions={}, held_out=held)
+    assert result.summary["policy_selection"]["winner"] != TREE
+
+
+def test_policy_tree_leaves_and_labels():
+    """Leaves: 2 x above the root + above the side's split; a missing value counts as above every threshold."""
+    from models.decisions.policy_selection import PolicyTree
+
+    tree = PolicyTree(("purchases_365d", 2.0), (None, ("spend_365d", 100.0)))
+    frame = pd.DataFrame({"purchases_365d": [1, 3, 3, np.nan, 2], "spend_365d": [500, 50, 150, 10, np.nan]})
+    assert tree.leaves(frame).tolist() == [0, 2, 3, 2, 0]
+    assert tree.labels()[3] == "purchases_365d > 2 and spend_365d > 100"
+    assert tree.labels()[0] == "purchases_365d <= 2"
+    with pytest.raises(ValueError, match="spend_365d"):
+        tree.leaves(frame[["purchases_365d"]])
+    assert PolicyTree().leaves(frame).tolist() == [0] * 5
