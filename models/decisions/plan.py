@@ -37,8 +37,8 @@ from models.decisions.control_groups import (assign_exploration, assign_holdout,
                                    limited_exploration_share, no_action_probability)
 from models.decisions.policies import (SUPPRESSION_REASONS, DecisionSettings, contact_policy_features, evaluate_eligibility,
                              evaluate_suppression, read_decision_settings)
-from models.decisions.policy_selection import (LEARNED, NO_ACTION_POLICY, RANKED, SEGMENT, TREE, TREE_FEATURES, HeldOut,
-                                               PolicyChoice, recency_segment, rule_segments, select_policy, z_of)
+from models.decisions.policy_selection import (LEARNED, NO_ACTION_POLICY, RANKED, SEGMENT, HeldOut, PolicyChoice,
+                                               recency_segment, rule_segments, select_policy, z_of)
 
 NBA_COLUMNS = ["customer_id", "rank", "action_id", "channel", "expected_value", "chosen", "is_holdout",
                "is_exploration", "selection_probability", "policy_version", "model_versions"]
@@ -66,11 +66,9 @@ def align_inputs(customers: pd.DataFrame, features: pd.DataFrame, scores: pd.Dat
                  catalog: Catalog) -> tuple[pd.Index, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Customers sorted by id (so results never depend on input order) with features and scores aligned."""
     optional = [c for c in customers.columns if c == "days_since_any_decline" or c.startswith("logged_")]
-    tree_features = [c for c in TREE_FEATURES if c in features.columns]  # what a deployed policy tree splits on
     needs = {"customers": (customers, ["customer_id", "do_not_contact", *(f"consent_{ch}" for ch in CHANNELS),
                                        *optional]),
              "features": (features, ["customer_id", "avg_order_value_365d", "days_since_last_purchase",  # segment rule
-                                     *tree_features,
                                      *contact_policy_features(),
                                      *sorted(set().union(*(_rule_features(a) for a in catalog.actions)))]),
              "scores": (scores, ["customer_id", "clv", "upsell_probability"])}
@@ -362,9 +360,8 @@ def with_policy_values(options: Options, choice: PolicyChoice, features: pd.Data
         action_id = policy.removeprefix("all:")
         effect = choice.action_effects.get(action_id, 0.0)
         value[:, pair_action == action_id] = effect - pair_cost[pair_action == action_id]
-    elif policy in (RANKED, SEGMENT, TREE):  # each ranked action at its effect (in the customer's segment or tree
-        segment = (choice.tree.leaves(features) if policy == TREE else  # leaf): the best the customer may get wins
-                   rule_segments(policy, recency_segment(features["days_since_last_purchase"])))
+    elif policy in (RANKED, SEGMENT):  # each ranked action at its effect (in the customer's segment): the best the
+        segment = rule_segments(policy, recency_segment(features["days_since_last_purchase"]))  # customer may get wins
         for s, ranked in choice.rule_actions.items():
             for action_id, effect in ranked:
                 cols = pair_action == action_id

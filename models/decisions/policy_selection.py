@@ -7,9 +7,6 @@ Candidates, under the same eligibility, consent and limits:
   it may get (its rules hold and a channel of it is allowed), so customers the best action cannot reach get the next
   one instead of nothing (segment_rule with one segment);
 - `segment`: the same ranking per recency segment (segment_rule);
-- `tree`: the same ranking per leaf of a depth-two policy tree (PolicyTree; Athey & Wager 2021, econml's DRPolicyTree):
-  the splits on customer-value features (TREE_FEATURES, at quantiles of the rows) that most raise the value of giving
-  each side its best action for everyone there, fitted greedily on the rows' Gamma (fit_policy_tree);
 - `no_action`: nobody is contacted (value 0 by definition).
 
 Value (doubly robust off-policy estimate). The rows are the settled randomised contacts and controls of
@@ -31,14 +28,13 @@ in every later candidate, in the rules fitted on them and in the effect the plan
 Simple policies use no model, so every row values them. The learned targeting is valued on the rows whose own
 action's value comes from a model that did not see them: the held-out ones (the latest campaign dates, or a held-out
 customer sample) and the training rows by their action's out-of-fold fit (each customer's fold left out; another
-action's model never sees an action's rows). The ranked and segment rules and the policy tree cost little to refit, so they are
-cross-fitted: each block of campaign dates (models/training/uplift.policy_folds) is valued by the rule (the tree: its
-splits and its leaves' rule) fitted on the other blocks, every row values it, and the rule deployed is the one fitted
-on all of them
+action's model never sees an action's rows). The ranked and segment rules cost nothing to refit, so they are
+cross-fitted: each block of campaign dates (models/training/uplift.policy_folds) is valued by the rule fitted on the
+other blocks, every row values it, and the rule deployed is the one fitted on all of them
 (four times the rows of a held-out quarter: its gain's standard error about halves). The deployed policy: the
 candidate with the best lower confidence bound (ties: the simpler; a safe policy improvement rule, Thomas et al.
 2015). A targeted policy is valued only on rows its rule was not fitted on, so its bound is compared with the best
-bound every simpler candidate (no action included; the ranked rule, the segment rule, the tree, the learned one)
+bound every simpler candidate (no action included; the ranked rule before the segment rule before the learned one)
 has on those same rows, and it replaces the policy deployed so far when it is higher and its paired gain over that
 rival there is positive: a more complex rule must beat every simpler one where both are valued. A policy
 that contacts few people has a narrow interval, and without the gain a quiet rule would beat a better but noisier
@@ -66,15 +62,9 @@ from models.decisions.catalog import CHANNELS, Catalog
 from models.training.surrogate import DEFAULT_ALPHA as SURROGACY_ALPHA
 from models.training.value_uplift import weighted_mean_se
 
-LEARNED, SEGMENT, RANKED, TREE, NO_ACTION_POLICY = "learned", "segment", "ranked", "tree", "no_action"
+LEARNED, SEGMENT, RANKED, NO_ACTION_POLICY = "learned", "segment", "ranked", "no_action"
 NET_VALUE_ONLY = "valued on net value"
-TARGETED = (RANKED, SEGMENT, TREE, LEARNED)  # fitted on the rows (the others are simple); in order of simplicity
-# What the policy tree may split customers on: recency, frequency, spend, tenure, service, discount habit, activity and
-# breadth, the customer-value features every extract gives (customer_features). Split points are quantiles of the rows,
-# so they hold in any currency and at any scale.
-TREE_FEATURES = ("days_since_last_purchase", "purchases_365d", "spend_365d", "avg_order_value_365d", "tenure_days",
-                 "complaints_90d", "discount_share_365d", "btyd_p_alive", "visits_30d", "distinct_categories_365d")
-TREE_QUANTILES = tuple(np.round(np.linspace(0.1, 0.9, 9), 2))  # candidate split points of a feature
+TARGETED = (RANKED, SEGMENT, LEARNED)  # fitted on the rows (the others are simple); in order of simplicity
 SEGMENT_EDGES_DAYS = (30, 90, 365)  # recency bands: <= 30, <= 90, <= 365 days, longer or never
 SEGMENT_LABELS = ("last purchase <= 30 days", "31-90 days", "91-365 days", "over a year or never")
 
@@ -154,18 +144,16 @@ class PolicyChoice:
     evidence: dict | None = None  # evidence_needed: what would let a more promising simple policy be shown
     action_effects: dict[str, float] = field(default_factory=dict)  # per action its mean Gamma over its rows (on net
     # value alone where its conversions disagree with it): the effect an 'all:<action>' plan sends it at
-    rule_actions: dict[int, list[tuple[str, float]]] = field(default_factory=dict)  # the deployed ranked, segment or
-    # tree rule, fitted on every row: segment (0 for the ranked rule, the leaf for the tree) -> [(action id, its effect
-    # per contact there)], best first
-    tree: PolicyTree | None = None  # the deployed policy tree's splits (its leaves are rule_actions' segments)
+    rule_actions: dict[int, list[tuple[str, float]]] = field(default_factory=dict)  # the deployed ranked or segment
+    # rule, fitted on every row: segment (0 for the ranked rule) -> [(action id, its effect per contact there)],
+    # best first
 
     def as_dict(self) -> dict:
         return {"winner": self.winner, "reason": self.reason, "held_out_rows": self.n_rows,
                 "candidates": [{"policy": e.name, "value": round(e.value, 2), "se": round(e.se, 2),
                                 "lower_bound": round(e.lcb, 2), "chosen": e.chosen, "note": e.note}
                                for e in self.estimates],
-                **({"evidence_needed": self.evidence} if self.evidence else {}),
-                **({"tree": self.tree.as_dict()} if self.tree is not None else {})}
+                **({"evidence_needed": self.evidence} if self.evidence else {})}
 
 
 def evidence_needed(estimates: list[PolicyEstimate], winner: PolicyEstimate, z: float,
@@ -323,138 +311,6 @@ def segment_choice(held: HeldOut, catalog: Catalog, contactable: np.ndarray, seg
     return choice, cost
 
 
-@dataclass(frozen=True)
-class PolicyTree:
-    """Customers split in at most four leaves by two levels of `feature > threshold` questions (a policy tree: Athey &
-    Wager 2021; econml's DRPolicyTree), each leaf then ranked like the segment rule. root: (feature, threshold) or None
-    (one leaf); children: the split of the root's `<=` side and of its `>` side, each None when it has none. A missing
-    value counts as above every threshold. Leaves: 2 x (above the root) + (above the side's own split)."""
-
-    root: tuple[str, float] | None = None
-    children: tuple[tuple[str, float] | None, tuple[str, float] | None] = (None, None)
-
-    @property
-    def features(self) -> list[str]:
-        return [split[0] for split in (self.root, *self.children) if split is not None]
-
-    def leaves(self, frame: pd.DataFrame) -> np.ndarray:
-        """Per row of `frame` (which has the tree's features) its leaf, 0..3."""
-        missing = [f for f in self.features if f not in frame.columns]
-        if missing:
-            raise ValueError(f"policy tree: the features lack column(s) {', '.join(missing)}")
-        leaf = np.zeros(len(frame), dtype=np.int64)
-        if self.root is None:
-            return leaf
-        above = _above(frame, *self.root)
-        leaf[above] = 2
-        for side, split in enumerate(self.children):
-            if split is not None:
-                leaf[(above == bool(side)) & _above(frame, *split)] += 1
-        return leaf
-
-    def labels(self) -> tuple[str, ...]:
-        """Per leaf its plain description, e.g. 'purchases_365d > 3 and spend_365d <= 420.5'."""
-        if self.root is None:
-            return ("everyone",) * 4
-        out = []
-        for leaf in range(4):
-            side, child = divmod(leaf, 2)
-            parts = [_condition(*self.root, bool(side))]
-            if self.children[side] is not None:
-                parts.append(_condition(*self.children[side], bool(child)))
-            out.append(" and ".join(parts))
-        return tuple(out)
-
-    def as_dict(self) -> dict:
-        return {"root": list(self.root) if self.root else None,
-                "children": [list(c) if c else None for c in self.children]}
-
-
-def _above(frame: pd.DataFrame, feature: str, threshold: float) -> np.ndarray:
-    values = pd.to_numeric(frame[feature], errors="coerce").to_numpy(float)
-    return np.isnan(values) | (values > threshold)
-
-
-def _condition(feature: str, threshold: float, above: bool) -> str:
-    return f"{feature} {'>' if above else '<='} {threshold:,.4g}"
-
-
-def tree_rewards(held: HeldOut, catalog: Catalog, contactable: np.ndarray, action_weights: np.ndarray,
-                 rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row: (its experiment's catalog action index or -1, its share of 'that action for everyone' on the rows
-    where `rows` is True — weight x (Gamma - cheapest cost) / its experiment's total weight there, times the action's
-    share tonight's limits let through —, whether the action could be sent to it). A leaf's value of giving everyone
-    in it action a is the sum of these over a's rows in the leaf (the estimate of evaluate_policy, restricted)."""
-    experiment = held.experiments[0]
-    codes = held.experiment_of([a.id for a in catalog.ordered_actions()])
-    gamma, weight = held.rows["gamma"].to_numpy(float), held.weights()
-    action = np.full(len(held.rows), -1)
-    reward, usable = np.zeros(len(held.rows)), np.zeros(len(held.rows), dtype=bool)
-    for a in range(len(codes)):
-        own = rows & (experiment == codes[a])
-        if not own.any():
-            continue
-        channel, cost = cheapest_channel(catalog, a, contactable)
-        ok = own & held.eligible[:, a] & (channel >= 0)
-        action[own], usable[ok] = a, True
-        reward[ok] = action_weights[a] * weight[ok] * (gamma[ok] - cost[ok]) / weight[own].sum()
-    return action, reward, usable
-
-
-def _best_split(x: dict[str, np.ndarray], node: np.ndarray, action: np.ndarray, reward: np.ndarray,
-                usable: np.ndarray, n_actions: int, min_rows: int, z: float) -> tuple[float, tuple[str, float] | None]:
-    """(value, split) of the best `feature > threshold` split of the rows in `node`, or (its value unsplit, None) when
-    no split is worth more. A side's value: the best lower bound (its sum of rewards - z x their root sum of squares,
-    the standard error of that sum) of its actions for everyone there (0: nobody), an action counting only with
-    `min_rows` rows it could be sent to on that side. So a split is made where it is worth more than its noise, and a
-    leaf's action is one that is shown to pay there (the candidate is still valued on rows the tree did not see)."""
-    def value(sums: np.ndarray, squares: np.ndarray, counts: np.ndarray) -> np.ndarray:  # (..., A) -> (...)
-        bound = sums - z * np.sqrt(np.maximum(squares, 0.0))
-        return np.maximum(np.where(counts >= min_rows, bound, -np.inf).max(axis=-1), 0.0)
-
-    in_node = node & (action >= 0)
-    act, rew, cnt = action[in_node], reward[in_node], usable[in_node].astype(float)
-    sq = rew ** 2
-    total_sum, total_sq, total_count = (np.bincount(act, w, n_actions) for w in (rew, sq, cnt))
-    best = (float(value(total_sum, total_sq, total_count)), None)
-    for feature, values in x.items():
-        v = values[in_node]
-        finite = v[~np.isnan(v)]
-        if not len(finite):
-            continue
-        thresholds = np.unique(np.quantile(finite, TREE_QUANTILES))
-        thresholds = thresholds[thresholds < finite.max()]
-        if not len(thresholds):
-            continue
-        bins = np.searchsorted(thresholds, np.where(np.isnan(v), np.inf, v), side="left")  # bin <= k: v <= t_k
-        size, cell = (len(thresholds) + 1) * n_actions, bins * n_actions + act
-        sums, squares, counts = (np.bincount(cell, w, size).reshape(-1, n_actions).cumsum(axis=0)[:-1]
-                                 for w in (rew, sq, cnt))  # left of each threshold (v <= t_k), per action
-        split_values = (value(sums, squares, counts)
-                        + value(total_sum - sums, total_sq - squares, total_count - counts))
-        k = int(np.argmax(split_values))
-        if round(float(split_values[k]) - best[0], 12) > 0:
-            best = (float(split_values[k]), (feature, float(thresholds[k])))
-    return best
-
-
-def fit_policy_tree(held: HeldOut, catalog: Catalog, contactable: np.ndarray, action_weights: np.ndarray,
-                    rows: np.ndarray, features: list[str], z: float) -> PolicyTree:
-    """The depth-two policy tree fitted greedily on the rows where `rows` is True: the split of every row that most
-    raises the value of giving each side its best action, then the same within each side (a split is kept only when it
-    raises that value). Its leaves are then ranked by segment_rule; it is valued only on rows it was not fitted on."""
-    action, reward, usable = tree_rewards(held, catalog, contactable, action_weights, rows)
-    x = {f: pd.to_numeric(held.rows[f], errors="coerce").to_numpy(float) for f in features}
-    n_actions, min_rows = len(catalog.ordered_actions()), held.min_rows
-    _, root = _best_split(x, rows, action, reward, usable, n_actions, min_rows, z)
-    if root is None:
-        return PolicyTree()
-    above = np.isnan(x[root[0]]) | (x[root[0]] > root[1])
-    children = tuple(_best_split(x, rows & (above == side), action, reward, usable, n_actions, min_rows, z)[1]
-                     for side in (False, True))
-    return PolicyTree(root, children)
-
-
 def describe_rule(rule: dict[int, list[tuple[str, float]]], labels: tuple[str, ...] | None) -> str:
     """'upsell (+1.91 a contact), else survey (+0.60 a contact)' per segment (labels) or for everyone (None)."""
     def ranked(actions: list[tuple[str, float]]) -> str:
@@ -562,19 +418,6 @@ def select_policy(held: HeldOut, catalog: Catalog, contactable: np.ndarray, acti
         rule_choice, rule_cost = segment_choice(held, catalog, contactable, segment, rules)
         add(name, rule_choice, rule_cost,
             np.where(rule_choice >= 0, action_weights[np.maximum(rule_choice, 0)], 0.0), rule_rows, where)
-    tree_features = [f for f in TREE_FEATURES if f in held.rows.columns]
-    if tree_features and "fold" in held.rows.columns:  # the policy tree, cross-fitted over the folds like the rules
-        fold = held.rows["fold"].to_numpy()
-        tree_choice, tree_cost = np.full(n, -1), np.zeros(n)
-        for k in np.unique(fold):
-            tree = fit_policy_tree(held, catalog, contactable, action_weights, fold != k, tree_features, z)
-            leaves = tree.leaves(held.rows)
-            fitted = segment_choice(held, catalog, contactable, leaves,
-                                    [(segment_rule(held, catalog, fold != k, leaves), fold == k)])
-            tree_choice[fold == k], tree_cost[fold == k] = fitted[0][fold == k], fitted[1][fold == k]
-        add(TREE, tree_choice, tree_cost,
-            np.where(tree_choice >= 0, action_weights[np.maximum(tree_choice, 0)], 0.0), every,
-            f"splits and rule cross-fitted over {len(np.unique(fold))} folds of campaign dates: every row")
     choice, cost = learned_choice(held, catalog, contactable, z_option=z_option, call_price=call_price)
     if "out_of_sample" in held.rows.columns:
         add(LEARNED, choice, cost, np.ones(n), held.rows["out_of_sample"].to_numpy(bool),
@@ -586,8 +429,8 @@ def select_policy(held: HeldOut, catalog: Catalog, contactable: np.ndarray, acti
     baseline = max(simple, key=lambda e: round(e.lcb, 9))
     shared = f", shared by {claims} candidates" if claims > 1 else ""
     winner, reason, simpler = baseline, "", list(simple)
-    for targeted in (t for t in TARGETED if t in valued_on):  # in order of simplicity: each must beat every simpler
-        rows = valued_on[targeted]                              # candidate on its rows
+    for targeted in TARGETED:  # in order of simplicity: each must beat every simpler candidate on its rows
+        rows = valued_on[targeted]
         estimate = next(e for e in estimates if e.name == targeted)
         if not rows.any():
             continue
@@ -621,14 +464,9 @@ def select_policy(held: HeldOut, catalog: Catalog, contactable: np.ndarray, acti
         actions_of_rows = held.rows["action_id"].value_counts()
         evidence = evidence_needed(estimates, winner, z, {a: int(k) for a, k in actions_of_rows.items()})
     rule_actions: dict[int, list[tuple[str, float]]] = {}
-    deployed_tree = None
-    if winner.name == TREE:  # the tree deployed is fitted on every row
-        deployed_tree = fit_policy_tree(held, catalog, contactable, action_weights, every, tree_features, z)
-        segments[TREE] = deployed_tree.leaves(held.rows)
-    if winner.name in (RANKED, SEGMENT, TREE):  # the rule deployed is fitted on every row
+    if winner.name in (RANKED, SEGMENT):  # the rule deployed is fitted on every row
         rule_actions = {s: [(action_ids[a], effect) for a, effect in ranked]
                         for s, ranked in segment_rule(held, catalog, every, segments[winner.name]).items()}
-        labels = {SEGMENT: SEGMENT_LABELS, TREE: deployed_tree.labels() if deployed_tree else None}.get(winner.name)
-        reason += "; the rule: " + describe_rule(rule_actions, labels)
+        reason += "; the rule: " + describe_rule(rule_actions, SEGMENT_LABELS if winner.name == SEGMENT else None)
     return PolicyChoice(winner.name, estimates, reason, int(unseen.sum()), evidence=evidence, rule_actions=rule_actions,
-                        action_effects=action_effects, tree=deployed_tree)
+                        action_effects=action_effects)

@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from models.decisions.catalog import DEFAULT_OUTCOME_HORIZON_DAYS
-from models.decisions.policy_selection import TREE_FEATURES, HeldOut, recency_segment
+from models.decisions.policy_selection import HeldOut, recency_segment
 from models.features.customer_features import OUTCOME_SETTLE_DAYS
 from models.training.evaluation import qini_curve, uplift_metrics
 from models.training.outcomes import contact_outcomes
@@ -426,18 +426,15 @@ def fit_value_models(models: ResponseModels, frame: pd.DataFrame, actions: Seque
     if sum(len(part) for part in parts):
         columns = ["customer_id", "action_id", "gamma", *(["gamma_direct"] if "gamma_direct" in parts[0] else []),
                    "held_out", "weight", "campaign_date"]
-        tree_features = [f for f in TREE_FEATURES if f in parts[0].columns]  # what the policy tree may split on
         scored = [_score_part(part, models, actions, n_threads) for part in parts]
         stacked = pd.concat([part[columns] for part in parts], ignore_index=True)
-        for f in tree_features:
-            stacked[f] = np.concatenate([pd.to_numeric(part[f], errors="coerce").to_numpy(np.float32) for part in parts])
         del parts
         stacked["segment"] = np.concatenate([s[3] for s in scored])
         stacked["fold"] = policy_folds(stacked, seed)
         stacked["out_of_sample"] = np.concatenate([s[4] for s in scored])
         eligible, uplift, se = (np.concatenate([s[k] for s in scored]) for k in range(3))
         models.held_out = HeldOut(stacked[[*columns[:3 + ("gamma_direct" in columns)], "segment", "held_out", "fold",
-                                           "out_of_sample", "weight", *tree_features]], uplift, se, eligible,
+                                           "out_of_sample", "weight"]], uplift, se, eligible,
                                   surrogacy_alpha=DEFAULT_ALPHA if surrogacy_alpha is None else surrogacy_alpha,
                                   min_rows=min_contacts)
 
