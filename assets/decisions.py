@@ -13,7 +13,7 @@ from models.decisions.explain import call_list_reasons
 from models.decisions.feedback import feedback_settings
 from models.decisions.night_glance import add_night_at_a_glance, decision_sanity, horizon_text, previous_night
 from models.decisions.plan import decide
-from models.decisions.realised_lift import lift_settings, plan_value_estimates, settle_plan_arms
+from models.decisions.realised_lift import lift_settings, plan_value_estimates, settle_plan_arms, with_contact_doses
 from models.decisions.realised_lift import realised_lift as measure_lift
 from models.decisions.scorecard import customer_kpis, kpi_scorecard
 from models.exports.campaign import campaign_id
@@ -131,8 +131,9 @@ def realised_lift(context: dg.AssetExecutionContext, home: NbaHome) -> dg.Materi
     with home.warehouse() as con:
         arms = warehouse.read_plan_arms(con, as_of, feedback_settings(config),
                                         since=as_of - dt.timedelta(days=lifting.lookback_days))
-        settled = settle_plan_arms(con, arms, as_of, {a.id: a.outcome_horizon_days for a in catalog.actions},
-                                   lifting.margin_rate)
+        settled = with_contact_doses(con, settle_plan_arms(con, arms, as_of, {a.id: a.outcome_horizon_days
+                                                                              for a in catalog.actions},
+                                                           lifting.margin_rate), as_of)
         lift = measure_lift(settled, costs, lifting)
         plan_value = plan_value_estimates(settled, costs, lifting)
         card = kpi_scorecard(customer_kpis(con, arms, as_of, costs, lifting.kpi_window_days), lifting)

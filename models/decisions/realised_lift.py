@@ -6,8 +6,16 @@ is random: the contacted customers (decision_log, not held out) and the holdout'
 `outcome_horizon_days`) has closed, each row's outcome is its net margin over that window, read from purchases
 (models/training/outcomes.py). Per period (night or ISO week) and action:
 
-    lift = mean net margin of the contacted - mean of the would-be-contacted held out, 95 % Welch interval,
-    net lift per contact = lift - the channel's contact cost, total = net lift x customers contacted.
+    lift per customer = mean net margin of the contacted - mean of the would-be-contacted held out,
+    lift per contact = lift per customer / contacts per customer, 95 % Welch interval (linearised),
+    net lift per contact = lift per contact - the channel's contact cost, total = net lift x customers contacted.
+
+A holdout customer is never listed, while a contacted one is listed again on later nights within the window (the caps
+allow one contact a channel a week), so the lift per customer is that of a stream of contacts against none. Contacts
+per customer is the plan's listed contacts the contacted customers got in the window beyond the holdout's (decision_log,
+models/training/uplift.plan_contact_doses; 1 without a decision log), and the lift per contact its Wald ratio (the
+holdout is the instrument: Angrist, Imbens & Rubin 1996; the same divisor as the response model's,
+models/training/value_uplift.contacts_per_customer), so one contact is valued once, at the cost of one contact.
 
 "Overall" weighs each action's net lift by its contacted customers (a stratified estimate: never a raw
 comparison across actions). Contacts are compared as listed (intention to treat): a bounced e-mail stays in its
@@ -31,11 +39,13 @@ import pandas as pd
 from scipy.stats import norm
 
 from models.training.outcomes import contact_values
-from models.training.value_uplift import dr_pseudo_outcome, fold_of, with_propensity
+from models.training.uplift import DOSE, plan_contact_doses
+from models.training.value_uplift import contacts_per_customer, dr_pseudo_outcome, fold_of, with_propensity
 
 ALL_ACTIONS = "(all)"
 LIFT_COLUMNS = ["period", "action_id", "customers_contacted", "customers_holdout", "delivered_share",
-                "mean_value_contacted", "mean_value_holdout", "lift_per_contact", "lift_low", "lift_high",
+                "mean_value_contacted", "mean_value_holdout", "lift_per_customer", "contacts_per_customer",
+                "lift_per_contact", "lift_low", "lift_high",
                 "contact_cost_per_contact", "net_lift_per_contact", "net_lift_total", "enough_customers"]
 PLAN_VALUE_COLUMNS = ["night", "customers_targeted", "customers_contacted", "expected_value", "ipw_value",
                       "ipw_low", "ipw_high", "dr_value", "dr_low", "dr_high"]
@@ -96,6 +106,15 @@ def settle_plan_arms(con: duckdb.DuckDBPyConnection, arms: pd.DataFrame, as_of: 
                        value_before=contact_values(con, before, as_of, margin_rate).to_numpy())
 
 
+def with_contact_doses(con: duckdb.DuckDBPyConnection, settled: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """The settled arms with `contacts_in_window`: the contacts the plan listed for the customer within the row's
+    outcome window (its own that night for the contacted, every later night's; decision_log)."""
+    if settled.empty:
+        return settled.assign(**{DOSE: pd.Series(dtype=float)})
+    keys = settled[["customer_id", "treated", "horizon_days"]].assign(campaign_date=settled["night"], source="plan")
+    return settled.assign(**{DOSE: plan_contact_doses(con, keys, as_of)})
+
+
 def period_of(nights: pd.Series, period: str) -> pd.Series:
     """The night itself (YYYY-MM-DD) or its ISO week (YYYY-Www)."""
     days = pd.to_datetime(nights)
@@ -115,19 +134,27 @@ def realised_lift(rows: pd.DataFrame, costs: Mapping[tuple[str, str], float], se
     rows = rows.assign(period=period_of(rows["night"], settings.period).to_numpy())
     rows = rows[~_not_executed(rows)]
     cells = []
+    z = float(norm.ppf(0.5 + settings.confidence / 2))
     for (period, action), cell in rows.groupby(["period", "action_id"], sort=True):
-        contacted, held = cell[cell["treated"] == 1], cell[cell["treated"] == 0]
+        treated = cell["treated"].to_numpy(float)
+        dose = cell[DOSE].fillna(cell["treated"]).to_numpy(float) if DOSE in cell.columns else treated
+        contacted, held = cell[treated == 1], cell[treated == 0]
         stats = compare_means(contacted["value"], held["value"], settings.confidence)
+        per_customer = contacts_per_customer(dose, treated) if len(contacted) else 1.0
+        lift = stats["difference"] / per_customer
+        # the Wald ratio's standard error, linearised: that of the difference in means of value - lift x dose
+        residual = cell["value"].to_numpy(float) - lift * dose
+        se = compare_means(residual[treated == 1], residual[treated == 0], settings.confidence)["se"] / per_customer
         cost = float(np.mean([costs.get((action, ch), 0.0) for ch in contacted["channel"]])) if len(contacted) else 0.0
         delivered = contacted["delivery"].eq("delivered").mean() if len(contacted) else np.nan
         cells.append({"period": period, "action_id": action, "customers_contacted": len(contacted),
                       "customers_holdout": len(held), "delivered_share": delivered,
                       "mean_value_contacted": stats["treated"], "mean_value_holdout": stats["holdout"],
-                      "lift_per_contact": stats["difference"], "lift_low": stats["difference_low"],
-                      "lift_high": stats["difference_high"], "contact_cost_per_contact": cost,
-                      "net_lift_per_contact": stats["difference"] - cost,
-                      "net_lift_total": (stats["difference"] - cost) * len(contacted),
-                      "enough_customers": min(len(contacted), len(held)) >= settings.min_customers_per_arm, "_se": stats["se"]})
+                      "lift_per_customer": stats["difference"], "contacts_per_customer": per_customer,
+                      "lift_per_contact": lift, "lift_low": lift - z * se, "lift_high": lift + z * se,
+                      "contact_cost_per_contact": cost, "net_lift_per_contact": lift - cost,
+                      "net_lift_total": (lift - cost) * len(contacted),
+                      "enough_customers": min(len(contacted), len(held)) >= settings.min_customers_per_arm, "_se": se})
     by_action = pd.DataFrame(cells)
     overall = [_overall(period, group, settings.confidence) for period, group in by_action.groupby("period", sort=True)]
     return pd.concat([by_action, pd.DataFrame(overall)], ignore_index=True)[LIFT_COLUMNS]
@@ -157,7 +184,10 @@ def _overall(period: str, cells: pd.DataFrame, confidence: float) -> dict:
     return {"period": period, "action_id": ALL_ACTIONS, "customers_contacted": int(total),
             "customers_holdout": int(cells["customers_holdout"].sum()), "delivered_share": delivered,
             "mean_value_contacted": float(np.sum(weight * cells["mean_value_contacted"]) / total) if total else np.nan,
-            "mean_value_holdout": np.nan, "lift_per_contact": lift, "lift_low": lift - z * se,
+            "mean_value_holdout": np.nan,
+            "lift_per_customer": float(np.sum(weight * cells["lift_per_customer"]) / total) if total else np.nan,
+            "contacts_per_customer": float(np.sum(weight * cells["contacts_per_customer"]) / total) if total else np.nan,
+            "lift_per_contact": lift, "lift_low": lift - z * se,
             "lift_high": lift + z * se, "contact_cost_per_contact": cost, "net_lift_per_contact": lift - cost,
             "net_lift_total": float(cells["net_lift_total"].sum()), "enough_customers": bool(cells["enough_customers"].all())}
 

@@ -8,9 +8,10 @@ TEXT = {
     "en": {
         "title": "## What past contacts earned (realised lift, measured against the holdout)",
         "none": "No past night's outcome window has closed yet: nothing to measure.",
-        "latest": "Customers contacted in {period} earned {net:+,.2f} each after contact costs compared with the held-out "
-                  "customers the plan would have contacted (95 % interval {low:+,.2f} to {high:+,.2f}; {n:,} contacted, "
-                  "{m:,} held out): {total:+,.0f} in all. {verdict}",
+        "latest": "Each contact made in {period} earned {net:+,.2f} after its cost compared with the held-out customers "
+                  "the plan would have contacted (95 % interval {low:+,.2f} to {high:+,.2f}; {n:,} contacted, {m:,} held "
+                  "out; within the window each contacted customer got {k:,.1f} of the plan's contacts, and each is "
+                  "valued once): {total:+,.0f} in all. {verdict}",
         "paid": "The contacts paid off.", "lost": "The contacts lost money.",
         "unclear": "This is not distinguishable from zero yet.",
         "few": "Too few customers to judge.",
@@ -24,9 +25,10 @@ TEXT = {
     "es": {
         "title": "## Lo que ganaron los contactos pasados (mejora realizada, medida frente al grupo de control)",
         "none": "Aún no se ha cerrado la ventana de resultados de ninguna noche pasada: no hay nada que medir.",
-        "latest": "Los clientes contactados en {period} aportaron {net:+,.2f} cada uno, descontado el coste del contacto, "
-                  "frente a los clientes del grupo de control a los que el plan habría contactado (intervalo del 95 %: "
-                  "{low:+,.2f} a {high:+,.2f}; {n:,} contactados, {m:,} en control): {total:+,.0f} en total. {verdict}",
+        "latest": "Cada contacto realizado en {period} aportó {net:+,.2f}, descontado su coste, frente a los clientes del "
+                  "grupo de control a los que el plan habría contactado (intervalo del 95 %: {low:+,.2f} a {high:+,.2f}; "
+                  "{n:,} contactados, {m:,} en control; en la ventana cada cliente contactado recibió {k:,.1f} contactos "
+                  "del plan, y cada uno se valora una vez): {total:+,.0f} en total. {verdict}",
         "paid": "Los contactos fueron rentables.", "lost": "Los contactos perdieron dinero.",
         "unclear": "Todavía no se distingue de cero.", "few": "Demasiados pocos clientes para juzgar.",
         "plan": "El plan del {night} esperaba {expected:+,.0f}; medido (doblemente robusto) {dr:+,.0f} "
@@ -39,9 +41,10 @@ TEXT = {
     "pt": {
         "title": "## O que os contactos passados renderam (ganho realizado, medido contra o grupo de controlo)",
         "none": "Nenhuma janela de resultados de uma noite passada fechou ainda: nada a medir.",
-        "latest": "Os clientes contactados em {period} renderam {net:+,.2f} cada um, descontado o custo do contacto, "
-                  "contra os clientes do grupo de controlo que o plano teria contactado (intervalo de 95 %: "
-                  "{low:+,.2f} a {high:+,.2f}; {n:,} contactados, {m:,} no controlo): {total:+,.0f} no total. {verdict}",
+        "latest": "Cada contacto feito em {period} rendeu {net:+,.2f}, descontado o seu custo, contra os clientes do "
+                  "grupo de controlo que o plano teria contactado (intervalo de 95 %: {low:+,.2f} a {high:+,.2f}; "
+                  "{n:,} contactados, {m:,} no controlo; na janela cada cliente contactado recebeu {k:,.1f} contactos "
+                  "do plano, e cada um é valorizado uma vez): {total:+,.0f} no total. {verdict}",
         "paid": "Os contactos compensaram.", "lost": "Os contactos perderam dinheiro.",
         "unclear": "Ainda não se distingue de zero.", "few": "Clientes a menos para avaliar.",
         "plan": "O plano de {night} esperava {expected:+,.0f}; medido (duplamente robusto) {dr:+,.0f} "
@@ -69,6 +72,7 @@ def realised_lift_section(lift: pd.DataFrame, plan_value: pd.DataFrame, scorecar
                text["lost"] if high < 0 else text["unclear"])
     lines.append(text["latest"].format(period=row["period"], net=row["net_lift_per_contact"], low=low, high=high,
                                        n=int(row["customers_contacted"]), m=int(row["customers_holdout"]),
+                                       k=float(row.get("contacts_per_customer", 1.0)),
                                        total=row["net_lift_total"], verdict=verdict))
     if len(plan_value):
         plan = plan_value.sort_values("night").iloc[-1]

@@ -141,11 +141,17 @@ def per_contact_divisor(rows: pd.DataFrame) -> np.ndarray:
     keys = rows["action_id"].astype(str) + "|" + rows["campaign_date"].astype(str)
     for key in np.unique(keys[plan]):
         cell = plan & (keys == key).to_numpy()
-        contacted, held = cell & (treated == 1), cell & (treated == 0)
-        if contacted.any():
-            difference = dose[contacted].mean() - (dose[held].mean() if held.any() else 0.0)
-            divisor[cell] = max(float(difference), 1.0)
+        if (treated[cell] == 1).any():
+            divisor[cell] = contacts_per_customer(dose[cell], treated[cell])
     return divisor
+
+
+def contacts_per_customer(dose: np.ndarray, treated: np.ndarray) -> float:
+    """The contacts a listed customer got in the outcome window beyond a held-out one (at least 1): the mean dose of
+    the treated rows minus the control rows' (0 without control rows), the Wald denominator of one contact's effect."""
+    dose, treated = np.asarray(dose, float), np.asarray(treated, float)
+    held = dose[treated == 0]
+    return max(float(dose[treated == 1].mean() - (held.mean() if len(held) else 0.0)), 1.0)
 
 
 def weighted_mean_se(values: np.ndarray, weight: np.ndarray | None = None) -> tuple[float, float]:

@@ -71,5 +71,5 @@ def test_feedback_is_kept_and_the_first_nights_lift_is_measured_the_next_night(t
         if action in settled and logged[action][0] == emails["action_id"].eq(action).sum():  # only e-mailed
             assert measured[action][2] == pytest.approx(1 - share), action
     summary = (home / "exports" / f"run_summary_{AS_OF.isoformat()}.md").read_text(encoding="utf-8")
-    assert f"Customers contacted in {FIRST.isoformat()} earned" in summary
+    assert f"Each contact made in {FIRST.isoformat()} earned" in summary
     assert "KPI scorecard of" in summary

@@ -89,6 +89,43 @@ def test_plan_only_lift_per_night_and_action_is_unbiased_where_the_naive_compari
         contacted.groupby("action_id").size()).sum() / len(contacted) <= overall["lift_high"]
 
 
+def test_a_customer_listed_again_within_the_window_is_one_stream_and_each_contact_is_valued_once():
+    """Each e-mail adds 3.0 of margin. The plan lists its contacted customers again a week later, inside the 30-day
+    window, and never its holdout (as the caps allow): the contacted get two contacts, the holdout none, so the
+    difference per customer is about 6. The lift per contact is about 3 (the Wald ratio over the decision log's
+    contacts), its interval covers 3 and not 6, and the cost and total count one contact per customer listed."""
+    from models.decisions.realised_lift import with_contact_doses
+
+    rng = np.random.default_rng(7)
+    n, first, second = 4000, dt.date(2026, 6, 1), dt.date(2026, 6, 8)
+    ids = [f"C{i:05d}" for i in range(n)]
+    held = rng.uniform(size=n) < 0.2
+    con = duckdb.connect()
+    con.execute("CREATE TABLE purchases (order_id VARCHAR, customer_id VARCHAR, order_ts TIMESTAMP, amount DOUBLE, "
+                "discount_amount DOUBLE, status VARCHAR, category VARCHAR, product_id VARCHAR)")
+    orders = [(c, dt.datetime(2026, 6, 3), float(100 + rng.normal(0, 20))) for c in ids]  # everyone buys anyway
+    for night in (first, second):  # each contact's 3.0 of margin arrives two days after it
+        orders += [(c, dt.datetime.combine(night, dt.time()) + dt.timedelta(days=2), 3.0 / MARGIN)
+                   for c, h in zip(ids, held) if not h]
+    frame = pd.DataFrame(orders, columns=["customer_id", "order_ts", "amount"])
+    frame.insert(0, "order_id", [f"O{i}" for i in range(len(frame))])
+    con.execute("INSERT INTO purchases SELECT order_id, customer_id, order_ts, amount, 0, 'completed', 'x', NULL FROM frame")
+    log = pd.DataFrame({"as_of": [first] * n + [second] * n, "customer_id": ids * 2, "is_holdout": list(held) * 2,
+                        "action_id": np.where(np.tile(held, 2), "no_action", "upsell_email")})
+    con.execute("CREATE TABLE decision_log AS SELECT * FROM log")
+    arms = pd.DataFrame({"night": first, "customer_id": ids, "action_id": "upsell_email", "channel": "email",
+                         "treated": (~held).astype(int), "expected_value": 1.0, "delivery": None, "reported": False})
+    settled = with_contact_doses(con, settle_plan_arms(con, arms, AS_OF, HORIZONS, MARGIN), AS_OF)
+    assert settled.groupby("treated")["contacts_in_window"].mean().to_dict() == {0: 0.0, 1: 2.0}
+    row = realised_lift(settled, COSTS, LiftSettings()).set_index(["period", "action_id"]).loc[("2026-06-01",
+                                                                                                "upsell_email")]
+    assert row["lift_per_customer"] == pytest.approx(6.0, abs=0.3)
+    assert row["contacts_per_customer"] == 2.0
+    assert row["lift_low"] <= 3.0 <= row["lift_high"] < 6.0
+    assert row["net_lift_per_contact"] == pytest.approx(row["lift_per_contact"] - 0.1)
+    assert row["net_lift_total"] == pytest.approx(row["net_lift_per_contact"] * (~held).sum())
+
+
 def test_plan_value_ipw_and_doubly_robust_cover_the_true_value_and_dr_is_tighter(plan_history):
     con, arms = plan_history
     settled = settle_plan_arms(con, arms.drop(columns="true_effect"), AS_OF, HORIZONS, MARGIN)

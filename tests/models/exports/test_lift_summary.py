@@ -9,7 +9,8 @@ def _lift(low, high, enough=True):
     return pd.DataFrame([{"period": "2026-10-01", "action_id": "(all)", "customers_contacted": 900, "customers_holdout": 50,
                           "lift_per_contact": (low + high) / 2, "lift_low": low, "lift_high": high,
                           "contact_cost_per_contact": 0.5, "net_lift_per_contact": (low + high) / 2 - 0.5,
-                          "net_lift_total": 900 * ((low + high) / 2 - 0.5), "enough_customers": enough}])
+                          "net_lift_total": 900 * ((low + high) / 2 - 0.5), "enough_customers": enough,
+                          "contacts_per_customer": 2.4}])
 
 
 @pytest.mark.parametrize("low, high, enough, verdict", [
@@ -18,6 +19,7 @@ def _lift(low, high, enough=True):
 def test_the_latest_period_is_told_with_its_interval_after_contact_costs_and_a_verdict(low, high, enough, verdict):
     text = realised_lift_section(_lift(low, high, enough), pd.DataFrame(), pd.DataFrame(), "en")
     assert f"95 % interval {low - 0.5:+,.2f} to {high - 0.5:+,.2f}" in text
+    assert "each contacted customer got 2.4 of the plan's contacts" in text
     assert text.rstrip().endswith(verdict)
 
 
