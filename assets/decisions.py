@@ -131,9 +131,9 @@ def realised_lift(context: dg.AssetExecutionContext, home: NbaHome) -> dg.Materi
     with home.warehouse() as con:
         arms = warehouse.read_plan_arms(con, as_of, feedback_settings(config),
                                         since=as_of - dt.timedelta(days=lifting.lookback_days))
-        settled = with_contact_doses(con, settle_plan_arms(con, arms, as_of, {a.id: a.outcome_horizon_days
-                                                                              for a in catalog.actions},
-                                                           lifting.margin_rate), as_of)
+        settled = settle_plan_arms(con, arms, as_of, {a.id: a.outcome_horizon_days for a in catalog.actions},
+                                   lifting.margin_rate)
+        settled = with_contact_doses(con, settled, as_of)  # one contact's lift (models/decisions/realised_lift.py)
         lift = measure_lift(settled, costs, lifting)
         plan_value = plan_value_estimates(settled, costs, lifting)
         card = kpi_scorecard(customer_kpis(con, arms, as_of, costs, lifting.kpi_window_days), lifting)
