@@ -72,7 +72,8 @@ def realised_lift_section(lift: pd.DataFrame, plan_value: pd.DataFrame, scorecar
                text["lost"] if high < 0 else text["unclear"])
     lines.append(text["latest"].format(period=row["period"], net=row["net_lift_per_contact"], low=low, high=high,
                                        n=int(row["customers_contacted"]), m=int(row["customers_holdout"]),
-                                       k=float(row["contacts_per_customer"]),
+                                       k=float(row.get("contacts_per_customer", 1.0)),  # a table measured by
+                                       # code before the column (an exports step rerun alone after an upgrade)
                                        total=row["net_lift_total"], verdict=verdict))
     if len(plan_value):
         plan = plan_value.sort_values("night").iloc[-1]
