@@ -13,9 +13,8 @@ from models.decisions.explain import call_list_reasons
 from models.decisions.feedback import feedback_settings
 from models.decisions.night_glance import add_night_at_a_glance, decision_sanity, horizon_text, previous_night
 from models.decisions.plan import decide
-from models.decisions.realised_lift import lift_settings, plan_value_estimates, settle_plan_arms, with_contact_doses
-from models.decisions.realised_lift import realised_lift as measure_lift
-from models.decisions.scorecard import customer_kpis, kpi_scorecard
+from models.decisions.realised_lift import lift_from_cells, lift_settings, measured_cells, plan_value_from_cells
+from models.decisions.scorecard import measured_scorecard
 from models.exports.campaign import campaign_id
 from models.exports.lift_summary import realised_lift_section
 from models.exports.run_summary import evidence_line, policy_table, quarantine_shares
@@ -129,19 +128,17 @@ def realised_lift(context: dg.AssetExecutionContext, home: NbaHome) -> dg.Materi
     lifting = lift_settings(config)
     costs = {(a.id, ch): float(cost) for a in catalog.actions for ch, cost in a.cost_per_contact.items()}
     with home.warehouse() as con:
-        arms = warehouse.read_plan_arms(con, as_of, feedback_settings(config),
-                                        since=as_of - dt.timedelta(days=lifting.lookback_days))
-        settled = settle_plan_arms(con, arms, as_of, {a.id: a.outcome_horizon_days for a in catalog.actions},
-                                   lifting.margin_rate)
-        settled = with_contact_doses(con, settled, as_of)  # one contact's lift (models/decisions/realised_lift.py)
-        lift = measure_lift(settled, costs, lifting)
-        plan_value = plan_value_estimates(settled, costs, lifting)
-        card = kpi_scorecard(customer_kpis(con, arms, as_of, costs, lifting.kpi_window_days), lifting)
+        # each settled night measured once and kept (measured_cells, measured_scorecard): a night reads a few weeks of
+        # lists, not the lookback's
+        cells = measured_cells(con, as_of, {a.id: a.outcome_horizon_days for a in catalog.actions}, costs, lifting,
+                               feedback_settings(config))
+        lift, plan_value = lift_from_cells(cells, lifting), plan_value_from_cells(cells, lifting)
+        card = measured_scorecard(con, as_of, costs, lifting, feedback_settings(config))
         warehouse.write_realised_lift(con, as_of, lift, plan_value, card)
     summary = realised_lift_section(lift, plan_value, card, settings.language)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(lift),
-        "settled_plan_rows": len(settled),
+        "settled_plan_rows": int(cells["n1"].sum() + cells["n0"].sum()) if len(cells) else 0,
         "realised_lift": dg.MetadataValue.md(lift.round(4).to_markdown(index=False) if len(lift) else "_(nothing settled yet)_"),
         "plan_value": dg.MetadataValue.md(plan_value.round(2).to_markdown(index=False) if len(plan_value) else "_(none)_"),
         "kpi_scorecard": dg.MetadataValue.md(card.round(4).to_markdown(index=False) if len(card) else "_(none)_"),

@@ -35,6 +35,9 @@ CONTACT_FEEDBACK = "contact_feedback"  # decisions: every distinct contacts-extr
 REALISED_LIFT = "realised_lift"      # decisions: treated vs holdout per past period and action, replaced nightly
 PLAN_VALUE = "plan_value"            # decisions: doubly robust value of each past night's plan, replaced nightly
 KPI_SCORECARD = "kpi_scorecard"      # decisions: the monthly KPIs of treated vs holdout customers, replaced nightly
+LIFT_CELLS = "realised_lift_cells"   # decisions: per past night and action the sums realised lift is made of, kept
+LIFT_MEASURED = "realised_lift_measured"  # decisions: the (night, horizon) groups LIFT_CELLS holds, measured when
+SCORECARD_MONTHS = "kpi_scorecard_months"  # decisions: the scorecard rows of months whose windows had closed, kept
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, order_by: str | None = None) -> None:
@@ -238,20 +241,26 @@ def append_decision_log(con: duckdb.DuckDBPyConnection, as_of: dt.date, log: pd.
             con.execute(f"ALTER TABLE {DECISION_LOG} ADD COLUMN {name} {DECISION_LOG_SCHEMA[name]}")
         con.execute(f"DELETE FROM {DECISION_LOG} WHERE as_of = ?", [as_of])
         con.execute(f"INSERT INTO {DECISION_LOG} BY NAME SELECT * FROM _log ORDER BY customer_id, action_id")
+        forget_measured_of(con, as_of)
     finally:
         con.unregister("_log")
 
 
 def read_plan_arms(con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: FeedbackSettings,
-                   since: dt.date = dt.date.min) -> pd.DataFrame:
-    """The plan's own experiment of every night from `since` to before `as_of` (the `source = plan` rows of models/training/uplift.py
+                   since: dt.date = dt.date.min, until: dt.date | None = None,
+                   actions: list[str] | None = None) -> pd.DataFrame:
+    """The plan's own experiment of every night from `since` to before `as_of` (and before `until`, when given; of
+    `actions` only, when given) (the `source = plan` rows of models/training/uplift.py
     with what realised lift shows next to them): (night, customer_id, action_id, channel, treated, expected_value,
     delivery, reported) — contacted customers with their chosen option and delivery state, holdout customers with
     the option withheld from them; exploration draws left out (no control group)."""
     columns = ["night", "customer_id", "action_id", "channel", "treated", "expected_value", "delivery", "reported"]
     if not table_exists(con, DECISION_LOG):
         return pd.DataFrame(columns=columns)
-    delivery = listed_delivery_sql(as_of, settings, DECISION_LOG, _feedback_table(con))
+    end = min(as_of, until) if until else as_of
+    delivery = listed_delivery_sql(as_of, settings, DECISION_LOG, _feedback_table(con),
+                                   nights=(since, end))
+    chosen = " AND coalesce(l.withheld_action_id, l.action_id) IN (SELECT unnest(?))" if actions is not None else ""
     return con.execute(f"""
         SELECT l.as_of AS night, l.customer_id, coalesce(l.withheld_action_id, l.action_id) AS action_id,
                CASE WHEN l.is_holdout THEN l.withheld_channel ELSE l.channel END AS channel,
@@ -260,9 +269,57 @@ def read_plan_arms(con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: Fee
                d.delivery, d.reported
         FROM {DECISION_LOG} l LEFT JOIN ({delivery}) d
           ON NOT l.is_holdout AND d.as_of = l.as_of AND d.customer_id = l.customer_id AND d.action_id = l.action_id
-        WHERE l.as_of < ? AND l.as_of >= ? AND NOT l.is_exploration
+        WHERE l.as_of < ? AND l.as_of >= ? AND NOT l.is_exploration{chosen}
           AND ((NOT l.is_holdout AND l.action_id <> 'no_action') OR (l.is_holdout AND l.withheld_action_id IS NOT NULL))
-        ORDER BY night, customer_id""", [as_of, since]).df()[columns]
+        ORDER BY night, customer_id""", [end, since, *([list(actions)] if actions is not None else [])]).df()[columns]
+
+
+def plan_nights(con: duckdb.DuckDBPyConnection, as_of: dt.date, since: dt.date) -> list[dt.date]:
+    """The nights of decision_log from `since` to before `as_of`, oldest first."""
+    if not table_exists(con, DECISION_LOG):
+        return []
+    return [row[0] for row in con.execute(f"SELECT DISTINCT as_of FROM {DECISION_LOG} WHERE as_of >= ? AND as_of < ? "
+                                          "ORDER BY as_of", [since, as_of]).fetchall()]
+
+
+def read_kept(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str) -> pd.DataFrame:
+    """The rows of a kept measurement table (LIFT_CELLS, LIFT_MEASURED, SCORECARD_MONTHS) measured with the
+    settings of `fingerprint` (an empty frame when the table does not exist yet)."""
+    if not table_exists(con, table):
+        return pd.DataFrame()
+    return con.execute(f"SELECT * EXCLUDE (fingerprint) FROM {table} WHERE fingerprint = ?", [fingerprint]).df()
+
+
+def keep_measured(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, keys: list[str],
+                  fingerprint: str, schema: dict[str, str]) -> None:
+    """Replace the rows of `table` whose `keys` are among `frame`'s (whatever their fingerprint) with `frame`'s, marked
+    with `fingerprint`: each night's measure of the groups it measured again. `schema` ({column: DuckDB type}, without
+    the fingerprint) types the table when it is created: a first frame with an empty column would type it "NULL"
+    (DECISION_LOG_SCHEMA)."""
+    if frame.empty:
+        return
+    frame = frame.assign(fingerprint=fingerprint)
+    con.register("_kept", frame)
+    try:
+        columns = ", ".join(f"{name} {kind}" for name, kind in {**schema, "fingerprint": "VARCHAR"}.items())
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+        on = " AND ".join(f"t.{k} IS NOT DISTINCT FROM k.{k}" for k in keys)
+        con.execute(f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM (SELECT DISTINCT {', '.join(keys)} FROM _kept) k "
+                    f"WHERE {on})")
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _kept")
+    finally:
+        con.unregister("_kept")
+
+
+def forget_measured_of(con: duckdb.DuckDBPyConnection, night: dt.date) -> None:
+    """A night's decisions were written again: the kept measures its log entered are measured again — the (night,
+    horizon) groups whose window holds it (their contact doses count its lists) and the scorecard of its month."""
+    for table in (LIFT_CELLS, LIFT_MEASURED):
+        if table_exists(con, table):
+            con.execute(f"DELETE FROM {table} WHERE night <= ? AND night + to_days(CAST(horizon_days AS INTEGER)) > ?",
+                        [night, night])
+    if table_exists(con, SCORECARD_MONTHS):
+        con.execute(f"DELETE FROM {SCORECARD_MONTHS} WHERE month = ?", [night.strftime("%Y-%m")])
 
 
 def write_realised_lift(con: duckdb.DuckDBPyConnection, as_of: dt.date, lift: pd.DataFrame, plan_value: pd.DataFrame,

@@ -102,6 +102,7 @@ class Feedback(Section):
     assume_delivered_after_days: Annotated[int, Field(ge=0)]
     lift_period: Literal["night", "week"]
     lift_lookback_days: Days
+    lift_remeasure_days: Annotated[int, Field(ge=0)]
     lift_confidence: Annotated[float, Field(ge=0.5, le=0.999)]
     lift_min_customers_per_arm: Count
     kpi_window_days: Days

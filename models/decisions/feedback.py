@@ -47,20 +47,25 @@ def _quoted(values: tuple[str, ...]) -> str:
 
 
 def listed_delivery_sql(as_of: dt.date, settings: FeedbackSettings, log_table: str = "decision_log",
-                        contacts: str | None = "stg_contacts") -> str:
+                        contacts: str | None = "stg_contacts", nights: tuple[dt.date, dt.date] | None = None) -> str:
     """SQL for (as_of, customer_id, action_id, channel, campaign_id, delivery, reported, contacted_on) of every contact
     the plan listed before `as_of`: `delivery` one of DELIVERY_STATES (module docstring), `reported` whether a tool
     reports on its campaign and channel, `contacted_on` the date of the first status saying the contact went out or
-    reached the person (NULL without one). `contacts` None (the extract was never delivered): every state is assumed."""
+    reached the person (NULL without one). `contacts` None (the extract was never delivered): every state is assumed.
+    `nights` (first, end): only the lists of the nights from first to before end, and only the tools' reports on
+    their campaigns (what a measure of a few past nights reads, not every report of the whole log)."""
     assumed = f"DATE '{as_of}' - INTERVAL {int(settings.assume_delivered_after_days)} DAY"
     expired = f"DATE '{as_of}' - INTERVAL {int(settings.valid_for_days)} DAY"
+    within = f" AND as_of >= DATE '{nights[0]}' AND as_of < DATE '{nights[1]}'" if nights else ""
     listed = (f"SELECT as_of, customer_id, action_id, channel, campaign_id FROM {log_table} "
-              f"WHERE as_of < DATE '{as_of}' AND NOT is_holdout AND action_id <> 'no_action' AND channel IS NOT NULL")
+              f"WHERE as_of < DATE '{as_of}'{within} AND NOT is_holdout AND action_id <> 'no_action' "
+              "AND channel IS NOT NULL")
     if contacts is None:
         return (f"SELECT *, CASE WHEN as_of <= {assumed} THEN 'delivered' ELSE 'outstanding' END AS delivery, "
                 f"false AS reported, CAST(NULL AS DATE) AS contacted_on FROM ({listed})")
     channel = "CASE channel " + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in FEEDBACK_CHANNEL.items()) + " ELSE channel END"
-    known = f"SELECT *, {channel} AS list_channel FROM {contacts} WHERE status_at < TIMESTAMP '{as_of}'"
+    known = f"SELECT *, {channel} AS list_channel FROM {contacts} WHERE status_at < TIMESTAMP '{as_of}'" + (
+        f" AND campaign_id IN (SELECT DISTINCT campaign_id FROM {log_table} WHERE TRUE{within})" if nights else "")
     return f"""
         WITH known AS ({known}),
         events AS (SELECT campaign_id, customer_id, action_id,

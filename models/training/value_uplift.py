@@ -151,7 +151,12 @@ def contacts_per_customer(dose: np.ndarray, treated: np.ndarray) -> float:
     the treated rows minus the control rows' (0 without control rows), the Wald denominator of one contact's effect."""
     dose, treated = np.asarray(dose, float), np.asarray(treated, float)
     held = dose[treated == 0]
-    return max(float(dose[treated == 1].mean() - (held.mean() if len(held) else 0.0)), 1.0)
+    return dose_difference(float(dose[treated == 1].mean()), float(held.mean()) if len(held) else 0.0)
+
+
+def dose_difference(treated_mean: float, control_mean: float) -> float:
+    """contacts_per_customer from the arms' mean doses (0 for an arm without rows): their difference, at least 1."""
+    return max(float(treated_mean) - float(control_mean), 1.0)
 
 
 def weighted_mean_se(values: np.ndarray, weight: np.ndarray | None = None) -> tuple[float, float]:

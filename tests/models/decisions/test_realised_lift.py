@@ -191,6 +191,136 @@ def test_the_scorecard_kpis_per_month_for_contacted_and_holdout():
 def test_the_settings_come_from_the_config_keys_of_their_names(tmp_path):
     path = tmp_path / "night.yaml"
     path.write_text("seed: 7\ndecisions: {margin_rate: 0.4}\nfeedback: {lift_period: week, lift_confidence: 0.9, "
-                    "lift_min_customers_per_arm: 12, kpi_window_days: 45, lift_lookback_days: 90}\n", encoding="utf-8")
+                    "lift_min_customers_per_arm: 12, kpi_window_days: 45, lift_lookback_days: 90, "
+                    "lift_remeasure_days: 3}\n", encoding="utf-8")
     assert lift_settings(load_config(path)) == LiftSettings(period="week", confidence=0.9, min_customers_per_arm=12,
-                                                            kpi_window_days=45, lookback_days=90, margin_rate=0.4, seed=7)
+                                                            kpi_window_days=45, lookback_days=90, remeasure_days=3,
+                                                            margin_rate=0.4, seed=7)
+
+
+def _logged(con, arms: pd.DataFrame, night: dt.date, expected: float = 2.0) -> None:
+    """The decision log of a night of `arms`: contacted customers with their option, held-out ones with it withheld."""
+    from models import warehouse
+
+    rows = arms[arms["night"] == night].reset_index(drop=True)
+    held = (rows["treated"] == 0).to_numpy()
+    log = pd.DataFrame({"customer_id": rows["customer_id"], "action_id": np.where(held, "no_action", rows["action_id"]),
+                        "channel": np.where(held, None, rows["channel"]),
+                        "expected_value": np.where(held, 0.0, expected), "selection_probability": 1.0,
+                        "is_holdout": held, "is_exploration": False,
+                        "withheld_action_id": np.where(held, rows["action_id"], None),
+                        "withheld_channel": np.where(held, rows["channel"], None),
+                        "withheld_expected_value": np.where(held, expected, np.nan)})
+    warehouse.append_decision_log(con, night, log, campaign_id=f"nba-{night}", policy="learned", policy_version="1",
+                                  model_versions="{}")
+
+
+def test_each_settled_night_is_measured_once_kept_and_measured_again_when_its_decisions_or_settings_change(
+        plan_history, monkeypatch):
+    """The realised-lift asset's path (measured_cells, then lift_from_cells / plan_value_from_cells): the same figures
+    as measuring every settled arm of the lookback at once; a second night reads no list again (every window closed
+    over `remeasure_days` before); a night whose decisions are written again, and every night after a change of
+    costs, is measured again; a night whose window closed too recently is measured again every night."""
+    from models import warehouse
+    from models.decisions.feedback import FeedbackSettings
+    from models.decisions.realised_lift import (lift_from_cells, measured_cells, plan_value_from_cells,
+                                                with_contact_doses)
+
+    source, arms = plan_history
+    history = source.execute("SELECT * FROM purchases").df()
+    con = duckdb.connect()
+    con.execute("CREATE TABLE purchases AS SELECT * FROM history")
+    arms = arms.drop(columns="true_effect")
+    for night in NIGHTS:
+        _logged(con, arms, night)
+    settings, feedback = LiftSettings(seed=3), FeedbackSettings()
+    read, reads = warehouse.read_plan_arms, []
+
+    def counted(*args, **kwargs):
+        out = read(*args, **kwargs)
+        reads.append(sorted(pd.to_datetime(out["night"]).dt.date.unique()))
+        return out
+    monkeypatch.setattr(warehouse, "read_plan_arms", counted)
+
+    def measure(as_of=AS_OF, costs=COSTS):
+        reads.clear()
+        cells = measured_cells(con, as_of, HORIZONS, costs, settings, feedback)
+        return lift_from_cells(cells, settings), plan_value_from_cells(cells, settings), [n for r in reads for n in r]
+
+    everything = with_contact_doses(con, settle_plan_arms(con, read(con, AS_OF, feedback), AS_OF, HORIZONS, MARGIN), AS_OF)
+    lift, value, nights = measure()
+    pd.testing.assert_frame_equal(lift, realised_lift(everything, COSTS, settings), check_dtype=False)
+    pd.testing.assert_frame_equal(value, plan_value_estimates(everything, COSTS, settings), check_dtype=False)
+    assert nights == NIGHTS
+    again = measure()
+    assert again[2] == []  # kept: no list read again
+    pd.testing.assert_frame_equal(again[0], lift)
+    pd.testing.assert_frame_equal(again[1], value)
+
+    _logged(con, arms, NIGHTS[1], expected=5.0)  # the July night's decisions written again
+    lift2, value2, nights = measure()
+    assert nights == [NIGHTS[1]]
+    assert value2.set_index("night").at[NIGHTS[1], "expected_value"] == pytest.approx(
+        5.0 * value2.set_index("night").at[NIGHTS[1], "customers_targeted"])
+    pd.testing.assert_frame_equal(value2[value2["night"] != NIGHTS[1]], value[value["night"] != NIGHTS[1]])
+
+    dearer = {key: cost * 2 for key, cost in COSTS.items()}
+    lift3, _, nights = measure(costs=dearer)
+    assert nights == NIGHTS
+    assert (lift3["contact_cost_per_contact"] > lift2["contact_cost_per_contact"]).all()
+
+    fresh = duckdb.connect()  # the August night's window closed on the 31st: still measured each night a week on
+    fresh.execute("CREATE TABLE purchases AS SELECT * FROM history")
+    for night in NIGHTS:
+        _logged(fresh, arms, night)
+    con = fresh
+    assert measure(as_of=dt.date(2026, 9, 3))[2] == NIGHTS
+    assert measure(as_of=dt.date(2026, 9, 4))[2] == [NIGHTS[2]]
+    assert measure(as_of=dt.date(2026, 9, 8))[2] == [NIGHTS[2]]  # closed a week ago tonight: its last measure
+    assert measure(as_of=dt.date(2026, 9, 9))[2] == []  # kept from the night before
+
+
+def test_the_scorecard_keeps_the_months_whose_windows_closed(plan_history, monkeypatch):
+    from models import warehouse
+    from models.decisions.feedback import FeedbackSettings
+    from models.decisions.scorecard import measured_scorecard
+
+    source, arms = plan_history
+    history = source.execute("SELECT * FROM purchases").df()
+    con = duckdb.connect()
+    con.execute("CREATE TABLE purchases AS SELECT * FROM history")
+    con.execute("CREATE TABLE interactions (customer_id VARCHAR, interaction_ts TIMESTAMP, type VARCHAR, nps INTEGER, "
+                "csat INTEGER)")
+    arms = arms.drop(columns="true_effect")
+    for night in NIGHTS:
+        _logged(con, arms, night)
+    settings, feedback = LiftSettings(), FeedbackSettings()
+    expected = kpi_scorecard(customer_kpis(con, warehouse.read_plan_arms(con, AS_OF, feedback), AS_OF, COSTS, 30),
+                             settings)
+    read, reads = warehouse.read_plan_arms, []
+    monkeypatch.setattr(warehouse, "read_plan_arms", lambda *a, **k: reads.append(k["since"]) or read(*a, **k))
+    first = measured_scorecard(con, AS_OF, COSTS, settings, feedback)
+    pd.testing.assert_frame_equal(first, expected, check_dtype=False)
+    assert sorted(set(first["month"])) == ["2026-06", "2026-07", "2026-08"]
+    reads.clear()
+    pd.testing.assert_frame_equal(measured_scorecard(con, AS_OF, COSTS, settings, feedback), first)
+    assert reads == [dt.date(2026, 8, 1)]  # only August is read again: its last windows closed on 31 August + 30 days
+
+
+def test_a_first_measure_with_no_lists_at_all_keeps_a_table_later_nights_fit_in(plan_history):
+    """The first settled night listed nobody (its cells are empty): the kept tables still take a later night's."""
+    from models.decisions.feedback import FeedbackSettings
+    from models.decisions.realised_lift import lift_from_cells, measured_cells
+
+    source, arms = plan_history
+    history = source.execute("SELECT * FROM purchases").df()
+    con = duckdb.connect()
+    con.execute("CREATE TABLE purchases AS SELECT * FROM history")
+    arms = arms.drop(columns="true_effect")
+    quiet = arms[arms["night"] == NIGHTS[0]].assign(night=dt.date(2026, 5, 1), treated=1, action_id="no_action")
+    _logged(con, quiet, dt.date(2026, 5, 1))
+    settings = LiftSettings()
+    assert measured_cells(con, dt.date(2026, 6, 5), HORIZONS, COSTS, settings, FeedbackSettings()).empty
+    _logged(con, arms, NIGHTS[0])
+    cells = measured_cells(con, AS_OF, HORIZONS, COSTS, settings, FeedbackSettings())
+    assert set(lift_from_cells(cells, settings)["period"]) == {"2026-06-01"}
