@@ -248,12 +248,13 @@ def append_decision_log(con: duckdb.DuckDBPyConnection, as_of: dt.date, log: pd.
 
 def read_plan_arms(con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: FeedbackSettings,
                    since: dt.date = dt.date.min, until: dt.date | None = None,
-                   actions: list[str] | None = None) -> pd.DataFrame:
+                   actions: list[str] | None = None, first_of_month: bool = False) -> pd.DataFrame:
     """The plan's own experiment of every night from `since` to before `as_of` (and before `until`, when given; of
     `actions` only, when given) (the `source = plan` rows of models/training/uplift.py
     with what realised lift shows next to them): (night, customer_id, action_id, channel, treated, expected_value,
     delivery, reported) — contacted customers with their chosen option and delivery state, holdout customers with
-    the option withheld from them; exploration draws left out (no control group)."""
+    the option withheld from them; exploration draws left out (no control group). `first_of_month`: only each
+    customer's first night of each month per arm (what the scorecard reads: a month of daily lists is not copied)."""
     columns = ["night", "customer_id", "action_id", "channel", "treated", "expected_value", "delivery", "reported"]
     if not table_exists(con, DECISION_LOG):
         return pd.DataFrame(columns=columns)
@@ -261,7 +262,7 @@ def read_plan_arms(con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: Fee
     delivery = listed_delivery_sql(as_of, settings, DECISION_LOG, _feedback_table(con),
                                    nights=(since, end))
     chosen = " AND coalesce(l.withheld_action_id, l.action_id) IN (SELECT unnest(?))" if actions is not None else ""
-    return con.execute(f"""
+    arms = f"""
         SELECT l.as_of AS night, l.customer_id, coalesce(l.withheld_action_id, l.action_id) AS action_id,
                CASE WHEN l.is_holdout THEN l.withheld_channel ELSE l.channel END AS channel,
                CAST(NOT l.is_holdout AS INTEGER) AS treated,
@@ -270,8 +271,13 @@ def read_plan_arms(con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: Fee
         FROM {DECISION_LOG} l LEFT JOIN ({delivery}) d
           ON NOT l.is_holdout AND d.as_of = l.as_of AND d.customer_id = l.customer_id AND d.action_id = l.action_id
         WHERE l.as_of < ? AND l.as_of >= ? AND NOT l.is_exploration{chosen}
-          AND ((NOT l.is_holdout AND l.action_id <> 'no_action') OR (l.is_holdout AND l.withheld_action_id IS NOT NULL))
-        ORDER BY night, customer_id""", [end, since, *([list(actions)] if actions is not None else [])]).df()[columns]
+          AND ((NOT l.is_holdout AND l.action_id <> 'no_action') OR (l.is_holdout AND l.withheld_action_id IS NOT NULL))"""
+    if first_of_month:
+        firsts = ", ".join(f"arg_min({c}, night) AS {c}" for c in columns if c not in ("night", "customer_id", "treated"))
+        arms = (f"SELECT min(night) AS night, customer_id, treated, {firsts} FROM ({arms}) "
+                "GROUP BY date_trunc('month', night), customer_id, treated")
+    return con.execute(f"{arms} ORDER BY night, customer_id",
+                       [end, since, *([list(actions)] if actions is not None else [])]).df()[columns]
 
 
 def plan_nights(con: duckdb.DuckDBPyConnection, as_of: dt.date, since: dt.date) -> list[dt.date]:

@@ -138,7 +138,7 @@ def measured_scorecard(con: duckdb.DuckDBPyConnection, as_of: dt.date, costs: Ma
     parts = [kept.drop(columns="measured_as_of")[SCORECARD_COLUMNS]] if len(kept) else []
     for month in open_months:  # a month of lists in memory at a time
         arms = warehouse.read_plan_arms(con, as_of, feedback, since=month.start_time.date(),
-                                        until=month.end_time.date() + dt.timedelta(days=1))
+                                        until=month.end_time.date() + dt.timedelta(days=1), first_of_month=True)
         card = kpi_scorecard(customer_kpis(con, arms, as_of, costs, settings.kpi_window_days), settings)
         if _month_final(str(month), as_of, settings):
             warehouse.keep_measured(con, warehouse.SCORECARD_MONTHS, card.assign(measured_as_of=as_of), ["month"],
