@@ -407,8 +407,13 @@ def lift_fingerprint(horizons: Mapping[str, int], costs: Mapping[tuple[str, str]
                      feedback: FeedbackSettings) -> str:
     """What a kept cell's sums depend on besides the data: the actions' horizons and costs, the margin rate, the seed
     of the plan value's folds and the delivery assumptions. Another value measures the lookback again."""
+    return settings_fingerprint(horizons, costs, feedback, margin_rate=settings.margin_rate, seed=settings.seed)
+
+
+def settings_fingerprint(horizons: Mapping[str, int], costs: Mapping[tuple[str, str], float],
+                         feedback: FeedbackSettings, **more: float) -> str:
+    """A short hash of the settings a kept measure was made with (horizons, costs, delivery assumptions and `more`)."""
     facts = {"horizons": sorted((str(a), int(h)) for a, h in horizons.items()),
              "costs": sorted((str(a), str(c), float(v)) for (a, c), v in costs.items()),
-             "margin_rate": settings.margin_rate, "seed": settings.seed, "feedback": [feedback.assume_delivered_after_days,
-                                                                                   feedback.valid_for_days]}
+             "feedback": [feedback.assume_delivered_after_days, feedback.valid_for_days], **more}
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:16]

@@ -12,19 +12,16 @@ Each KPI comes with its interval per arm and the difference contacted - holdout 
 """
 from __future__ import annotations
 
+import datetime as dt
 from typing import Mapping
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-import datetime as dt
-import hashlib
-import json
-
 from models import warehouse
 from models.decisions.feedback import FeedbackSettings
-from models.decisions.realised_lift import LiftSettings, compare_means
+from models.decisions.realised_lift import LiftSettings, compare_means, settings_fingerprint
 
 KPIS = ("arpu", "cross_upsell_rate", "churn_rate", "retention_cost", "nps", "csat")
 SCORECARD_COLUMNS = ["month", "kpi", "n_contacted", "n_holdout", "contacted", "contacted_low", "contacted_high",
@@ -124,10 +121,8 @@ def measured_scorecard(con: duckdb.DuckDBPyConnection, as_of: dt.date, costs: Ma
     read back from SCORECARD_MONTHS; the others (the last month or two) are measured now from their lists, and kept
     once final. A month whose decisions were written again is measured again (warehouse.forget_measured_of)."""
     since = as_of - dt.timedelta(days=settings.lookback_days)
-    fingerprint = hashlib.sha256(json.dumps({"costs": sorted((str(a), str(c), float(v)) for (a, c), v in costs.items()),
-                                             "window": settings.kpi_window_days, "confidence": settings.confidence,
-                                             "feedback": [feedback.assume_delivered_after_days, feedback.valid_for_days]},
-                                            sort_keys=True).encode()).hexdigest()[:16]
+    fingerprint = settings_fingerprint({}, costs, feedback, window=settings.kpi_window_days,
+                                       confidence=settings.confidence)
     months = sorted({pd.Period(night, freq="M") for night in warehouse.plan_nights(con, as_of, since)})
     kept = warehouse.read_kept(con, warehouse.SCORECARD_MONTHS, fingerprint)
     final = set()
