@@ -296,25 +296,27 @@ def read_kept(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str) -> p
     return con.execute(f"SELECT * EXCLUDE (fingerprint) FROM {table} WHERE fingerprint = ?", [fingerprint]).df()
 
 
-def keep_measured(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, keys: list[str],
+def keep_measured(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, groups: pd.DataFrame,
                   fingerprint: str, schema: dict[str, str]) -> None:
-    """Replace the rows of `table` whose `keys` are among `frame`'s (whatever their fingerprint) with `frame`'s, marked
-    with `fingerprint`: each night's measure of the groups it measured again. `schema` ({column: DuckDB type}, without
-    the fingerprint) types the table when it is created: a first frame with an empty column would type it "NULL"
-    (DECISION_LOG_SCHEMA)."""
-    if frame.empty:
+    """Replace the rows of `table` of the measured `groups` (a frame of key columns; whatever their fingerprint) with
+    `frame`'s, marked with `fingerprint`: each night's measure of the groups it measured again (a group measured with
+    no rows loses its old ones). `schema` ({column: DuckDB type}, without the fingerprint) types the table when it is
+    created: a first frame with an empty column would type it "NULL" (DECISION_LOG_SCHEMA)."""
+    if groups.empty:
         return
-    frame = frame.assign(fingerprint=fingerprint)
-    con.register("_kept", frame)
+    keys = list(groups.columns)
+    con.register("_kept", frame.assign(fingerprint=fingerprint))
+    con.register("_groups", groups.drop_duplicates())
     try:
         columns = ", ".join(f"{name} {kind}" for name, kind in {**schema, "fingerprint": "VARCHAR"}.items())
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
-        on = " AND ".join(f"t.{k} IS NOT DISTINCT FROM k.{k}" for k in keys)
-        con.execute(f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM (SELECT DISTINCT {', '.join(keys)} FROM _kept) k "
-                    f"WHERE {on})")
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _kept")
+        on = " AND ".join(f"t.{k} = g.{k}" for k in keys)
+        con.execute(f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM _groups g WHERE {on})")
+        if len(frame):
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _kept")
     finally:
         con.unregister("_kept")
+        con.unregister("_groups")
 
 
 def forget_measured_of(con: duckdb.DuckDBPyConnection, night: dt.date) -> None:

@@ -55,11 +55,11 @@ LIFT_COLUMNS = ["period", "action_id", "customers_contacted", "customers_holdout
                 "mean_value_contacted", "mean_value_holdout", "lift_per_customer", "contacts_per_customer",
                 "lift_per_contact", "lift_low", "lift_high",
                 "contact_cost_per_contact", "net_lift_per_contact", "net_lift_total", "enough_customers"]
-CELL_COLUMNS = ["night", "action_id", "executed",
-                *(f"{stat}{arm}" for arm in (1, 0) for stat in ("n", "sum_value", "sumsq_value", "sum_dose",
-                                                                 "sumsq_dose", "sum_value_dose")),
-                "sum_cost1", "n_delivered1",
-                "plan_rows", "plan_contacted", "plan_expected", "ipw_sum", "ipw_sumsq", "dr_sum", "dr_sumsq"]
+PLAN_SUMS = ["plan_rows", "plan_contacted", "plan_expected", "ipw_sum", "ipw_sumsq", "dr_sum", "dr_sumsq"]
+SUM_COLUMNS = [*(f"{stat}{arm}" for arm in (1, 0) for stat in ("n", "sum_value", "sumsq_value", "sum_dose",
+                                                                "sumsq_dose", "sum_value_dose")),
+               "sum_cost1", "n_delivered1", *PLAN_SUMS]
+CELL_COLUMNS = ["night", "action_id", "executed", *SUM_COLUMNS]  # per (night, action): night_cells
 PLAN_VALUE_COLUMNS = ["night", "customers_targeted", "customers_contacted", "expected_value", "ipw_value",
                       "ipw_low", "ipw_high", "dr_value", "dr_low", "dr_high"]
 
@@ -187,14 +187,14 @@ def night_cells(rows: pd.DataFrame, costs: Mapping[tuple[str, str], float], seed
                       f"sum_value_dose{arm}": on * value * dose})
     parts["sum_cost1"] = treated * cost
     parts["n_delivered1"] = treated * rows["delivery"].eq("delivered").to_numpy(float)
-    for column in ("plan_rows", "plan_contacted", "plan_expected", "ipw_sum", "ipw_sumsq", "dr_sum", "dr_sumsq"):
+    for column in PLAN_SUMS:
         parts[column] = np.zeros(len(rows))
     kept = with_propensity(rows.assign(campaign_date=rows["night"]))
     at = kept.index.to_numpy()
     if len(kept):
         y, t, e = (kept[c].to_numpy(float) for c in ("value", "treated", "propensity"))
         baseline = np.zeros(len(kept))
-        for night in pd.unique(kept["night"]):  # m(x) per night (models/decisions/realised_lift._cross_fitted_baseline)
+        for night in pd.unique(kept["night"]):  # m(x) per night (_cross_fitted_baseline)
             own = (kept["night"] == night).to_numpy()
             baseline[own] = _cross_fitted_baseline(kept[own], seed)
         ipw = dr_pseudo_outcome(y, t, e, np.zeros(len(kept))) - cost[at]
@@ -216,7 +216,7 @@ def lift_from_cells(cells: pd.DataFrame, settings: LiftSettings) -> pd.DataFrame
     if cells.empty:
         return pd.DataFrame(columns=LIFT_COLUMNS)
     cells = cells.assign(period=period_of(cells["night"], settings.period).to_numpy())
-    sums = cells.groupby(["period", "action_id"], sort=True)[CELL_COLUMNS[3:]].sum()
+    sums = cells.groupby(["period", "action_id"], sort=True)[SUM_COLUMNS].sum()
     z = float(norm.ppf(0.5 + settings.confidence / 2))
     out = []
     for (period, action), s in sums.iterrows():
@@ -295,7 +295,7 @@ def plan_value_from_cells(cells: pd.DataFrame, settings: LiftSettings) -> pd.Dat
         return pd.DataFrame(columns=PLAN_VALUE_COLUMNS)
     z = float(norm.ppf(0.5 + settings.confidence / 2))
     out = []
-    for night, s in cells.groupby("night", sort=True)[CELL_COLUMNS[-7:]].sum().iterrows():
+    for night, s in cells.groupby("night", sort=True)[PLAN_SUMS].sum().iterrows():
         n = float(s["plan_rows"])
         out.append({"night": pd.Timestamp(night).date(), "customers_targeted": int(n),
                     "customers_contacted": int(s["plan_contacted"]), "expected_value": float(s["plan_expected"]),
@@ -364,19 +364,17 @@ def measured_cells(con: duckdb.DuckDBPyConnection, as_of: dt.date, horizons: Map
             groups += [(night, horizon) for night in batch]
     if groups:
         fresh = [part for part in fresh if len(part)]
-        cells = (pd.concat(fresh, ignore_index=True) if fresh
-                 else pd.DataFrame(columns=[*CELL_COLUMNS, "horizon_days"]))
-        measured = pd.DataFrame(groups, columns=["night", "horizon_days"]).assign(measured_as_of=as_of)
-        measured["night"] = pd.to_datetime(measured["night"]).dt.date
-        warehouse.keep_measured(con, warehouse.LIFT_MEASURED, measured, ["night", "horizon_days"], fingerprint,
-                                {"night": "DATE", "horizon_days": "INTEGER", "measured_as_of": "DATE"})
-        warehouse.keep_measured(con, warehouse.LIFT_CELLS, _typed_cells(cells, measured), ["night", "horizon_days"],
-                                fingerprint, {"night": "DATE", "horizon_days": "INTEGER", "action_id": "VARCHAR",
-                                              "executed": "BOOLEAN", **{c: "DOUBLE" for c in CELL_COLUMNS[3:]}})
+        cells = pd.concat(fresh, ignore_index=True) if fresh else pd.DataFrame(columns=[*CELL_COLUMNS, "horizon_days"])
+        measured = pd.DataFrame(groups, columns=["night", "horizon_days"])
+        warehouse.keep_measured(con, warehouse.LIFT_MEASURED, measured.assign(measured_as_of=as_of), measured,
+                                fingerprint, {"night": "DATE", "horizon_days": "INTEGER", "measured_as_of": "DATE"})
+        warehouse.keep_measured(con, warehouse.LIFT_CELLS, cells, measured, fingerprint,
+                                {"night": "DATE", "horizon_days": "INTEGER", "action_id": "VARCHAR",
+                                 "executed": "BOOLEAN", **{c: "DOUBLE" for c in SUM_COLUMNS}})
     kept = warehouse.read_kept(con, warehouse.LIFT_CELLS, fingerprint)
     if kept.empty:
         return pd.DataFrame(columns=CELL_COLUMNS)
-    kept = kept[(pd.to_datetime(kept["night"]) >= pd.Timestamp(since)).to_numpy() & kept["action_id"].notna().to_numpy()
+    kept = kept[(pd.to_datetime(kept["night"]) >= pd.Timestamp(since)).to_numpy()
                 & (_closed(kept["night"], kept["horizon_days"]) <= pd.Timestamp(as_of)).to_numpy()]
     return kept.sort_values(["night", "action_id"]).reset_index(drop=True)[CELL_COLUMNS]
 
@@ -384,23 +382,6 @@ def measured_cells(con: duckdb.DuckDBPyConnection, as_of: dt.date, horizons: Map
 def _closed(nights: pd.Series, days: pd.Series) -> pd.Series:
     """The day each night's window of `days` days closes."""
     return pd.to_datetime(nights) + pd.to_timedelta(days.astype(int), unit="D")
-
-
-def _typed_cells(cells: pd.DataFrame, measured: pd.DataFrame) -> pd.DataFrame:
-    """The cells with their night as a date, and a row with no action and no rows for each measured group with no arms
-    (keeping it replaces what the group held before; lift_from_cells and plan_value_from_cells skip it)."""
-    cells = cells.assign(night=pd.to_datetime(cells["night"]).dt.date) if len(cells) else cells
-    empty = measured[["night", "horizon_days"]].merge(cells[["night", "horizon_days"]].drop_duplicates(), how="left",
-                                                      indicator=True)
-    empty = empty[empty["_merge"] == "left_only"].drop(columns="_merge")
-    filler = {c: 0.0 for c in CELL_COLUMNS[3:]}
-    rows = pd.concat([cells, empty.assign(action_id=None, executed=False, **filler)], ignore_index=True)
-    rows["action_id"] = rows["action_id"].astype(object)
-    rows["executed"] = rows["executed"].astype(bool)
-    for column in CELL_COLUMNS[3:]:
-        rows[column] = rows[column].astype(float)
-    rows["horizon_days"] = rows["horizon_days"].astype(int)
-    return rows[["night", "horizon_days", *CELL_COLUMNS[1:]]]
 
 
 def lift_fingerprint(horizons: Mapping[str, int], costs: Mapping[tuple[str, str], float], settings: LiftSettings,

@@ -136,8 +136,8 @@ def measured_scorecard(con: duckdb.DuckDBPyConnection, as_of: dt.date, costs: Ma
                                         until=month.end_time.date() + dt.timedelta(days=1), first_of_month=True)
         card = kpi_scorecard(customer_kpis(con, arms, as_of, costs, settings.kpi_window_days), settings)
         if _month_final(str(month), as_of, settings):
-            warehouse.keep_measured(con, warehouse.SCORECARD_MONTHS, card.assign(measured_as_of=as_of), ["month"],
-                                    fingerprint, {"month": "VARCHAR", "kpi": "VARCHAR", "n_contacted": "BIGINT",
+            warehouse.keep_measured(con, warehouse.SCORECARD_MONTHS, card.assign(measured_as_of=as_of),
+                                    pd.DataFrame({"month": [str(month)]}), fingerprint, {"month": "VARCHAR", "kpi": "VARCHAR", "n_contacted": "BIGINT",
                                                   "n_holdout": "BIGINT", **{c: "DOUBLE" for c in SCORECARD_COLUMNS[4:]},
                                                   "measured_as_of": "DATE"})
         parts += [card] if len(card) else []
