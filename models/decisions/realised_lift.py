@@ -7,7 +7,7 @@ is random: the contacted customers (decision_log, not held out) and the holdout'
 (models/training/outcomes.py). Per period (night or ISO week) and action:
 
     lift per customer = mean net margin of the contacted - mean of the would-be-contacted held out,
-    lift per contact = lift per customer / contacts per customer, 95 % Welch interval (linearised),
+    lift per contact = lift per customer / contacts per customer, 95 % interval (linearised; compare_sums),
     net lift per contact = lift per contact - the channel's contact cost, total = net lift x customers contacted.
 
 A holdout customer is never listed, while a contacted one is listed again on later nights within the window (the caps
@@ -89,8 +89,8 @@ def lift_settings(config: Mapping) -> LiftSettings:
 
 
 def compare_means(treated: np.ndarray, control: np.ndarray, confidence: float) -> dict[str, float]:
-    """Means of two independent samples and their difference with a normal (Welch) interval at `confidence`;
-    NaN where a sample is too small to have a spread."""
+    """Means of two independent samples and their difference with a normal interval at `confidence` (compare_sums:
+    the smaller sample's spread is at least the larger one's); NaN where a sample is too small to have a spread."""
     treated, control = np.asarray(treated, float), np.asarray(control, float)
     return compare_sums(*_sums(treated), *_sums(control), confidence)
 
@@ -99,11 +99,28 @@ def _sums(values: np.ndarray) -> tuple[float, float, float]:
     return float(len(values)), float(values.sum()), float(np.dot(values, values))
 
 
+INTERVAL_RULE = "smaller sample's spread at least the larger's"  # compare_sums; kept intervals carry it
+
+
 def compare_sums(n_t: float, sum_t: float, squares_t: float, n_c: float, sum_c: float, squares_c: float,
                  confidence: float) -> dict[str, float]:
-    """compare_means from each sample's count, sum and sum of squares (what a night's cells keep: night_cells)."""
+    """compare_means from each sample's count, sum and sum of squares (what a night's cells keep: night_cells).
+
+    Each mean's variance is its sample's per-row variance / n (Welch), except that the smaller sample's per-row
+    variance is taken as at least the larger one's. The two samples are random parts of the same customers (the
+    holdout is a hash of the id), and a contact changes few of their outcomes, so the larger sample measures the
+    spread they share better. Money is heavy-tailed: a holdout of a few dozen customers mostly misses the rare large
+    orders, so its own variance comes out low, and low together with its mean. Measured on zero-inflated lognormal
+    outcomes (tests/models/decisions/test_realised_lift.py), the 95 % Welch interval covers the true difference in
+    87 % of draws with 1,000 contacted and 50 held out, and this one in over 95 %. An interval from a holdout with no
+    purchase or no event at all is no longer zero wide."""
     z = float(norm.ppf(0.5 + confidence / 2))
-    (mean_t, var_t), (mean_c, var_c) = _arm_moments(n_t, sum_t, squares_t), _arm_moments(n_c, sum_c, squares_c)
+    (mean_t, row_var_t), (mean_c, row_var_c) = _arm_moments(n_t, sum_t, squares_t), _arm_moments(n_c, sum_c, squares_c)
+    if n_c < n_t:
+        row_var_c = float(np.maximum(row_var_c, row_var_t))
+    elif n_t < n_c:
+        row_var_t = float(np.maximum(row_var_t, row_var_c))
+    var_t, var_c = row_var_t / n_t if n_t else np.nan, row_var_c / n_c if n_c else np.nan
     se, se_t, se_c = np.sqrt(var_t + var_c), np.sqrt(var_t), np.sqrt(var_c)
     diff = mean_t - mean_c
     return {"treated": mean_t, "treated_low": mean_t - z * se_t, "treated_high": mean_t + z * se_t,
@@ -112,10 +129,10 @@ def compare_sums(n_t: float, sum_t: float, squares_t: float, n_c: float, sum_c: 
 
 
 def _arm_moments(n: float, total: float, squares: float) -> tuple[float, float]:
-    """(mean, variance of the mean) of a sample from its count, sum and sum of squares; NaN for an empty sample's
-    mean and for the variance of fewer than two values."""
+    """(mean, per-row variance) of a sample from its count, sum and sum of squares; NaN for an empty sample's mean
+    and for the variance of fewer than two values."""
     mean = total / n if n else np.nan
-    variance = max(squares - total * total / n, 0.0) / (n - 1) / n if n > 1 else np.nan
+    variance = max(squares - total * total / n, 0.0) / (n - 1) if n > 1 else np.nan
     return float(mean), float(variance)
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 
 from models import warehouse
 from models.decisions.feedback import FeedbackSettings
-from models.decisions.realised_lift import LiftSettings, compare_means, settings_fingerprint
+from models.decisions.realised_lift import INTERVAL_RULE, LiftSettings, compare_means, settings_fingerprint
 
 KPIS = ("arpu", "cross_upsell_rate", "churn_rate", "retention_cost", "nps", "csat")
 SCORECARD_COLUMNS = ["month", "kpi", "n_contacted", "n_holdout", "contacted", "contacted_low", "contacted_high",
@@ -122,7 +122,7 @@ def measured_scorecard(con: duckdb.DuckDBPyConnection, as_of: dt.date, costs: Ma
     once final. A month whose decisions were written again is measured again (warehouse.forget_measured_of)."""
     since = as_of - dt.timedelta(days=settings.lookback_days)
     fingerprint = settings_fingerprint({}, costs, feedback, window=settings.kpi_window_days,
-                                       confidence=settings.confidence)
+                                       confidence=settings.confidence, interval=INTERVAL_RULE)  # kept rows hold intervals
     months = sorted({pd.Period(night, freq="M") for night in warehouse.plan_nights(con, as_of, since)})
     kept = warehouse.read_kept(con, warehouse.SCORECARD_MONTHS, fingerprint)
     final = set()

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from models.decisions.realised_lift import (
-    ALL_ACTIONS, LiftSettings, lift_settings, period_of, plan_value_estimates, realised_lift, settle_plan_arms,
+    ALL_ACTIONS, LiftSettings, compare_means, lift_settings, period_of, plan_value_estimates, realised_lift,
+    settle_plan_arms,
 )
 from pipelines.settings import load_config
 from models.decisions.scorecard import customer_kpis, kpi_scorecard
@@ -305,6 +306,10 @@ def test_the_scorecard_keeps_the_months_whose_windows_closed(plan_history, monke
     reads.clear()
     pd.testing.assert_frame_equal(measured_scorecard(con, AS_OF, COSTS, settings, feedback), first)
     assert reads == [dt.date(2026, 8, 1)]  # only August is read again: its last windows closed on 31 August + 30 days
+    reads.clear()  # kept months hold their intervals: another interval rule measures every month again
+    monkeypatch.setattr("models.decisions.scorecard.INTERVAL_RULE", "another rule")
+    pd.testing.assert_frame_equal(measured_scorecard(con, AS_OF, COSTS, settings, feedback), first)
+    assert len(reads) == 3
 
 
 def test_a_first_measure_with_no_lists_at_all_keeps_a_table_later_nights_fit_in(plan_history):
@@ -324,3 +329,36 @@ def test_a_first_measure_with_no_lists_at_all_keeps_a_table_later_nights_fit_in(
     _logged(con, arms, NIGHTS[0])
     cells = measured_cells(con, AS_OF, HORIZONS, COSTS, settings, FeedbackSettings())
     assert set(lift_from_cells(cells, settings)["period"]) == {"2026-06-01"}
+
+
+def _coverage(rule, treated: np.ndarray, control: np.ndarray, true_difference: float) -> float:
+    """Share of the draws (rows of the two arrays) whose interval holds the true difference."""
+    return float(np.mean([rule(t, c)[0] <= true_difference <= rule(t, c)[1] for t, c in zip(treated, control)]))
+
+
+def test_a_small_holdout_of_heavy_tailed_money_gets_an_interval_that_covers_where_welchs_does_not():
+    """Net margins are mostly zero with a few large orders. With 1,000 contacted and 50 held out, the held-out arm's
+    own spread is too low in most draws and the Welch interval misses the truth far more than 5 % of the time;
+    taking the smaller arm's spread as at least the larger one's keeps the promised 95 %."""
+    rng = np.random.default_rng(7)
+    draws, n_t, n_c, p_t, p_c = 1500, 1000, 50, 0.32, 0.30
+
+    def money(size, p):
+        return np.where(rng.uniform(size=size) < p, rng.lognormal(3.0, 1.1, size), 0.0)
+    treated, control = money((draws, n_t), p_t), money((draws, n_c), p_c)
+    true_difference = (p_t - p_c) * np.exp(3.0 + 1.1 ** 2 / 2)
+
+    def welch(t, c):
+        d, se = t.mean() - c.mean(), np.sqrt(t.var(ddof=1) / len(t) + c.var(ddof=1) / len(c))
+        return d - 1.96 * se, d + 1.96 * se
+
+    def shipped(t, c):
+        stats = compare_means(t, c, 0.95)
+        return stats["difference_low"], stats["difference_high"]
+    assert _coverage(welch, treated, control, true_difference) < 0.90
+    assert _coverage(shipped, treated, control, true_difference) >= 0.94
+    # arms of the same size keep their own spreads (Welch), and a holdout without a single purchase is not certain
+    t, c = money(400, 0.3), money(400, 0.3)
+    assert compare_means(t, c, 0.95)["se"] == pytest.approx(np.sqrt(t.var(ddof=1) / 400 + c.var(ddof=1) / 400))
+    nobody = compare_means(money(1000, 0.3), np.zeros(40), 0.95)
+    assert nobody["holdout_high"] > nobody["holdout_low"] == pytest.approx(0.0 - (nobody["holdout_high"] - 0.0))
