@@ -323,7 +323,7 @@ def plan_value_from_cells(cells: pd.DataFrame, settings: LiftSettings) -> pd.Dat
 
 def _total_with_interval(name: str, n: float, total: float, squares: float, z: float) -> dict[str, float]:
     """The estimated total over n scores (their sum) and its interval, from the sum and the sum of squares."""
-    half = z * float(np.sqrt(max(squares - total * total / n, 0.0) / (n - 1))) * np.sqrt(n) if n > 1 else np.nan
+    half = z * float(np.sqrt(_arm_moments(n, total, squares)[1] * n))  # NaN for fewer than two scores
     return {f"{name}_value": float(total), f"{name}_low": total - half, f"{name}_high": total + half}
 
 
@@ -409,7 +409,7 @@ def lift_fingerprint(horizons: Mapping[str, int], costs: Mapping[tuple[str, str]
 
 
 def settings_fingerprint(horizons: Mapping[str, int], costs: Mapping[tuple[str, str], float],
-                         feedback: FeedbackSettings, **more: float) -> str:
+                         feedback: FeedbackSettings, **more: object) -> str:
     """A short hash of the settings a kept measure was made with (horizons, costs, delivery assumptions and `more`)."""
     facts = {"horizons": sorted((str(a), int(h)) for a, h in horizons.items()),
              "costs": sorted((str(a), str(c), float(v)) for (a, c), v in costs.items()),
