@@ -46,7 +46,8 @@ many noisy estimates; fewer worthless deployments, more real value missed, measu
 Each targeted policy's paired gain over the best simpler one is shown beside it.
 From the second night on, the policy the last night deployed is the baseline (safe policy improvement: the policy in
 place is the one to beat): tonight's winner replaces it only when its paired gain over it is positive at the same
-confidence, or when the deployed policy is shown to lose value; otherwise it stays (kept_or_replaced;
+confidence, or when the deployed policy is shown to lose value, or when tonight's best is simpler than it (no action
+aside) and it is not shown better than tonight's best; otherwise it stays (kept_or_replaced;
 `decisions.keep_deployed_policy`).
 """
 from __future__ import annotations
@@ -320,6 +321,13 @@ def describe_rule(rule: dict[int, list[tuple[str, float]]], labels: tuple[str, .
     return "; ".join(f"{labels[s]} -> {ranked(actions)}" for s, actions in rule.items()) or "nobody"
 
 
+def simplicity(policy: str) -> int:
+    """A policy's rank by complexity: no action, then one action for everyone, then the targeted rules (TARGETED)."""
+    if policy == NO_ACTION_POLICY:
+        return 0
+    return 2 + TARGETED.index(policy) if policy in TARGETED else 1
+
+
 def kept_or_replaced(winner: PolicyEstimate, reason: str, deployed: str | None, estimates: list[PolicyEstimate],
                      contributions: dict[str, np.ndarray], valued_on: dict[str, np.ndarray], experiment: np.ndarray,
                      weight: np.ndarray, *, n_customers: int, z: float,
@@ -332,19 +340,22 @@ def kept_or_replaced(winner: PolicyEstimate, reason: str, deployed: str | None, 
     a policy shown on the evidence of one night is not dropped because a refitted model or a new night's rows leave
     its bound just below zero (measured on 12-night lifecycle simulations, 20,000 customers: the plan fell to no
     action from night 3 (seed 11) or night 7 (seed 23) and earned 0.20 and 0.40 x the best single action; kept,
-    0.73 and 0.72 x; models/cards/response.md)."""
+    0.73 and 0.72 x; models/cards/response.md). One exception keeps the burden of proof on the more complex rule
+    every night, as on the night it was first deployed: a targeted rule in place gives way to a simpler tonight's best
+    (one action for everyone, or the ranked rule before the segment rule before the learned one; never to no action,
+    which needs the rule in place shown to lose value) unless it is shown better than that simpler policy."""
     by_name = {e.name: e for e in estimates}
     if deployed is None or deployed == winner.name or deployed not in by_name:
         return winner, reason
     incumbent = by_name[deployed]
 
-    def shown_better(name: str) -> tuple[bool, str]:
-        rows = valued_on[name] & valued_on[deployed]
+    def shown_better(name: str, than: str = deployed) -> tuple[bool, str]:
+        rows = valued_on[name] & valued_on[than]
         if not rows.any():
-            return True, f"no rows value both '{name}' and '{deployed}'"
-        gain, se = _scaled_mean((contributions[name] - contributions[deployed])[rows], experiment[rows], n_customers,
+            return True, f"no rows value both '{name}' and '{than}'"
+        gain, se = _scaled_mean((contributions[name] - contributions[than])[rows], experiment[rows], n_customers,
                                 weight[rows])
-        return bool(round(gain - z * se, 9) > 0), (f"paired gain of '{name}' over '{deployed}' {gain:,.2f} (lower "
+        return bool(round(gain - z * se, 9) > 0), (f"paired gain of '{name}' over '{than}' {gain:,.2f} (lower "
                                                   f"bound {gain - z * se:,.2f}) on {int(rows.sum()):,} rows")
     better, gain = shown_better(winner.name)
     if better:
@@ -352,6 +363,13 @@ def kept_or_replaced(winner: PolicyEstimate, reason: str, deployed: str | None, 
     loses, loss = shown_better(NO_ACTION_POLICY)
     if loses:
         return winner, f"{reason}; the last night's '{deployed}' is shown to lose value: {loss}"
+    if winner.name != NO_ACTION_POLICY and simplicity(winner.name) < simplicity(deployed):
+        # the rule in place is more complex than tonight's best and no longer beats it as a new rule must: it stays
+        # only while it is shown better than it (the burden of proof is on the more complex rule, every night)
+        holds, held = shown_better(deployed, winner.name)
+        if not holds:
+            return winner, (f"{reason}; it replaces the last night's '{deployed}', a more complex policy that is not "
+                            f"shown better than it at {confidence:.0%} ({held})")
     also = "" if winner.name == NO_ACTION_POLICY else f", and it is not shown to lose value ({loss})"
     return incumbent, (f"'{deployed}', deployed the last night, stays: tonight's best by its bound '{winner.name}' is "
                        f"not shown better than it at {confidence:.0%} ({gain}){also}; a safe policy improvement "
