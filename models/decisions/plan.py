@@ -101,7 +101,8 @@ def decide(customers: pd.DataFrame, features: pd.DataFrame, scores: pd.DataFrame
     randomised rows; with them the plan is the policy that wins on them (models/decisions/policy_selection.py),
     without them (no randomised history) the learned / prior-based plan, flagged in the summary. `deployed_policy`:
     the policy of the last night before `as_of` (warehouse.read_deployed_policy), which stays unless tonight's best is
-    shown better (policy_selection.kept_or_replaced).
+    shown better, it is shown to lose value, or it is a targeted rule not shown better than a simpler tonight's best
+    (policy_selection.kept_or_replaced).
     """
     settings = read_decision_settings(config, catalog)
     ids, customers, features, scores = align_inputs(customers, features, scores, catalog)
