@@ -387,29 +387,33 @@ def test_each_experiment_weighs_by_its_precision_so_more_rows_never_make_an_effe
     assert np.array_equal(precision_weights(one_source), np.ones(len(one_source)))  # one source: as before
 
 
+def _kept(contributions: dict, valued_on: dict, deployed: str, tonight: str):
+    """kept_or_replaced on constructed per-row contributions of one experiment ('a'), at 95 %."""
+    from models.decisions.policy_selection import PolicyEstimate, kept_or_replaced, z_of
+
+    n = len(contributions["no_action"])
+    estimates = [PolicyEstimate(name, 0.0, 0.0, 0.0, 0.0) for name in contributions]
+    winner = next(e for e in estimates if e.name == tonight)
+    return kept_or_replaced(winner, "tonight's best", deployed, estimates, contributions, valued_on,
+                            np.full(n, "a", dtype=object), np.ones(n), n_customers=n, z=z_of(0.95), confidence=0.95)
+
+
 def test_a_policy_in_place_shown_to_lose_value_goes_even_when_tonights_best_is_not_shown_better_than_it():
     """kept_or_replaced on constructed contributions. The learned rule in place is valued on its 1,000 out-of-sample
     rows, where it loses 2.0 a row (noise 1). Tonight's best, 'all:a' (+0.3 a row, noise 60, valued on all 4,000
     rows), is not shown better than it on those rows, yet no action is: the learned rule goes. A learned rule that
     loses nothing goes too, to the simpler 'all:a' it is not shown better than; when tonight's best is no action
     (which needs the rule in place shown to lose value) it stays."""
-    from models.decisions.policy_selection import PolicyEstimate, kept_or_replaced, z_of
-
     rng = np.random.default_rng(5)
     n = 4000
-    experiment = np.full(n, "a", dtype=object)
     its_rows = np.zeros(n, dtype=bool)
     its_rows[:1000] = True
     a = rng.normal(0.3, 60.0, n)
 
     def choose(learned_loss, tonight="all:a"):
         learned = np.where(its_rows, rng.normal(-learned_loss, 1.0, n), 0.0)
-        contributions = {"no_action": np.zeros(n), "all:a": a, "learned": learned}
-        valued_on = {"no_action": np.ones(n, bool), "all:a": np.ones(n, bool), "learned": its_rows}
-        estimates = [PolicyEstimate(name, 0.0, 0.0, 0.0, 0.0) for name in contributions]
-        winner = next(e for e in estimates if e.name == tonight)
-        return kept_or_replaced(winner, "tonight's best", "learned", estimates, contributions, valued_on, experiment,
-                                np.ones(n), n_customers=n, z=z_of(0.95), confidence=0.95)
+        return _kept({"no_action": np.zeros(n), "all:a": a, "learned": learned},
+                     {"no_action": np.ones(n, bool), "all:a": np.ones(n, bool), "learned": its_rows}, "learned", tonight)
 
     chosen, reason = choose(learned_loss=2.0)
     assert chosen.name == "all:a" and "'learned' is shown to lose value" in reason
@@ -424,21 +428,14 @@ def test_a_targeted_rule_in_place_gives_way_to_a_simpler_policy_it_is_not_shown_
     rows, with more noise; tonight's best by its bound is 'all:a'. The learned rule is not shown better than it, so
     the simpler policy replaces it (the burden of proof stays with the more complex rule). A learned rule shown
     better than 'all:a' stays, and a simpler policy in place is kept against a more complex one not shown better."""
-    from models.decisions.policy_selection import PolicyEstimate, kept_or_replaced, z_of
-
     rng = np.random.default_rng(9)
     n = 4000
-    experiment = np.full(n, "a", dtype=object)
     a = rng.normal(1.0, 5.0, n)
 
     def choose(learned_edge, deployed="learned", tonight="all:a"):
         learned = a + rng.normal(learned_edge, 20.0 if learned_edge == 0 else 0.5, n)
         contributions = {"no_action": np.zeros(n), "all:a": a, "learned": learned}
-        valued_on = {name: np.ones(n, bool) for name in contributions}
-        estimates = [PolicyEstimate(name, 0.0, 0.0, 0.0, 0.0) for name in contributions]
-        winner = next(e for e in estimates if e.name == tonight)
-        return kept_or_replaced(winner, "tonight's best", deployed, estimates, contributions, valued_on, experiment,
-                                np.ones(n), n_customers=n, z=z_of(0.95), confidence=0.95)
+        return _kept(contributions, {name: np.ones(n, bool) for name in contributions}, deployed, tonight)
 
     chosen, reason = choose(learned_edge=0.0)
     assert chosen.name == "all:a" and "a more complex policy that is not shown better" in reason
