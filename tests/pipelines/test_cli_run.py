@@ -1,10 +1,10 @@
 """`nba run` at its edge: an as-of date outside the partitions is refused in one line before anything runs, and
 the paths printed after a night are those the config gives (`paths.exports`)."""
 import datetime as dt
-import zoneinfo
 from pathlib import Path
 
 from pipelines import cli, runner
+from pipelines.schedule_settings import as_of_for_tick
 
 
 def _run(tmp_path, as_of: str, *extra: str) -> int:
@@ -44,7 +44,7 @@ def test_the_partitions_follow_the_landing_data_or_the_config(tmp_path, capsys, 
     assert (first, why) == (dt.date(1997, 1, 6), f"the day after the first purchase in {landing}")
     job = build_definitions(load_settings(), first_as_of=first).resolve_job_def("nightly_nba")
     keys = job.partitions_def.get_partition_keys()
-    today = dt.datetime.now(zoneinfo.ZoneInfo(load_settings().schedule.timezone)).date()  # the partitions' own day
+    today = as_of_for_tick(dt.datetime.now(dt.timezone.utc), load_settings().schedule.timezone, "today")  # their zone
     assert keys[0] == "1997-01-06" and len(keys) == (today - dt.date(1997, 1, 6)).days + 1
     assert _run(tmp_path, "1997-01-05") == 2
     assert capsys.readouterr().err == ("nba run: as-of date 1997-01-05 is before the first nightly partition "
